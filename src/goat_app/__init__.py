@@ -1,0 +1,1 @@
+"""goat_app: settings, the composition root, the HTTP app and the command line."""

@@ -1,0 +1,141 @@
+"""Settings from the environment (12-factor), read once at start and validated.
+
+Every setting is optional: an unset one keeps the embedded default of ``goat serve``.
+A malformed one raises ``SettingsError`` whose message is one line naming the variable.
+No secret has a default.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+import attrs
+
+from goat_core.model import Rules
+
+WebpayEnv = Literal["sandbox", "integration", "production"]
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+
+@attrs.frozen
+class Settings:
+    data_dir: Path = Path(".goat")
+    database_url: str | None = None
+    mqtt_url: str | None = None
+    mqtt_client_id: str | None = None
+    group_id: str = "15"
+    bond_price: int = 1000
+    bonds_per_fixture: int = 40
+    redis_url: str | None = None
+    jobs_url: str | None = None
+    webpay_env: WebpayEnv = "sandbox"
+    webpay_commerce_code: str | None = None
+    webpay_api_key: str | None = attrs.field(default=None, repr=False)
+    public_url: str | None = None
+    frontend_return_url: str | None = None
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    smtp_url: str | None = attrs.field(default=None, repr=False)
+    mail_from: str = "goat@localhost"
+    auth_issuer: str | None = None
+    auth_audience: str | None = None
+    auth_jwks_url: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    lock_timeout_ms: int = 2000
+
+    @property
+    def rules(self) -> Rules:
+        return Rules(
+            group_id=self.group_id,
+            bond_price=self.bond_price,
+            bonds_per_fixture=self.bonds_per_fixture,
+        )
+
+    @property
+    def database(self) -> str:
+        """The database URL: the setting, or the embedded SQLite file under the data dir."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'goat.db').resolve()}"
+
+    @property
+    def development_auth(self) -> bool:
+        """No issuer configured: tokens from ``goat token`` are accepted, and only those."""
+        return self.auth_issuer is None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+
+        def text(name: str) -> str | None:
+            value = env.get(f"GOAT_{name}", "").strip()
+            return value or None
+
+        def url(name: str, schemes: tuple[str, ...]) -> str | None:
+            value = text(name)
+            if value is None:
+                return None
+            parts = urlsplit(value)
+            if parts.scheme not in schemes or not (parts.netloc or parts.path):
+                allowed = " or ".join(f"{scheme}://" for scheme in schemes)
+                raise SettingsError(f"GOAT_{name} must be a URL starting with {allowed}")
+            return value
+
+        def number(name: str, default: int, minimum: int = 1) -> int:
+            value = text(name)
+            if value is None:
+                return default
+            if not value.isdigit() or int(value) < minimum:
+                raise SettingsError(
+                    f"GOAT_{name} must be a whole number >= {minimum}, got {value!r}"
+                )
+            return int(value)
+
+        webpay_env = text("WEBPAY_ENV") or "sandbox"
+        if webpay_env not in ("sandbox", "integration", "production"):
+            raise SettingsError(
+                f"GOAT_WEBPAY_ENV must be sandbox, integration or production, got {webpay_env!r}"
+            )
+        commerce_code, api_key = text("WEBPAY_COMMERCE_CODE"), text("WEBPAY_API_KEY")
+        if webpay_env == "production" and not (commerce_code and api_key):
+            raise SettingsError(
+                "GOAT_WEBPAY_COMMERCE_CODE and GOAT_WEBPAY_API_KEY are required with "
+                "GOAT_WEBPAY_ENV=production"
+            )
+        audience = text("AUTH_AUDIENCE")
+        issuer = url("AUTH_ISSUER", ("https", "http"))
+        if issuer and not audience:
+            raise SettingsError("GOAT_AUTH_AUDIENCE is required when GOAT_AUTH_ISSUER is set")
+        database_url = url("DATABASE_URL", ("postgresql", "postgresql+psycopg", "sqlite"))
+        return cls(
+            data_dir=Path(text("DATA_DIR") or ".goat"),
+            database_url=database_url,
+            mqtt_url=url("MQTT_URL", ("mqtt", "tcp")),
+            mqtt_client_id=text("MQTT_CLIENT_ID"),
+            group_id=text("GROUP_ID") or "15",
+            bond_price=number("BOND_PRICE", 1000),
+            bonds_per_fixture=number("BONDS_PER_FIXTURE", 40),
+            redis_url=url("REDIS_URL", ("redis", "rediss", "unix")),
+            jobs_url=url("JOBS_URL", ("http", "https")),
+            webpay_env=webpay_env,  # type: ignore[arg-type]  # checked against the Literal above
+            webpay_commerce_code=commerce_code,
+            webpay_api_key=api_key,
+            public_url=url("PUBLIC_URL", ("http", "https")),
+            frontend_return_url=url("FRONTEND_RETURN_URL", ("http", "https")),
+            s3_bucket=text("S3_BUCKET"),
+            s3_endpoint_url=url("S3_ENDPOINT_URL", ("http", "https")),
+            smtp_url=url("SMTP_URL", ("smtp", "smtps")),
+            mail_from=text("MAIL_FROM") or "goat@localhost",
+            auth_issuer=issuer,
+            auth_audience=audience,
+            auth_jwks_url=url("AUTH_JWKS_URL", ("https", "http")),
+            cors_origins=tuple(
+                o.strip() for o in (text("CORS_ORIGINS") or "").split(",") if o.strip()
+            ),
+            lock_timeout_ms=number("LOCK_TIMEOUT_MS", 2000),
+        )

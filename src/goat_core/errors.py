@@ -1,0 +1,94 @@
+"""The one error tree of goat.
+
+Every error the core raises, and every error an adapter lets out, is a ``GoatError``::
+
+    GoatError
+    ├── NotFound                  something named by id does not exist (HTTP 404)
+    │   ├── UnknownFixture
+    │   └── UnknownPurchase
+    ├── Conflict                  the request is valid but the state forbids it (HTTP 409)
+    │   ├── NotEnoughBonds
+    │   ├── NotAccepted
+    │   └── Busy                  a lock was not granted in time; safe to retry
+    ├── NotEnoughMoney            the wallet cannot pay (HTTP 402)
+    ├── FixtureStarted            the fixture is no longer on sale (HTTP 422)
+    ├── InvalidInput              a value from outside is wrong; ``field`` names it (HTTP 400/422)
+    │   └── MalformedMessage      a broker message that cannot be understood
+    ├── PaymentError              the payment provider failed or answered nonsense
+    └── Unavailable               a dependency (database, broker, queue, ...) cannot be reached
+"""
+
+from __future__ import annotations
+
+
+class GoatError(Exception):
+    """Root of every error goat raises on purpose."""
+
+
+class NotFound(GoatError):
+    """The thing asked for does not exist (or is not visible to the caller)."""
+
+
+class UnknownFixture(NotFound):
+    def __init__(self, fixture_id: int) -> None:
+        super().__init__(f"fixture {fixture_id} is unknown")
+        self.fixture_id = fixture_id
+
+
+class UnknownPurchase(NotFound):
+    def __init__(self, request_id: str) -> None:
+        super().__init__(f"purchase {request_id} is unknown")
+        self.request_id = request_id
+
+
+class Conflict(GoatError):
+    """The request is well formed but the current state does not allow it."""
+
+
+class NotEnoughBonds(Conflict):
+    def __init__(self, fixture_id: int, wanted: int) -> None:
+        super().__init__(f"fixture {fixture_id} has fewer than {wanted} bonds available")
+        self.fixture_id = fixture_id
+        self.wanted = wanted
+
+
+class NotAccepted(Conflict):
+    """The purchase is not accepted, so it has no receipt."""
+
+
+class Busy(Conflict):
+    """A lock was not granted within the configured bound; retrying is safe."""
+
+
+class NotEnoughMoney(GoatError):
+    def __init__(self, user_id: str, wanted: int) -> None:
+        super().__init__(f"the wallet cannot pay {wanted} CLP")
+        self.user_id = user_id
+        self.wanted = wanted
+
+
+class FixtureStarted(GoatError):
+    def __init__(self, fixture_id: int) -> None:
+        super().__init__(f"fixture {fixture_id} has already started")
+        self.fixture_id = fixture_id
+
+
+class InvalidInput(GoatError):
+    """A value that came from outside is wrong. ``field`` names it (dotted path)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.field = field
+        self.reason = reason
+
+
+class MalformedMessage(InvalidInput):
+    """A broker message that cannot be understood; it is kept for inspection."""
+
+
+class PaymentError(GoatError):
+    """The payment provider failed or answered something we cannot use."""
+
+
+class Unavailable(GoatError):
+    """A dependency cannot be reached right now."""

@@ -1,0 +1,318 @@
+"""What the core needs from the outside world, as narrow protocols.
+
+Each method's docstring is its contract: adapters (SQL, in-memory, ...) must honour it,
+and ``tests/contract`` checks that they do. Every method of a repository runs inside the
+unit of work that owns it; nothing is visible to others before ``commit()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+import attrs
+
+from goat_core.model import (
+    DeadLetter,
+    Fixture,
+    LedgerEntry,
+    LedgerKind,
+    OutboxMessage,
+    PaymentOutcome,
+    PaymentResult,
+    PaymentStart,
+    Purchase,
+    PurchaseStatus,
+    Recommendations,
+    Result,
+    User,
+    ValidationMessage,
+)
+
+
+@attrs.frozen
+class FixtureQuery:
+    """A page of fixtures; with any filter only fixtures not yet started (at ``now``)."""
+
+    now: datetime
+    page: int = 1
+    count: int = 25
+    home: str | None = None
+    away: str | None = None
+    date: date | None = None
+    upcoming_only: bool = False
+
+    @property
+    def filtered(self) -> bool:
+        return self.upcoming_only or any((self.home, self.away, self.date))
+
+
+class FixtureRepository(Protocol):
+    def upsert_many(self, fixtures: Sequence[Fixture], initial_bonds: int, now: datetime) -> None:
+        """Insert new fixtures with ``initial_bonds`` available; update known ones in place.
+
+        An update changes the broker's data only: availability is never touched.
+        """
+
+    def get(self, fixture_id: int) -> Fixture | None:
+        """The fixture with its availability, or None."""
+
+    def page(self, query: FixtureQuery) -> tuple[list[Fixture], int]:
+        """One page of fixtures by kick-off, and the total that match the query."""
+
+    def upcoming(self, now: datetime) -> list[Fixture]:
+        """Every fixture that has not started at ``now``."""
+
+    def apply_result(self, result: Result, now: datetime) -> bool:
+        """Record status and goals from fixtures/history; False if the fixture is unknown."""
+
+    def try_reserve(self, fixture_id: int, quantity: int) -> bool:
+        """Take exactly ``quantity`` bonds if at least that many are available, else none.
+
+        Atomic under any concurrency: availability never goes below zero. Callers make
+        this the last write before commit, as the fixture row is the hottest lock.
+        """
+
+    def reserve_up_to(self, fixture_id: int, quantity: int) -> int:
+        """Take as many of ``quantity`` bonds as are available; return how many were taken."""
+
+    def release(self, fixture_id: int, quantity: int) -> None:
+        """Give ``quantity`` previously reserved bonds back."""
+
+
+class PurchaseRepository(Protocol):
+    def add(self, purchase: Purchase) -> bool:
+        """Insert the purchase; False (and no change) if its request_id is already known."""
+
+    def get(self, request_id: str) -> Purchase | None:
+        """The purchase, or None."""
+
+    def find_by_payment(self, token: str | None, buy_order: str | None) -> Purchase | None:
+        """Our purchase paid with this Webpay token, or else with this buy order."""
+
+    def page_for_user(
+        self, user_id: str | None, status: PurchaseStatus | None, page: int, count: int
+    ) -> tuple[list[Purchase], int]:
+        """A user's purchases newest first (every user's if ``user_id`` is None), and the total."""
+
+    def for_fixture(self, fixture_id: int, status: PurchaseStatus) -> list[Purchase]:
+        """Purchases of a fixture in one status."""
+
+    def won_by_user(self, user_id: str) -> list[Purchase]:
+        """A user's won purchases."""
+
+    def transition(
+        self,
+        request_id: str,
+        allowed_from: Collection[PurchaseStatus],
+        to: PurchaseStatus,
+        now: datetime,
+        *,
+        payout: int | None = None,
+        payment_outcome: PaymentOutcome | None = None,
+    ) -> bool:
+        """Move the purchase to ``to`` only if its status is one of ``allowed_from``.
+
+        A conditional, atomic update: of any number of concurrent callers exactly one
+        gets True. This is what makes every effect happen once.
+        """
+
+    def set_payment(self, request_id: str, token: str, url: str, buy_order: str) -> None:
+        """Remember the Webpay transaction that pays this purchase."""
+
+
+class UserRepository(Protocol):
+    def get_or_create(self, user_id: str, email: str | None, name: str | None) -> User:
+        """The user, created with an empty wallet on first sight (safe under concurrency)."""
+
+    def get(self, user_id: str) -> User | None:
+        """The user with their balance, or None."""
+
+
+class WalletRepository(Protocol):
+    def credit(
+        self, user_id: str, amount: int, kind: LedgerKind, reference: str | None, now: datetime
+    ) -> int:
+        """Add ``amount`` > 0 to the wallet with a ledger entry; return the new balance."""
+
+    def try_debit(
+        self, user_id: str, amount: int, kind: LedgerKind, reference: str | None, now: datetime
+    ) -> bool:
+        """Take ``amount`` > 0 if the balance covers it (atomic, never below zero), else False."""
+
+    def ledger(self, user_id: str) -> list[LedgerEntry]:
+        """Every movement of the wallet, oldest first."""
+
+
+class Outbox(Protocol):
+    def add(self, topic: str, payload: str) -> None:
+        """Queue a message to publish after this unit of work commits."""
+
+    def pending(self, limit: int) -> list[OutboxMessage]:
+        """Unsent messages, oldest first."""
+
+    def mark_sent(self, ids: Collection[int]) -> None:
+        """The broker acknowledged these; never hand them out again."""
+
+    def backlog(self) -> int:
+        """How many messages wait to be sent."""
+
+
+class Inbox(Protocol):
+    def remember(self, key: str) -> bool:
+        """Record that the message ``key`` is applied; False if it already was."""
+
+
+class ParkedValidations(Protocol):
+    def park(self, message: ValidationMessage, now: datetime) -> None:
+        """Keep a validation whose request has not arrived (the first one kept wins)."""
+
+    def take(self, request_id: str) -> ValidationMessage | None:
+        """Remove and return the validation parked for this request, if any."""
+
+
+class DeadLetters(Protocol):
+    def add(self, topic: str, payload: str, reason: str, now: datetime) -> None:
+        """Keep a message that could not be applied, with why."""
+
+    def page(self, page: int, count: int) -> tuple[list[DeadLetter], int]:
+        """Kept messages newest first, and how many there are."""
+
+
+class Auctions(Protocol):
+    def add(self, payload: str, now: datetime) -> None:
+        """Store a fixtures/auctions message as received."""
+
+
+class RecommendationRepository(Protocol):
+    def get(self, user_id: str) -> Recommendations | None:
+        """The user's last computed recommendations, or None."""
+
+    def put(self, recommendations: Recommendations) -> None:
+        """Replace the user's recommendations."""
+
+
+class UnitOfWork(Protocol):
+    """One transaction: ``with uow: ...; uow.commit()``. Leaving without commit rolls back."""
+
+    fixtures: FixtureRepository
+    purchases: PurchaseRepository
+    users: UserRepository
+    wallets: WalletRepository
+    outbox: Outbox
+    inbox: Inbox
+    parked: ParkedValidations
+    dead_letters: DeadLetters
+    auctions: Auctions
+    recommendations: RecommendationRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None:
+        """Make every change of this unit of work durable and visible at once."""
+
+    def rollback(self) -> None:
+        """Forget every change since the last commit."""
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork:
+        """A fresh unit of work; each call is an independent transaction."""
+
+
+class PaymentGateway(Protocol):
+    """A payment provider (Webpay). It only creates and confirms transactions.
+
+    You may not move wallet money here, and nothing is granted until ``commit`` says so.
+    """
+
+    def start(self, buy_order: str, session_id: str, amount: int, return_url: str) -> PaymentStart:
+        """Open a transaction for ``amount`` CLP; the user pays at ``url`` with ``token``."""
+
+    def commit(self, token: str) -> PaymentResult:
+        """Confirm the transaction after the user returns; say whether it was authorized.
+
+        Raises ``PaymentError`` when the provider fails or the token is unknown.
+        """
+
+
+@attrs.frozen
+class Receipt:
+    """What a purchase receipt shows."""
+
+    request_id: str
+    user_name: str | None
+    user_email: str | None
+    fixture: str
+    league: str
+    round: str
+    kickoff: datetime
+    result: str
+    quantity: int
+    amount: int
+    paid_with: str
+    issued_at: datetime
+
+
+class ReceiptRenderer(Protocol):
+    def render(self, receipt: Receipt) -> bytes:
+        """The receipt as a PDF document."""
+
+
+class ReceiptStore(Protocol):
+    def put(self, key: str, document: bytes) -> str:
+        """Store the document under ``key`` (overwriting); return a URL to fetch it."""
+
+    def url(self, key: str) -> str | None:
+        """A URL for the stored document, or None if nothing is stored under ``key``."""
+
+
+@attrs.frozen
+class Email:
+    to: str
+    subject: str
+    body: str
+    attachment_name: str | None = None
+    attachment: bytes | None = None
+
+
+class Mailer(Protocol):
+    def send(self, email: Email) -> None:
+        """Deliver the email or raise ``Unavailable``."""
+
+
+class BrokerPublisher(Protocol):
+    def publish(self, topic: str, payload: str) -> None:
+        """Send with QoS 1 and return once the broker acknowledged; else raise ``Unavailable``."""
+
+
+class JobQueue(Protocol):
+    def enqueue(self, job: str, **arguments: str) -> str:
+        """Queue ``job`` with its arguments to run after the caller's commit; return its id.
+
+        Jobs are safe to run twice. Raises ``Unavailable`` if the queue cannot be reached.
+        """
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> str:
+        """A new unique id (a UUID string)."""
+
+
+class Geolocator(Protocol):
+    def locate(self, ip: str) -> str | None:
+        """A human-readable place for an IP address, or None if unknown."""
