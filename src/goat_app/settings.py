@@ -49,6 +49,8 @@ class Settings:
     auth_jwks_url: str | None = None
     cors_origins: tuple[str, ...] = ()
     lock_timeout_ms: int = 2000
+    fixtures_cache_ms: int = 1000
+    """How long a page of GET /fixtures may be served from memory (0: never)."""
 
     @property
     def rules(self) -> Rules:
@@ -138,4 +140,5 @@ class Settings:
                 o.strip() for o in (text("CORS_ORIGINS") or "").split(",") if o.strip()
             ),
             lock_timeout_ms=number("LOCK_TIMEOUT_MS", 2000),
+            fixtures_cache_ms=number("FIXTURES_CACHE_MS", 1000, minimum=0),
         )

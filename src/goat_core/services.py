@@ -158,7 +158,9 @@ class Exchange:
         payment = None
         buy_order = None
         if not command.wallet:
-            buy_order = request_id.replace("-", "")[:26]  # Webpay caps buy orders at 26
+            # Webpay caps buy orders at 26; the tail is what tells ids apart (sequential
+            # ids share their head, and the timeout return names the purchase by it alone)
+            buy_order = request_id.replace("-", "")[-26:]
             payment = self.payments.start(buy_order, command.user_id, cost, command.return_url)
         purchase = Purchase(
             request_id=request_id,
@@ -299,37 +301,66 @@ class Exchange:
         ``malformed`` (kept in the dead letters with the reason). Only an unavailable
         dependency raises, so that the message can be delivered again.
         """
-        text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
-        key = f"{topic}:{hashlib.sha256(text.encode()).hexdigest()}"
-        validation = None
+        text = _text(payload)
         try:
             with self.uow() as uow:
-                if not uow.inbox.remember(key):
-                    return "duplicate"
-                changed = True
-                if topic == TOPIC_INFO:
-                    fixtures = parse_fixtures(text)
-                    uow.fixtures.upsert_many(
-                        fixtures, self.rules.bonds_per_fixture, self.clock.now()
-                    )
-                elif topic == TOPIC_REQUESTS:
-                    changed = self._record_request(uow, parse_request(text)) is not None
-                elif topic == TOPIC_VALIDATION:
-                    validation = parse_validation(text)
-                    changed = self._apply_validation(uow, validation)
-                elif topic == TOPIC_HISTORY:
-                    self._record_results(uow, parse_history(text))
-                elif topic == TOPIC_AUCTIONS:
-                    uow.auctions.add(text, self.clock.now())
-                else:
-                    raise MalformedMessage("topic", f"{topic!r} is not a topic goat reads")
+                outcome, validation = self._receive(uow, topic, text)
                 uow.commit()
         except (MalformedMessage, UnknownFixture) as error:
             self.keep_dead_letter(topic, text, str(error))
             return "malformed"
         if validation is not None:
+            self._after_validation(validation, outcome == "applied")
+        return outcome
+
+    def receive_many(self, messages: Sequence[tuple[str, bytes | str]]) -> list[str]:
+        """Apply several broker messages in one transaction; answer as ``receive`` does for each.
+
+        One commit for the lot is what lets a listener keep up with a busy broker. If any
+        message of the lot cannot be applied, the lot is rolled back and each message is
+        applied on its own, so a bad message never takes good ones down with it.
+        """
+        if len(messages) < 2:
+            return [self.receive(topic, payload) for topic, payload in messages]
+        outcomes: list[str] = []
+        validations: list[tuple[ValidationMessage, bool]] = []
+        try:
+            with self.uow() as uow:
+                for topic, payload in messages:
+                    outcome, validation = self._receive(uow, topic, _text(payload))
+                    outcomes.append(outcome)
+                    if validation is not None:
+                        validations.append((validation, outcome == "applied"))
+                uow.commit()
+        except (MalformedMessage, UnknownFixture):
+            return [self.receive(topic, payload) for topic, payload in messages]
+        for validation, changed in validations:
             self._after_validation(validation, changed)
-        return "applied" if changed else "ignored"
+        return outcomes
+
+    def _receive(
+        self, uow: UnitOfWork, topic: str, text: str
+    ) -> tuple[str, ValidationMessage | None]:
+        key = f"{topic}:{hashlib.sha256(text.encode()).hexdigest()}"
+        if not uow.inbox.remember(key):
+            return "duplicate", None
+        changed = True
+        validation = None
+        if topic == TOPIC_INFO:
+            fixtures = parse_fixtures(text)
+            uow.fixtures.upsert_many(fixtures, self.rules.bonds_per_fixture, self.clock.now())
+        elif topic == TOPIC_REQUESTS:
+            changed = self._record_request(uow, parse_request(text)) is not None
+        elif topic == TOPIC_VALIDATION:
+            validation = parse_validation(text)
+            changed = self._apply_validation(uow, validation)
+        elif topic == TOPIC_HISTORY:
+            self._record_results(uow, parse_history(text))
+        elif topic == TOPIC_AUCTIONS:
+            uow.auctions.add(text, self.clock.now())
+        else:
+            raise MalformedMessage("topic", f"{topic!r} is not a topic goat reads")
+        return ("applied" if changed else "ignored"), validation
 
     def keep_dead_letter(self, topic: str, payload: str, reason: str) -> None:
         """Keep a message that could not be applied, for an admin to inspect."""
@@ -476,6 +507,9 @@ class Exchange:
         settled = 0
         now = self.clock.now()
         for result in results:
+            known = uow.fixtures.get(result.fixture_id)
+            if known is not None and known.is_finished and not result.is_final:
+                continue  # a late in-play result must not reopen a finished fixture
             if not uow.fixtures.apply_result(result, now) or not result.is_final:
                 continue
             for purchase in uow.purchases.for_fixture(result.fixture_id, PurchaseStatus.ACCEPTED):
@@ -530,6 +564,10 @@ class Exchange:
             self.jobs.enqueue(job, **arguments)
         except GoatError as error:
             log.error("could not queue %s %s: %s", job, arguments, error)
+
+
+def _text(payload: bytes | str) -> str:
+    return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
 
 
 def rank(

@@ -43,6 +43,8 @@ def load(payload: bytes | str) -> Any:
             data = json.loads(data)
     except (ValueError, UnicodeDecodeError) as error:
         raise MalformedMessage("", f"not JSON: {error}") from None
+    except RecursionError:  # a peer's deeply nested document must not escape as a crash
+        raise MalformedMessage("", "nested too deeply") from None
     return data
 
 

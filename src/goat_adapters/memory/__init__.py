@@ -28,6 +28,7 @@ from typing import Self
 
 import attrs
 
+from goat_core import ports
 from goat_core.errors import PaymentError, Unavailable
 from goat_core.model import (
     DeadLetter,
@@ -118,6 +119,19 @@ class InMemoryStore:
 
 
 class InMemoryUnitOfWork:
+    # typed as the ports: a Protocol's attributes are invariant, so this is what makes
+    # ``InMemoryStore.unit_of_work`` a ``UnitOfWorkFactory`` for mypy
+    fixtures: ports.FixtureRepository
+    purchases: ports.PurchaseRepository
+    users: ports.UserRepository
+    wallets: ports.WalletRepository
+    outbox: ports.Outbox
+    inbox: ports.Inbox
+    parked: ports.ParkedValidations
+    dead_letters: ports.DeadLetters
+    auctions: ports.Auctions
+    recommendations: ports.RecommendationRepository
+
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
         self._state = _State()

@@ -1,0 +1,344 @@
+"""The HTTP API under load, on PostgreSQL, beside pgbench's single-row update rate.
+
+    python benchmarks/http.py [--seconds 10]
+
+Starts its own PostgreSQL (durable: fsync and synchronous_commit on) and ``goat api``
+processes on free ports of 127.0.0.1, then measures:
+
+- pgbench: one-row ``UPDATE`` of a single hot row at 64 clients (the floor the database
+  and the disk set for anything that touches one row per transaction);
+- POST /requests (wallet purchases of one bond, all on one hot fixture) at 64 concurrent
+  keep-alive clients, with one API process and then with two (uvicorn workers);
+- GET /fixtures (first page of 25) with 10,000 fixtures stored, at 16 clients: requests
+  per second, p50 and p99 latency; with the one-second page cache (the default) and,
+  for one process, without it (``GOAT_FIXTURES_CACHE_MS=0``);
+- the resident memory (RSS) of each API process after the load.
+
+The load generator is a small asyncio HTTP/1.1 client in its own process, so that the
+measuring costs as little CPU as possible on the same machine. Prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# this file is named http.py: its directory must not shadow the standard library's http
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
+
+from tests.servers.postgres import PostgresServer, find_binaries
+
+from goat_adapters.memory import InMemoryJobQueue, InMemoryPaymentGateway
+from goat_adapters.sql import SqlDatabase, upgrade
+from goat_app.auth import DevelopmentTokenVerifier
+from goat_app.compose import SystemClock, UuidIds
+from goat_core.model import Fixture, League, Odds, Rules, Team
+from goat_core.services import Exchange
+
+HOT_FIXTURE = 1
+WARMUP = 2.0  # seconds of load before measuring
+BONDS = 1_000_000_000  # enough that the hot fixture never sells out during a run
+
+
+# -- load generator ------------------------------------------------------------------------
+
+
+async def _client(
+    port: int, request: bytes, until: float, measure_from: float, out: dict[str, Any]
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while True:
+            started = time.perf_counter()
+            if started >= until:
+                return
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+            ended = time.perf_counter()
+            if started >= measure_from:
+                out["statuses"][status] = out["statuses"].get(status, 0) + 1
+                out["latencies"].append(ended - started)
+    finally:
+        writer.close()
+
+
+def _load(port: int, requests: list[bytes], seconds: float, warmup: float, queue: Any) -> None:
+    out: dict[str, Any] = {"statuses": {}, "latencies": []}
+
+    async def run() -> None:
+        now = time.perf_counter()
+        until, measure_from = now + warmup + seconds, now + warmup
+        await asyncio.gather(*(_client(port, r, until, measure_from, out) for r in requests))
+
+    asyncio.run(run())
+    queue.put(out)
+
+
+def load(
+    port: int, requests: list[bytes], seconds: float, warmup: float = WARMUP
+) -> dict[str, Any]:
+    """Run one keep-alive connection per request template in a separate process."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_load, args=(port, requests, seconds, warmup, queue))
+    process.start()
+    out: dict[str, Any] = queue.get()
+    process.join()
+    latencies = sorted(out["latencies"])
+    total = len(latencies)
+
+    def percentile(p: float) -> float:
+        return round(latencies[min(total - 1, int(p * total))] * 1000, 2) if total else 0.0
+
+    return {
+        "requests_per_s": round(total / seconds, 1),
+        "statuses": {str(k): v for k, v in sorted(out["statuses"].items())},
+        "p50_ms": percentile(0.50),
+        "p99_ms": percentile(0.99),
+    }
+
+
+def http_request(method: str, path: str, token: str | None = None, body: Any = None) -> bytes:
+    payload = json.dumps(body).encode() if body is not None else b""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", "Connection: keep-alive"]
+    if token:
+        lines.append(f"Authorization: Bearer {token}")
+    if body is not None:
+        lines.append("Content-Type: application/json")
+    lines.append(f"Content-Length: {len(payload)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
+
+
+# -- servers --------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Api:
+    """``goat api`` with ``workers`` processes, stopped by its process id."""
+
+    def __init__(self, database_url: str, data_dir: Path, workers: int, **settings: str) -> None:
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GOAT_")}
+        env.update(
+            GOAT_DATABASE_URL=database_url,
+            GOAT_DATA_DIR=str(data_dir),
+            GOAT_BONDS_PER_FIXTURE=str(BONDS),
+            **settings,
+        )
+        self.log = data_dir / f"api-{self.port}.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "goat_app.cli", "api", "--port", str(self.port),
+                 "--no-access-log", "--workers", str(workers)],
+                env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(self.log.read_text())
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.port}/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+
+    def pids(self) -> list[int]:
+        pids = [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        if children.exists():
+            pids += [int(p) for p in children.read_text().split()]
+        return pids
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the API processes."""
+        ticks = 0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def measure(self, requests: list[bytes], seconds: float) -> dict[str, Any]:
+        """Run the load; add the API's CPU time per answered request and its memory."""
+        before = self.cpu_seconds()
+        result = load(self.port, requests, seconds)
+        # the CPU window includes the warm-up, at about the same rate
+        used = (self.cpu_seconds() - before) * seconds / (seconds + WARMUP)
+        answered = result["requests_per_s"] * seconds
+        result["api_cpu_ms_per_request"] = round(used * 1000 / answered, 2) if answered else None
+        result["rss_mb"] = self.rss_mb()
+        return result
+
+    def rss_mb(self) -> list[float]:
+        """Resident memory of each API process (the supervisor first, then workers), in MB."""
+        sizes = []
+        for pid in self.pids():
+            status = Path(f"/proc/{pid}/status").read_text()
+            kb = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+            sizes.append(round(kb / 1024, 1))
+        return sizes
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def pgbench(server: PostgresServer, clients: int, seconds: float) -> float:
+    """Transactions per second of pgbench updating one hot row."""
+    url = server.create_database()
+    name = url.rsplit("/", 1)[1]
+    server.run(
+        "psql", "-q", "-d", name, "-c",
+        "CREATE TABLE hot (id int PRIMARY KEY, available int NOT NULL);"
+        "INSERT INTO hot VALUES (1, 1000000000);",
+    )  # fmt: skip
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write("UPDATE hot SET available = available - 1 WHERE id = 1 AND available >= 1;\n")
+    try:
+        result = server.run(
+            "pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
+            "-T", str(max(1, round(seconds))), "-f", script.name, name,
+        )  # fmt: skip
+    finally:
+        Path(script.name).unlink()
+    match = re.search(r"tps = ([\d.]+)", result.stdout)
+    if match is None:
+        raise RuntimeError(f"pgbench said: {result.stdout}{result.stderr}")
+    return float(match.group(1))
+
+
+def fixture(fixture_id: int, kickoff: datetime) -> Fixture:
+    return Fixture(
+        id=fixture_id,
+        kickoff=kickoff,
+        league=League(id=39, name="Premier League", round="Regular Season - 12", season=2024),
+        home=Team(id=fixture_id * 2, name=f"Home {fixture_id}", logo="https://x.test/h.png"),
+        away=Team(id=fixture_id * 2 + 1, name=f"Away {fixture_id}", logo="https://x.test/a.png"),
+        odds=Odds(Decimal("1.85"), Decimal("3.40"), Decimal("4.20")),
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10, help="measured seconds per run")
+    parser.add_argument(
+        "--workers", default="1,2", help="API process counts to measure (%(default)s)"
+    )
+    arguments = parser.parse_args()
+    counts = [int(n) for n in arguments.workers.split(",")]
+    seconds = arguments.seconds
+    bin_dir = find_binaries()
+    if bin_dir is None or not (bin_dir / "pgbench").exists():
+        sys.exit("needs PostgreSQL binaries with pgbench (postgresql-contrib)")
+
+    report: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "seconds_per_run": seconds,
+        "load_average_before": [round(n, 2) for n in os.getloadavg()],
+    }
+    with PostgresServer(bin_dir, durable=True) as server, tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        report["pgbench_hot_row_updates_per_s_64_clients"] = round(pgbench(server, 64, seconds), 1)
+
+        url = server.create_database()
+        upgrade(url)
+        database = SqlDatabase(url)
+        exchange = Exchange(
+            uow=database.unit_of_work,  # type: ignore[arg-type]
+            payments=InMemoryPaymentGateway(),
+            jobs=InMemoryJobQueue(),
+            clock=SystemClock(),
+            ids=UuidIds(),
+            rules=Rules(bonds_per_fixture=BONDS),
+        )
+        later = datetime.now(UTC) + timedelta(days=30)
+        exchange.ingest_fixtures([fixture(HOT_FIXTURE, later)])
+        tokens = DevelopmentTokenVerifier(data_dir)
+        buy = {"fixture_id": HOT_FIXTURE, "result": "home", "quantity": 1, "wallet": True}
+        purchases = []
+        for i in range(64):
+            email = f"buyer{i}@bench.test"
+            exchange.top_up(f"dev|{email}", 10**12)
+            purchases.append(http_request("POST", "/requests", tokens.issue(email), buy))
+
+        for workers in counts:
+            api = Api(url, data_dir, workers)
+            try:
+                result = api.measure(purchases, seconds)
+            finally:
+                api.stop()
+            report[f"purchases_64_clients_{workers}_api_process"] = result
+
+        for start in range(2, 10_002, 1000):
+            exchange.ingest_fixtures(
+                [fixture(n, later + timedelta(minutes=n)) for n in range(start, start + 1000)]
+            )
+        database.dispose()
+
+        listing = [http_request("GET", "/fixtures")] * 16
+        api = Api(url, data_dir, 1, GOAT_FIXTURES_CACHE_MS="0")
+        try:
+            result = api.measure(listing, seconds)
+        finally:
+            api.stop()
+        report["get_fixtures_16_clients_1_api_process_without_page_cache"] = result
+        for workers in counts:
+            api = Api(url, data_dir, workers)
+            try:
+                page = httpx.get(f"http://127.0.0.1:{api.port}/fixtures").json()
+                report["fixtures_stored"] = page["total"]
+                result = api.measure(listing, seconds)
+            finally:
+                api.stop()
+            report[f"get_fixtures_16_clients_{workers}_api_process"] = result
+
+    hot = report["pgbench_hot_row_updates_per_s_64_clients"]
+    goals: dict[str, Any] = {"purchases_goal_ratio_to_pgbench": 0.6}
+    for workers in counts:
+        bought = report[f"purchases_64_clients_{workers}_api_process"]
+        listed = report[f"get_fixtures_16_clients_{workers}_api_process"]
+        goals[f"{workers}_api_process"] = {
+            "purchases_ratio_to_pgbench": round(bought["requests_per_s"] / hot, 3),
+            "purchases_met": bought["requests_per_s"] >= 0.6 * hot,
+            "get_fixtures_met (>= 1000 req/s, p99 <= 50 ms)": listed["requests_per_s"] >= 1000
+            and listed["p99_ms"] <= 50,
+            "memory_met (<= 200 MB per process)": max(*bought["rss_mb"], *listed["rss_mb"]) <= 200,
+        }
+    report["goals"] = goals
+    report["load_average_after"] = [round(n, 2) for n in os.getloadavg()]
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,489 @@
+"""The course broker over paho-mqtt 2 (MQTT 3.1.1): a publisher and a listener.
+
+``PahoBrokerPublisher`` is the ``BrokerPublisher`` port: QoS 1, and ``publish`` returns
+only once the broker sent its PUBACK. ``PahoListener`` subscribes to the fixtures topics
+with QoS 1 under a persistent session and acknowledges each message only after the
+handler (``Exchange.receive_many``) returned, that is after its effect is committed: a
+crash between delivery and commit means the broker delivers the message again, and the
+inbox makes the second delivery change nothing. Exactly-once effects are the product of
+the two. ``OutboxRelay`` sends what the core queued in its outbox.
+
+No paho error escapes: the publisher raises ``goat_core.errors.Unavailable``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import attrs
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.reasoncodes import ReasonCode
+
+from goat_core.errors import Busy, InvalidInput, Unavailable
+from goat_core.wire import TOPICS
+
+__all__ = [
+    "BrokerAddress",
+    "BrokerCounters",
+    "Delivery",
+    "OutboxRelay",
+    "PahoBrokerPublisher",
+    "PahoListener",
+]
+
+log = logging.getLogger("goat.mqtt")
+
+Delivery = tuple[str, bytes]
+"""A message as the listener hands it over: topic and payload."""
+
+Handler = Callable[[Sequence[Delivery]], Sequence[str]]
+"""Applies messages and answers one outcome each (``Exchange.receive_many``)."""
+
+RETRYABLE = (Unavailable, Busy)
+"""Errors after which the same message is simply tried again later."""
+
+POISON_ATTEMPTS = 5
+"""Tries of a message that fails with an unexpected error before it is set aside."""
+
+
+@attrs.frozen
+class BrokerAddress:
+    """Where the broker is, from ``GOAT_MQTT_URL`` (``mqtt://user:pass@host:port``)."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = attrs.field(default=None, repr=False)
+
+    @classmethod
+    def from_url(cls, url: str) -> BrokerAddress:
+        """Parse ``mqtt://`` or ``tcp://`` URLs; the port defaults to 1883."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
+            raise InvalidInput("mqtt_url", "must look like mqtt://user:pass@host:port")
+        try:
+            port = parts.port or 1883
+        except ValueError:
+            raise InvalidInput("mqtt_url", "the port must be a number") from None
+        return cls(
+            host=parts.hostname,
+            port=port,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+        )
+
+    @property
+    def url(self) -> str:
+        """The address as a URL, without the password."""
+        user = f"{self.username}@" if self.username else ""
+        return f"mqtt://{user}{self.host}:{self.port}"
+
+
+@attrs.define
+class BrokerCounters:
+    """What the broker side did since start, for logs and ``/ready`` (thread-safe)."""
+
+    received: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    malformed: int = 0
+    retries: int = 0
+    published: int = 0
+    backlog: int = 0
+    listener_connected: bool = False
+    publisher_connected: bool = False
+    _lock: threading.Lock = attrs.field(factory=threading.Lock, repr=False)
+
+    def add(self, **amounts: int) -> None:
+        """Add to named counters, e.g. ``add(received=3)``."""
+        with self._lock:
+            for name, amount in amounts.items():
+                setattr(self, name, getattr(self, name) + amount)
+
+    def set(self, **values: int | bool) -> None:
+        """Set named gauges, e.g. ``set(backlog=0)``."""
+        with self._lock:
+            for name, value in values.items():
+                setattr(self, name, value)
+
+    def outcome(self, outcome: str) -> None:
+        """Count one answer of ``Exchange.receive``."""
+        name = {"applied": "applied", "duplicate": "duplicates", "ignored": "ignored"}.get(
+            outcome, "malformed"
+        )
+        self.add(**{name: 1})
+
+    def snapshot(self) -> dict[str, int | bool]:
+        """A consistent copy of every counter."""
+        with self._lock:
+            return {
+                "received": self.received,
+                "applied": self.applied,
+                "duplicates": self.duplicates,
+                "ignored": self.ignored,
+                "malformed": self.malformed,
+                "retries": self.retries,
+                "published": self.published,
+                "backlog": self.backlog,
+                "listener_connected": self.listener_connected,
+                "publisher_connected": self.publisher_connected,
+            }
+
+
+def _client(address: BrokerAddress, client_id: str, clean_session: bool) -> mqtt.Client:
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=clean_session,
+        protocol=mqtt.MQTTv311,
+        manual_ack=not clean_session,
+    )
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    client.reconnect_delay_set(min_delay=1, max_delay=10)
+    return client
+
+
+def _failed(reason_code: ReasonCode | int) -> bool:
+    if isinstance(reason_code, ReasonCode):
+        return bool(reason_code.is_failure)
+    return reason_code != 0
+
+
+class PahoBrokerPublisher:
+    """``BrokerPublisher`` over paho: QoS 1, returns once the broker acknowledged.
+
+    It connects in the background and reconnects by itself; while it is not connected
+    ``publish`` raises ``Unavailable`` at once, so the outbox keeps the message.
+    """
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        client_id: str,
+        *,
+        timeout: float = 5.0,
+        counters: BrokerCounters | None = None,
+    ) -> None:
+        self.address = address
+        self.timeout = timeout
+        self.counters = counters or BrokerCounters()
+        # a clean session: what is not acknowledged stays in the outbox, not in paho
+        self._client = _client(address, client_id, clean_session=True)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._connected = threading.Event()
+        self._started = False
+
+    def start(self) -> PahoBrokerPublisher:
+        """Connect in the background (idempotent)."""
+        if not self._started:
+            self._started = True
+            self._client.connect_async(self.address.host, self.address.port, keepalive=30)
+            self._client.loop_start()
+        return self
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Block until connected or ``timeout`` seconds passed; say which."""
+        return self._connected.wait(timeout)
+
+    def publish(self, topic: str, payload: str) -> None:
+        """Send with QoS 1 and return once the broker acknowledged; else raise ``Unavailable``."""
+        self.start()
+        if not self._connected.is_set():
+            raise Unavailable(f"broker {self.address.url} is not connected")
+        try:
+            info = self._client.publish(topic, payload.encode(), qos=1)
+            info.wait_for_publish(self.timeout)
+        except (RuntimeError, ValueError) as error:
+            raise Unavailable(f"broker {self.address.url}: {error}") from None
+        if not info.is_published():
+            raise Unavailable(f"broker {self.address.url} did not acknowledge in {self.timeout}s")
+        self.counters.add(published=1)
+
+    def close(self) -> None:
+        """Disconnect and stop the network thread."""
+        if self._started:
+            self._started = False
+            self._client.disconnect()
+            self._client.loop_stop()
+        self._connected.clear()
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        if _failed(reason_code):
+            log.warning("publisher: broker %s refused: %s", self.address.url, reason_code)
+            return
+        log.info("publisher connected to %s", self.address.url)
+        self._connected.set()
+        self.counters.set(publisher_connected=True)
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        self._connected.clear()
+        self.counters.set(publisher_connected=False)
+        if self._started:
+            log.warning("publisher lost %s: %s", self.address.url, reason_code)
+
+
+@attrs.frozen
+class _Received:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    connection: int
+
+
+class PahoListener:
+    """Subscribes to the fixtures topics and applies every message exactly once.
+
+    Paho's network thread only queues what arrives; one worker thread takes up to
+    ``batch`` queued messages, hands them to ``handler`` (one transaction) and
+    acknowledges them after it returned. ``Unavailable`` or ``Busy`` from the handler
+    means nothing was committed: the same messages are tried again after a pause, never
+    acknowledged before. Any other error is a bug: the message that causes it is tried
+    alone a few times, then handed to ``on_poison(topic, payload, reason)`` (e.g.
+    ``Exchange.keep_dead_letter``) and acknowledged, so one message cannot stall all.
+
+    The session is persistent (``clean_session=False``) under a stable client id, so
+    what is published while the listener is away is delivered when it comes back.
+    """
+
+    def __init__(
+        self,
+        address: BrokerAddress,
+        client_id: str,
+        handler: Handler,
+        *,
+        topics: Sequence[str] = TOPICS,
+        batch: int = 100,
+        counters: BrokerCounters | None = None,
+        on_poison: Callable[[str, str, str], None] | None = None,
+    ) -> None:
+        self.address = address
+        self.client_id = client_id
+        self.handler = handler
+        self.on_poison = on_poison
+        self.topics = tuple(topics)
+        self.batch = batch
+        self.counters = counters or BrokerCounters()
+        self._queue: queue.Queue[_Received] = queue.Queue()
+        self._client = _client(address, client_id, clean_session=False)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
+        self._subscribed = threading.Event()
+        self._stopping = threading.Event()
+        self._connection = 0
+        self._worker: threading.Thread | None = None
+
+    def start(self) -> PahoListener:
+        """Connect and start working in background threads."""
+        self._stopping.clear()
+        self._worker = threading.Thread(target=self._work, name="goat-listener", daemon=True)
+        self._worker.start()
+        self._client.connect_async(self.address.host, self.address.port, keepalive=30)
+        self._client.loop_start()
+        return self
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Block until subscribed or ``timeout`` seconds passed; say which."""
+        return self._subscribed.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the message in hand, then disconnect; unacknowledged ones come back later."""
+        self._stopping.set()
+        if self._worker is not None:
+            self._worker.join(timeout)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._subscribed.clear()
+        self.counters.set(listener_connected=False)
+
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        if _failed(reason_code):
+            log.warning("listener: broker %s refused: %s", self.address.url, reason_code)
+            return
+        self._connection += 1
+        log.info(
+            "listener connected to %s as %s (session present: %s)",
+            self.address.url,
+            self.client_id,
+            getattr(flags, "session_present", None),
+        )
+        # subscribe on every connect: the broker may have lost the session
+        client.subscribe([(topic, 1) for topic in self.topics])
+
+    def _on_subscribe(
+        self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any, properties: Any
+    ) -> None:
+        self._subscribed.set()
+        self.counters.set(listener_connected=True)
+
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        self._subscribed.clear()
+        self.counters.set(listener_connected=False)
+        if not self._stopping.is_set():
+            log.warning("listener lost %s: %s", self.address.url, reason_code)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        self._queue.put(
+            _Received(
+                message.topic, bytes(message.payload), message.mid, message.qos, self._connection
+            )
+        )
+
+    def _work(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                first = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            lot = [first]
+            while len(lot) < self.batch:
+                try:
+                    lot.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self.counters.add(received=len(lot))
+            if not self._apply(lot):
+                return  # stopping: the broker delivers the unacknowledged ones again
+            for item in lot:
+                self._ack(item)
+
+    def _apply(self, lot: list[_Received]) -> bool:
+        """Apply the lot, retrying until it is committed; False if asked to stop first."""
+        pause = 0.1
+        failures = 0
+        while True:
+            try:
+                outcomes = self.handler([(item.topic, item.payload) for item in lot])
+            except RETRYABLE as error:
+                log.warning("could not apply %d messages, will retry: %s", len(lot), error)
+            except Exception as error:
+                # a bug, not an outage: find the message that trips it, and after a few
+                # tries keep it as a dead letter rather than stall every message behind it
+                log.exception("could not apply %d messages", len(lot))
+                failures += 1
+                if len(lot) > 1:
+                    return all(self._apply([item]) for item in lot)
+                if failures >= POISON_ATTEMPTS and self._set_aside(lot[0], error):
+                    return True
+            else:
+                for outcome in outcomes:
+                    self.counters.outcome(outcome)
+                return True
+            self.counters.add(retries=1)
+            if self._stopping.wait(pause):
+                return False
+            pause = min(pause * 2, 5.0)
+
+    def _set_aside(self, item: _Received, error: Exception) -> bool:
+        if self.on_poison is None:
+            return False
+        try:
+            self.on_poison(item.topic, item.payload.decode("utf-8", "replace"), repr(error))
+        except Exception:
+            log.exception("could not keep the message that failed as a dead letter")
+            return False
+        self.counters.outcome("malformed")
+        return True
+
+    def _ack(self, item: _Received) -> None:
+        if item.qos == 0:
+            return
+        if item.connection != self._connection:
+            # the broker delivers it again on the new connection; the inbox dedups it
+            return
+        result = self._client.ack(item.mid, item.qos)
+        if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            log.debug("ack of %d not sent: %s", item.mid, result)
+
+
+class OutboxRelay:
+    """A thread that publishes the outbox: every ``interval`` seconds, or when woken.
+
+    ``send`` is ``lambda: exchange.relay_outbox(publisher, batch)``; ``backlog`` counts
+    what waits. An outage only delays: the outbox keeps what was not acknowledged.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[], int],
+        backlog: Callable[[], int] | None = None,
+        *,
+        interval: float = 0.2,
+        counters: BrokerCounters | None = None,
+    ) -> None:
+        self.send = send
+        self.backlog = backlog
+        self.interval = interval
+        self.counters = counters or BrokerCounters()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> OutboxRelay:
+        """Start relaying in a background thread."""
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="goat-relay", daemon=True)
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        """Relay now rather than at the next tick (e.g. right after a purchase)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the current round."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        last_error = ""
+        while not self._stopping.is_set():
+            sent = 0
+            try:
+                sent = self.send()
+                last_error = ""
+                if self.backlog is not None:
+                    self.counters.set(backlog=self.backlog())
+            except RETRYABLE as error:
+                if str(error) != last_error:  # say it once per outage, not 5 times a second
+                    log.warning("outbox waits: %s", error)
+                    last_error = str(error)
+            except Exception:
+                log.exception("outbox relay failed; will retry")
+            if sent:
+                continue  # there may be more right away
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+
+def log_counters_periodically(
+    counters: BrokerCounters, stop: threading.Event, interval: float = 60.0
+) -> None:
+    """Log the counters every ``interval`` seconds until ``stop`` is set (run in a thread)."""
+    last: dict[str, int | bool] = {}
+    while not stop.wait(interval):
+        now = counters.snapshot()
+        if now != last:
+            log.info("broker counters %s", " ".join(f"{k}={v}" for k, v in now.items()))
+            last = now

@@ -1,0 +1,56 @@
+"""Persistence on PostgreSQL (psycopg 3) and SQLite, with SQLAlchemy Core.
+
+::
+
+    database = SqlDatabase("postgresql://goat@127.0.0.1/goat", lock_timeout_ms=2000)
+    upgrade(database.url)                        # Alembic migrations shipped here
+    exchange = Exchange(uow=database.unit_of_work, ...)
+
+Every repository method is one statement (or a few) in the unit of work's transaction;
+reservations, wallet debits, status transitions and the inbox are conditional single
+statements, so concurrency can neither oversell nor apply an effect twice. Driver errors
+leave as ``goat_core.errors``: ``Busy`` for a lock not granted in time (retry),
+``Unavailable`` for a database that cannot be used.
+"""
+
+from __future__ import annotations
+
+from goat_adapters.sql.database import (
+    SqlDatabase,
+    SqlUnitOfWork,
+    database_url,
+    make_engine,
+    translate,
+)
+from goat_adapters.sql.migrations import upgrade
+from goat_adapters.sql.repositories import (
+    SqlAuctions,
+    SqlDeadLetters,
+    SqlFixtureRepository,
+    SqlInbox,
+    SqlOutbox,
+    SqlParkedValidations,
+    SqlPurchaseRepository,
+    SqlRecommendationRepository,
+    SqlUserRepository,
+    SqlWalletRepository,
+)
+
+__all__ = [
+    "SqlAuctions",
+    "SqlDatabase",
+    "SqlDeadLetters",
+    "SqlFixtureRepository",
+    "SqlInbox",
+    "SqlOutbox",
+    "SqlParkedValidations",
+    "SqlPurchaseRepository",
+    "SqlRecommendationRepository",
+    "SqlUnitOfWork",
+    "SqlUserRepository",
+    "SqlWalletRepository",
+    "database_url",
+    "make_engine",
+    "translate",
+    "upgrade",
+]

@@ -1,0 +1,225 @@
+"""The schema, as SQLAlchemy Core tables: what the repositories query and what the
+migrations must build (a test compares the two)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    func,
+    text,
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC instant on every dialect.
+
+    PostgreSQL keeps ``timestamptz``; SQLite has no time zones, so the instant is stored
+    as naive UTC and given its zone back when read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)  # the core only makes aware times; be lenient
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite's CURRENT_TIMESTAMP server defaults
+            value = datetime.fromisoformat(value)
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Odds are text: the exact decimal the broker sent, on every dialect (SQLite has no
+# exact decimal type).
+fixtures = Table(
+    "fixtures",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("kickoff", UtcDateTime, nullable=False),
+    # the kick-off's calendar date where it is played, as the date filter reads it
+    Column("kickoff_date", Date, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_long", String(64)),
+    Column("elapsed", Integer),
+    Column("referee", String(200)),
+    Column("league_id", BigInteger),
+    Column("league_name", String(200), nullable=False),
+    Column("league_round", String(200), nullable=False),
+    Column("league_country", String(200)),
+    Column("league_logo", String(500)),
+    Column("league_flag", String(500)),
+    Column("league_season", Integer),
+    Column("home_id", BigInteger, nullable=False),
+    Column("home_name", String(200), nullable=False),
+    # casefolded in Python, so that the team filter matches exactly as the core does
+    # on every dialect and locale
+    Column("home_search", String(200), nullable=False),
+    Column("home_logo", String(500)),
+    Column("away_id", BigInteger, nullable=False),
+    Column("away_name", String(200), nullable=False),
+    Column("away_search", String(200), nullable=False),
+    Column("away_logo", String(500)),
+    Column("goals_home", Integer),
+    Column("goals_away", Integer),
+    Column("odds_home", String(32)),
+    Column("odds_draw", String(32)),
+    Column("odds_away", String(32)),
+    Column("available", Integer, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    CheckConstraint("available >= 0", name="available_not_negative"),
+)
+Index(None, fixtures.c.kickoff, fixtures.c.id)
+Index(None, fixtures.c.kickoff_date)
+Index(None, fixtures.c.status)
+Index(None, fixtures.c.home_search)
+Index(None, fixtures.c.away_search)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("email", String(320)),
+    Column("name", String(200)),
+    Column("wallet", BigInteger, nullable=False),
+    CheckConstraint("wallet >= 0", name="wallet_not_negative"),
+)
+
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("user_id", String(200), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("reference", String(200)),
+    Column("at", UtcDateTime, nullable=False),
+)
+Index(None, ledger.c.user_id, ledger.c.id)
+
+# No foreign keys on the hot path: the use cases check existence, and on PostgreSQL a
+# key check would add a share lock on the hottest row (the fixture) to every purchase.
+purchases = Table(
+    "purchases",
+    metadata,
+    Column("request_id", String(200), primary_key=True),
+    Column("group_id", String(32), nullable=False),
+    Column("fixture_id", BigInteger, nullable=False),
+    Column("league_name", String(200), nullable=False),
+    Column("round", String(200), nullable=False),
+    Column("date", String(32), nullable=False),
+    Column("result", String(8), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("reserved", Integer, nullable=False),
+    Column("wallet", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("deposit_token", String(200), nullable=False),
+    Column("seller", Integer, nullable=False),
+    Column("user_id", String(200)),
+    Column("payout", BigInteger),
+    Column("buy_order", String(64)),
+    Column("payment_url", String(500)),
+    Column("payment_outcome", String(16)),
+    Column("location", String(200)),
+    Column("updated_at", UtcDateTime),
+)
+Index(None, purchases.c.user_id, purchases.c.created_at, purchases.c.request_id)
+Index(None, purchases.c.user_id, purchases.c.status, purchases.c.created_at)
+Index(None, purchases.c.fixture_id, purchases.c.status)
+Index(None, purchases.c.deposit_token)
+Index(None, purchases.c.buy_order)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("topic", String(200), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, server_default=func.now()),
+    Column("sent_at", UtcDateTime),
+)
+# only the unsent few are ever looked for
+Index(
+    "ix_outbox_unsent",
+    outbox.c.id,
+    postgresql_where=text("sent_at IS NULL"),
+    sqlite_where=text("sent_at IS NULL"),
+)
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("key", String(300), primary_key=True),
+    Column("received_at", UtcDateTime, nullable=False, server_default=func.now()),
+)
+
+parked_validations = Table(
+    "parked_validations",
+    metadata,
+    Column("request_id", String(200), primary_key=True),
+    Column("group_id", String(32), nullable=False),
+    Column("valid", Boolean, nullable=False),
+    Column("seller", Integer, nullable=False),
+    Column("parked_at", UtcDateTime, nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("topic", String(200), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+)
+
+auctions = Table(
+    "auctions",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("payload", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+)
+
+# items: a JSON list of {"fixture_id", "pond"}, pond as an exact decimal string
+recommendations = Table(
+    "recommendations",
+    metadata,
+    Column("user_id", String(200), primary_key=True),
+    Column("updated_at", UtcDateTime),
+    Column("items", Text, nullable=False),
+)

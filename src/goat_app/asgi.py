@@ -1,0 +1,17 @@
+"""ASGI entry for uvicorn: ``uvicorn --factory goat_app.asgi:create``.
+
+Nothing is built at import: the factory reads the settings when uvicorn calls it, in
+each worker process.
+"""
+
+from __future__ import annotations
+
+from litestar import Litestar
+
+from goat_app.http import create_app
+from goat_app.settings import Settings
+
+
+def create() -> Litestar:
+    """The API from the environment's settings."""
+    return create_app(Settings.from_env())

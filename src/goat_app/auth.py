@@ -1,0 +1,193 @@
+"""Who is calling: bearer JWTs checked against the issuer's keys, or development tokens.
+
+Production (``GOAT_AUTH_ISSUER`` set): RS256 tokens verified with the issuer's JWKS,
+issuer and audience; nothing else is accepted. Development (no issuer): ``goat token``
+signs HS256 tokens with a random secret generated on first use and kept in
+``$GOAT_DATA_DIR/dev-auth-secret``, so only this installation accepts them.
+Identity never comes from a body or a query field: only from a verified token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+import jwt
+
+from goat_app.settings import Settings
+from goat_core.errors import GoatError, Unavailable
+
+ADMIN_PERMISSION = "goat:admin"
+DEV_ISSUER = "goat-development"
+DEV_AUDIENCE = "goat"
+DEV_SECRET_FILE = "dev-auth-secret"  # noqa: S105  # a file name, not a secret
+
+
+class NotAuthenticated(GoatError):
+    """No token, or a token this installation does not accept (HTTP 401)."""
+
+
+class Forbidden(GoatError):
+    """The caller is known but may not do this (HTTP 403)."""
+
+
+@attrs.frozen
+class Identity:
+    """A verified caller: the token's subject and what it says about them."""
+
+    user_id: str
+    email: str | None = None
+    name: str | None = None
+    admin: bool = False
+
+
+class TokenVerifier(Protocol):
+    def verify(self, token: str) -> Identity:
+        """The identity a valid token carries; raise ``NotAuthenticated`` otherwise."""
+
+
+def identity_from_claims(claims: dict[str, Any]) -> Identity:
+    """Read sub, email, name and the ``goat:admin`` permission from verified claims."""
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise NotAuthenticated("the token has no subject")
+    permissions = claims.get("permissions") or []
+    email, name = claims.get("email"), claims.get("name")
+    return Identity(
+        user_id=subject,
+        email=email if isinstance(email, str) else None,
+        name=name if isinstance(name, str) else None,
+        admin=isinstance(permissions, list) and ADMIN_PERMISSION in permissions,
+    )
+
+
+class JwksTokenVerifier:
+    """RS256 tokens from an OIDC issuer (Auth0, ...), checked against its JWKS."""
+
+    def __init__(self, issuer: str, audience: str, jwks_url: str | None = None) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.jwks_url = jwks_url or f"{issuer.rstrip('/')}/.well-known/jwks.json"
+        # the key set is cached for five minutes
+        self._keys = jwt.PyJWKClient(self.jwks_url, lifespan=300, timeout=5)
+        self._refreshed = float("-inf")
+        self._lock = threading.Lock()
+
+    def _key(self, kid: object) -> jwt.PyJWK:
+        """The issuer's key ``kid``; an unknown kid refetches the set at most once a minute.
+
+        Rotated keys are picked up, and a flood of made-up key ids cannot turn into a
+        flood of requests to the issuer.
+        """
+        for key in self._keys.get_jwk_set().keys:
+            if key.key_id == kid:
+                return key
+        with self._lock:
+            now = time.monotonic()
+            if now - self._refreshed < 60:
+                raise NotAuthenticated("the token's key id is not one of the issuer's")
+            self._refreshed = now
+        for key in self._keys.get_jwk_set(refresh=True).keys:
+            if key.key_id == kid:
+                return key
+        raise NotAuthenticated("the token's key id is not one of the issuer's")
+
+    def verify(self, token: str) -> Identity:
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != "RS256":
+                raise NotAuthenticated("only RS256 tokens are accepted")
+            key = self._key(header.get("kid"))
+            claims = jwt.decode(
+                token,
+                key.key,
+                algorithms=["RS256"],
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.PyJWKClientConnectionError as error:
+            raise Unavailable(f"the issuer's keys cannot be fetched: {error}") from None
+        except jwt.PyJWTError as error:
+            raise NotAuthenticated(f"invalid token: {error}") from None
+        return identity_from_claims(claims)
+
+
+class DevelopmentTokenVerifier:
+    """HS256 tokens signed with this installation's own random secret."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._secret: bytes | None = None
+
+    @property
+    def secret(self) -> bytes:
+        if self._secret is None:
+            self._secret = development_secret(self.data_dir)
+        return self._secret
+
+    def verify(self, token: str) -> Identity:
+        try:
+            claims = jwt.decode(
+                token,
+                self.secret,
+                algorithms=["HS256"],
+                audience=DEV_AUDIENCE,
+                issuer=DEV_ISSUER,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.PyJWTError as error:
+            raise NotAuthenticated(f"invalid token: {error}") from None
+        return identity_from_claims(claims)
+
+    def issue(self, email: str, *, admin: bool = False, days: int = 30) -> str:
+        """A token for ``email`` (the subject is derived from it), valid for ``days``."""
+        now = datetime.now(UTC)
+        claims: dict[str, Any] = {
+            "iss": DEV_ISSUER,
+            "aud": DEV_AUDIENCE,
+            "sub": f"dev|{email}",
+            "email": email,
+            "name": email.split("@")[0],
+            "permissions": [ADMIN_PERMISSION] if admin else [],
+            "iat": now,
+            "exp": now + timedelta(days=days),
+        }
+        return jwt.encode(claims, self.secret, algorithm="HS256")
+
+
+def development_secret(data_dir: Path) -> bytes:
+    """This installation's signing secret, created (atomically, mode 0600) on first use."""
+    path = data_dir / DEV_SECRET_FILE
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=".secret-")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(secrets.token_hex(32).encode())
+        # link fails if another process won the race: then everyone uses its secret
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return path.read_bytes().strip()
+
+
+def verifier_for(settings: Settings) -> TokenVerifier:
+    """The verifier the settings ask for: the issuer's JWKS, or development tokens."""
+    if settings.auth_issuer is not None and settings.auth_audience is not None:
+        return JwksTokenVerifier(
+            settings.auth_issuer, settings.auth_audience, settings.auth_jwks_url
+        )
+    return DevelopmentTokenVerifier(settings.data_dir)

@@ -1,0 +1,260 @@
+"""The ``goat`` command: ``serve``, ``api``, ``listener``, ``simulate``, ``db upgrade``,
+``token`` and ``dead-letters``.
+
+A missing or malformed setting stops the process with exit code 2 and one line naming
+the variable; nothing else is printed for it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from goat_app.settings import Settings, SettingsError
+from goat_core.errors import GoatError
+
+log = logging.getLogger("goat.cli")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def _listen_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (%(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help="port to listen on (%(default)s)"
+    )
+    parser.add_argument(
+        "--no-access-log", action="store_true", help="do not log every request (faster)"
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="goat",
+        description="CoolGoat bond exchange: API, broker listener and tools. "
+        "Configured by GOAT_* environment variables (see the README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="the whole system in one process (SQLite, embedded broker and simulator, "
+        "Webpay sandbox, in-process jobs)",
+        description="Run the API, the embedded MQTT broker with the course simulator, the "
+        "listener and the outbox relay in one process. Setting GOAT_DATABASE_URL or "
+        "GOAT_MQTT_URL swaps the embedded part for the real one.",
+    )
+    _listen_arguments(serve)
+    serve.add_argument(
+        "--mqtt-port", type=int, default=1883, help="embedded broker port (%(default)s)"
+    )
+
+    api = commands.add_parser(
+        "api",
+        help="the HTTP API (production process)",
+        description="Serve the HTTP API with uvicorn over the configured database.",
+    )
+    _listen_arguments(api)
+    api.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes (%(default)s)"
+    )
+
+    commands.add_parser(
+        "listener",
+        help="apply broker messages and send the outbox (production process)",
+        description="Listen to GOAT_MQTT_URL, apply every message once, and publish the outbox.",
+    )
+
+    simulate = commands.add_parser(
+        "simulate",
+        help="drive a broker with simulated course traffic",
+        description="Publish fixtures, other groups' purchases, validations and results.",
+    )
+    simulate.add_argument("--broker", required=True, help="broker URL, mqtt://user:pass@host:port")
+    simulate.add_argument("--group", default=None, help="our group id (GOAT_GROUP_ID)")
+
+    db = commands.add_parser("db", help="database maintenance", description="Database tasks.")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="TASK")
+    db_commands.add_parser(
+        "upgrade",
+        help="run the migrations up to the newest",
+        description="Bring GOAT_DATABASE_URL (or the embedded SQLite file) to the newest schema.",
+    )
+
+    token = commands.add_parser(
+        "token",
+        help="print a development token",
+        description="Print a bearer token that this installation accepts (development auth, "
+        "only when GOAT_AUTH_ISSUER is unset). The token is printed alone on its line.",
+    )
+    token.add_argument("email", help="the user's email; the subject is derived from it")
+    token.add_argument("--admin", action="store_true", help="grant the goat:admin permission")
+    token.add_argument("--days", type=int, default=30, help="validity in days (%(default)s)")
+
+    dead = commands.add_parser(
+        "dead-letters",
+        help="list kept malformed broker messages",
+        description="Broker messages that could not be applied, newest first.",
+    )
+    dead.add_argument("--page", type=int, default=1, help="page (%(default)s)")
+    dead.add_argument("--count", type=int, default=25, help="per page (%(default)s)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``goat`` console script."""
+    arguments = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    commands: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
+        "serve": _serve,
+        "api": _api,
+        "listener": _listener,
+        "simulate": _simulate,
+        "db": _db,
+        "token": _token,
+        "dead-letters": _dead_letters,
+    }
+    try:
+        settings = Settings.from_env()
+        return commands[arguments.command](arguments, settings)
+    except SettingsError as error:
+        print(f"goat: {error}", file=sys.stderr)
+        return 2
+    except GoatError as error:
+        print(f"goat: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _public_url(settings: Settings, host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104  # comparing, not binding
+    return settings.public_url or f"http://{shown}:{port}"
+
+
+def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn  # heavy imports only for the commands that need them
+
+    from goat_adapters.sql import upgrade
+    from goat_app.compose import build_system
+    from goat_app.http import create_app
+    from goat_app.listener import start_in_background
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database)
+    url = _public_url(settings, arguments.host, arguments.port)
+    system = build_system(settings, public_url=url)
+    try:
+        broker = start_in_background(settings, system.exchange, embedded_port=arguments.mqtt_port)
+        system.closers.append(broker.stop)
+        system.broker_state = broker.state
+        log.info("broker side running on %s", broker.broker_url)
+        print(f"goat is running: API {url}  OpenAPI {url}/schema", flush=True)
+        if settings.development_auth:
+            print(
+                "development auth: get a token with  goat token you@example.com [--admin]",
+                flush=True,
+            )
+        uvicorn.run(
+            create_app(system),
+            host=arguments.host,
+            port=arguments.port,
+            access_log=not arguments.no_access_log,
+            log_level="info",
+        )
+    finally:
+        system.close()
+    return 0
+
+
+def _api(arguments: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from goat_app.http import create_app
+
+    url = _public_url(settings, arguments.host, arguments.port)
+    common = {
+        "host": arguments.host,
+        "port": arguments.port,
+        "access_log": not arguments.no_access_log,
+        "log_level": "info",
+    }
+    if arguments.workers > 1:
+        if settings.webpay_env == "sandbox":
+            log.warning(
+                "the Webpay sandbox keeps its transactions in one process: with --workers %d "
+                "a payment started in one worker cannot be committed in another",
+                arguments.workers,
+            )
+        # each worker process builds its own system from the environment
+        os.environ.setdefault("GOAT_PUBLIC_URL", url)
+        uvicorn.run("goat_app.asgi:create", factory=True, workers=arguments.workers, **common)
+    else:
+        uvicorn.run(create_app(settings, public_url=url), **common)
+    return 0
+
+
+def _listener(arguments: argparse.Namespace, settings: Settings) -> int:
+    from goat_app.listener import run_listener
+
+    run_listener(settings)
+    return 0
+
+
+def _simulate(arguments: argparse.Namespace, settings: Settings) -> int:
+    from goat_app.simulator import run_simulator
+
+    run_simulator(arguments.broker, arguments.group or settings.group_id)
+    return 0
+
+
+def _db(arguments: argparse.Namespace, settings: Settings) -> int:
+    from goat_adapters.sql import upgrade
+
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database)
+    log.info("database is at the newest schema")
+    return 0
+
+
+def _token(arguments: argparse.Namespace, settings: Settings) -> int:
+    from goat_app.auth import DevelopmentTokenVerifier
+
+    if not settings.development_auth:
+        print(
+            "goat: GOAT_AUTH_ISSUER is set: tokens come from that issuer, not from goat token",
+            file=sys.stderr,
+        )
+        return 2
+    verifier = DevelopmentTokenVerifier(settings.data_dir)
+    print(verifier.issue(arguments.email, admin=arguments.admin, days=arguments.days))
+    return 0
+
+
+def _dead_letters(arguments: argparse.Namespace, settings: Settings) -> int:
+    from goat_adapters.sql import SqlDatabase
+
+    database = SqlDatabase(settings.database)
+    try:
+        with database.unit_of_work() as uow:
+            found, total = uow.dead_letters.page(max(arguments.page, 1), max(arguments.count, 1))
+    finally:
+        database.dispose()
+    print(f"{total} dead letter(s)")
+    for letter in found:
+        print(
+            f"#{letter.id} {letter.received_at:%Y-%m-%d %H:%M:%S} {letter.topic}: {letter.reason}"
+        )
+        print(f"    {letter.payload[:200]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The HTTP API (CONTRACT §4) on Litestar: ``create_app`` builds it over a ``System``."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from goat_app.compose import System, build_system
+from goat_app.http.cache import TtlCache
+from goat_app.http.errors import EXCEPTION_HANDLERS
+from goat_app.http.routes import HANDLERS, provide_identity, provide_system
+from goat_app.http.schemas import FixturePageOut
+from goat_app.settings import Settings
+
+MAX_BODY_BYTES = 64 * 1024
+"""Every body the API reads is a small JSON document."""
+
+
+def create_app(target: Settings | System, *, public_url: str | None = None) -> Litestar:
+    """The API over ``target``: an existing system, or one built from settings.
+
+    A system built here is closed when the app shuts down; one passed in belongs to the
+    caller.
+    """
+    if isinstance(target, System):
+        system, owned = target, False
+    else:
+        system, owned = build_system(target, public_url=public_url), True
+    settings = system.settings
+    cors = None
+    if settings.cors_origins:
+        cors = CORSConfig(
+            allow_origins=list(settings.cors_origins),
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    openapi = OpenAPIConfig(
+        title="goat — CoolGoat bond exchange",
+        version="1.0.0",
+        description="Fixtures, bond purchases, wallet and Webpay. Errors are RFC 9457 documents.",
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+            }
+        ),
+    )
+    return Litestar(
+        route_handlers=HANDLERS,
+        dependencies={
+            "system": Provide(provide_system, sync_to_thread=False),
+            "identity": Provide(provide_identity, sync_to_thread=True),
+        },
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=openapi,
+        cors_config=cors,
+        request_max_body_size=MAX_BODY_BYTES,
+        state=State(
+            {
+                "system": system,
+                "fixture_pages": TtlCache[FixturePageOut](settings.fixtures_cache_ms / 1000),
+            }
+        ),
+        on_shutdown=[system.close] if owned else [],
+        debug=False,
+    )
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,120 @@
+"""One mapping from exceptions to RFC 9457 problem documents, for every error the API gives.
+
+Domain errors keep their message (it is written for users); anything unexpected is a
+500 whose detail says nothing of the internals, and is logged with its traceback here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from goat_app.auth import Forbidden, NotAuthenticated
+from goat_app.http.schemas import ProblemOut
+from goat_core.errors import (
+    Busy,
+    Conflict,
+    FixtureStarted,
+    GoatError,
+    InvalidInput,
+    NotEnoughMoney,
+    NotFound,
+    PaymentError,
+    Unavailable,
+)
+
+log = logging.getLogger("goat.http")
+
+PROBLEM_JSON = "application/problem+json"
+
+# most specific first: the first class the error is an instance of wins
+_DOMAIN: tuple[tuple[type[GoatError], int, str], ...] = (
+    (NotAuthenticated, 401, "not-authenticated"),
+    (Forbidden, 403, "forbidden"),
+    (NotFound, 404, "not-found"),
+    (Busy, 409, "busy"),
+    (Conflict, 409, "conflict"),
+    (NotEnoughMoney, 402, "not-enough-money"),
+    (FixtureStarted, 422, "fixture-started"),
+    (InvalidInput, 422, "invalid-input"),
+    (PaymentError, 502, "payment-provider-error"),
+    (Unavailable, 503, "dependency-unavailable"),
+)
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    type_: str = "about:blank",
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[ProblemOut]:
+    """A problem document response."""
+    body = ProblemOut(
+        type=type_, title=HTTPStatus(status).phrase, status=status, detail=detail, field=field
+    )
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def goat_error(request: Request[Any, Any, Any], error: GoatError) -> Response[ProblemOut]:
+    found = next((entry for entry in _DOMAIN if isinstance(error, entry[0])), None)
+    if found is None:
+        return internal_error(request, error)
+    _, status, slug = found
+    headers = None
+    if status == 401:
+        headers = {"WWW-Authenticate": 'Bearer realm="goat"'}
+    elif isinstance(error, Busy | Unavailable):
+        headers = {"Retry-After": "1"}
+    field = error.field or None if isinstance(error, InvalidInput) else None
+    if status >= 500:
+        log.warning("%s %s: %s", request.method, request.url.path, error)
+    return problem(
+        status, str(error), type_=f"urn:goat:problem:{slug}", field=field, headers=headers
+    )
+
+
+def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[ProblemOut]:
+    status = error.status_code
+    field = None
+    detail = error.detail or HTTPStatus(status).phrase
+    if isinstance(error, ValidationException):
+        problems = [e for e in (error.extra or []) if isinstance(e, dict)]
+        if problems:
+            message = str(problems[0].get("message") or "is invalid")
+            field = _field_of(str(problems[0].get("key") or ""), message)
+            detail = f"{field}: {message}" if field else message
+    headers = {k: v for k, v in (error.headers or {}).items() if k.lower() == "allow"}
+    if status >= 500:
+        log.error("%s %s: %s", request.method, request.url.path, error)
+        detail = HTTPStatus(status).phrase
+    return problem(status, detail, field=field, headers=headers or None)
+
+
+def _field_of(key: str, message: str) -> str | None:
+    """The body field a msgspec message is about, when Litestar only says "data"."""
+    if key not in ("data", "body", ""):
+        return key
+    missing = re.search(r"missing required field `([^`]+)`", message)
+    if missing:
+        return missing.group(1)
+    at = re.search(r"at `\$\.([^`]+)`", message)
+    return at.group(1) if at else (key or None)
+
+
+def internal_error(request: Request[Any, Any, Any], error: Exception) -> Response[ProblemOut]:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=error)
+    return problem(500, "Something went wrong on our side; it has been logged.")
+
+
+EXCEPTION_HANDLERS: Any = {
+    GoatError: goat_error,
+    HTTPException: http_error,
+    Exception: internal_error,
+}

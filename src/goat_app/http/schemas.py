@@ -1,0 +1,338 @@
+"""The JSON documents of the HTTP API (CONTRACT §4), and how domain types become them.
+
+Bodies are ``msgspec`` structs: unknown fields are ignored (the original frontend sends
+more than we read), missing or mistyped ones are a 400 that names the field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from goat_core.model import DeadLetter, Fixture, Purchase, User
+
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+
+
+# -- bodies -------------------------------------------------------------------------------
+
+
+class PurchaseIn(msgspec.Struct):
+    """``POST /requests``: what to buy. ``result`` is home/draw/away, a team name or ``---``."""
+
+    fixture_id: int
+    result: str
+    quantity: Positive
+    wallet: bool
+
+
+class ValidationIn(msgspec.Struct):
+    """``PATCH /requests/validate``: a ``fixtures/validation`` message."""
+
+    request_id: str
+    group_id: str | int
+    valid: bool
+    seller: int = 0
+
+
+class TopUpIn(msgspec.Struct):
+    """``PUT /users/wallet``: money to add, whole CLP."""
+
+    amount: Positive
+
+
+class PaymentCreateIn(msgspec.Struct):
+    """``POST /webpay/create``."""
+
+    request_id: str
+
+
+class PaymentCommitIn(msgspec.Struct):
+    """``POST /webpay/commit``: what Webpay sent to the return URL, as it sent it."""
+
+    token_ws: str | None = None
+    TBK_TOKEN: str | None = None  # Webpay's own parameter names
+    TBK_ORDEN_COMPRA: str | None = None  # Webpay's own parameter names
+    TBK_ID_SESION: str | None = None  # Webpay's own parameter names
+
+
+# -- answers ------------------------------------------------------------------------------
+
+
+class StatusOut(msgspec.Struct):
+    long: str | None
+    short: str
+    elapsed: int | None
+
+
+class FixtureInfoOut(msgspec.Struct):
+    id: int
+    referee: str | None
+    timezone: str
+    date: datetime
+    timestamp: int
+    status: StatusOut
+
+
+class LeagueOut(msgspec.Struct):
+    id: int | None
+    name: str
+    country: str | None
+    logo: str | None
+    flag: str | None
+    season: int | None
+    round: str
+
+
+class TeamOut(msgspec.Struct):
+    id: int
+    name: str
+    logo: str | None
+
+
+class TeamsOut(msgspec.Struct):
+    home: TeamOut
+    away: TeamOut
+
+
+class GoalsOut(msgspec.Struct):
+    home: int | None
+    away: int | None
+
+
+class OddValueOut(msgspec.Struct):
+    value: str
+    odd: str
+
+
+class OddsOut(msgspec.Struct):
+    id: int
+    name: str
+    values: list[OddValueOut]
+
+
+class FixtureOut(msgspec.Struct):
+    """A fixture in the API-Football shape of the broker, plus our availability."""
+
+    id: int
+    fixture: FixtureInfoOut
+    league: LeagueOut
+    teams: TeamsOut
+    goals: GoalsOut
+    odds: list[OddsOut]
+    available_bonds: int
+    updated_at: datetime | None
+
+
+class FixturePageOut(msgspec.Struct):
+    fixtures: list[FixtureOut]
+    total: int
+    page: int
+    count: int
+
+
+class PurchaseOut(msgspec.Struct):
+    """One purchase. ``result`` is home, draw or away."""
+
+    request_id: str
+    group_id: str
+    fixture_id: int
+    league_name: str
+    round: str
+    date: str
+    result: str
+    quantity: int
+    wallet: bool
+    status: str
+    deposit_token: str
+    seller: int
+    created_at: datetime
+    updated_at: datetime | None
+    user_id: str | None
+    payout: int | None
+    payment_outcome: str | None
+    location: str | None
+
+
+class PaymentOut(msgspec.Struct):
+    url: str
+    token: str
+
+
+class PurchaseCreatedOut(msgspec.Struct):
+    request: PurchaseOut
+    payment: PaymentOut | None
+
+
+class PurchasePageOut(msgspec.Struct):
+    requests: list[PurchaseOut]
+    total: int
+    page: int
+    count: int
+
+
+class ValidationOut(msgspec.Struct):
+    """Whether the validation changed a purchase (False: already decided, or parked)."""
+
+    changed: bool
+
+
+class UserOut(msgspec.Struct):
+    id: str
+    email: str | None
+    name: str | None
+    wallet: int
+    admin: bool
+
+
+class WalletOut(msgspec.Struct):
+    wallet: int
+
+
+class CommitOut(msgspec.Struct):
+    status: str
+    request: PurchaseOut
+
+
+class ReceiptOut(msgspec.Struct):
+    url: str
+
+
+class ReceiptPendingOut(msgspec.Struct):
+    status: str
+    detail: str
+
+
+class JobOut(msgspec.Struct):
+    job_id: str
+
+
+class RecommendationOut(msgspec.Struct):
+    fixture: FixtureOut
+    pond: float
+
+
+class RecommendationsOut(msgspec.Struct):
+    updated_at: datetime | None
+    recommendations: list[RecommendationOut]
+
+
+class HeartbeatOut(msgspec.Struct):
+    available: bool
+
+
+class HealthOut(msgspec.Struct):
+    status: str
+
+
+class ReadyOut(msgspec.Struct):
+    """Overall ``ready`` and each dependency (database, broker, jobs) with its state."""
+
+    ready: bool
+    dependencies: dict[str, str]
+
+
+class DeadLetterOut(msgspec.Struct):
+    id: int
+    topic: str
+    payload: str
+    reason: str
+    received_at: datetime
+
+
+class DeadLetterPageOut(msgspec.Struct):
+    dead_letters: list[DeadLetterOut]
+    total: int
+    page: int
+    count: int
+
+
+class ProblemOut(msgspec.Struct, omit_defaults=True):
+    """An RFC 9457 problem document; ``field`` names the offending input when there is one."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+
+
+# -- conversions ------------------------------------------------------------------------
+
+
+def fixture_out(f: Fixture) -> FixtureOut:
+    odds = []
+    if f.odds is not None:
+        odds = [
+            OddsOut(
+                id=1,
+                name="Match Winner",
+                values=[
+                    OddValueOut("Home", str(f.odds.home)),
+                    OddValueOut("Draw", str(f.odds.draw)),
+                    OddValueOut("Away", str(f.odds.away)),
+                ],
+            )
+        ]
+    league = f.league
+    return FixtureOut(
+        id=f.id,
+        fixture=FixtureInfoOut(
+            id=f.id,
+            referee=f.referee,
+            timezone=f.timezone,
+            date=f.kickoff,
+            timestamp=int(f.kickoff.timestamp()),
+            status=StatusOut(f.status_long, f.status, f.elapsed),
+        ),
+        league=LeagueOut(
+            league.id,
+            league.name,
+            league.country,
+            league.logo,
+            league.flag,
+            league.season,
+            league.round,
+        ),
+        teams=TeamsOut(
+            TeamOut(f.home.id, f.home.name, f.home.logo),
+            TeamOut(f.away.id, f.away.name, f.away.logo),
+        ),
+        goals=GoalsOut(f.goals_home, f.goals_away),
+        odds=odds,
+        available_bonds=f.available_bonds or 0,
+        updated_at=f.updated_at,
+    )
+
+
+def purchase_out(p: Purchase) -> PurchaseOut:
+    return PurchaseOut(
+        request_id=p.request_id,
+        group_id=p.group_id,
+        fixture_id=p.fixture_id,
+        league_name=p.league_name,
+        round=p.round,
+        date=p.date,
+        result=p.result.value,
+        quantity=p.quantity,
+        wallet=p.wallet,
+        status=p.status.value,
+        deposit_token=p.deposit_token,
+        seller=p.seller,
+        created_at=p.created_at,
+        updated_at=p.updated_at,
+        user_id=p.user_id,
+        payout=p.payout,
+        payment_outcome=p.payment_outcome.value if p.payment_outcome else None,
+        location=p.location,
+    )
+
+
+def user_out(user: User, admin: bool) -> UserOut:
+    return UserOut(user.id, user.email, user.name, user.wallet, admin)
+
+
+def dead_letter_out(d: DeadLetter) -> DeadLetterOut:
+    return DeadLetterOut(d.id, d.topic, d.payload, d.reason, d.received_at)

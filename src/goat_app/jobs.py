@@ -1,0 +1,105 @@
+"""Jobs run inside the process, for ``goat serve`` and an API without a jobs service.
+
+A single worker thread takes jobs from a queue and runs the handler registered for each
+name. Jobs are safe to run twice (CONTRACT §5), so a job lost with the process is
+recomputed on the next request that needs it, and a job equal to one still waiting is
+not queued again: a burst of purchases by one user costs one recomputation, not many.
+``delay`` holds each job back that long after it was queued, so that such bursts fold.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from goat_core.errors import Unavailable
+
+log = logging.getLogger("goat.jobs")
+
+Handler = Callable[..., object]
+
+
+class InProcessJobQueue:
+    """A ``ports.JobQueue`` served by one daemon worker thread of this process."""
+
+    def __init__(self, handlers: dict[str, Handler] | None = None, delay: float = 0.0) -> None:
+        self.handlers: dict[str, Handler] = dict(handlers or {})
+        self.delay = delay
+        self._queue: queue.Queue[tuple[str, str, dict[str, str], float] | None] = queue.Queue()
+        self._ids = itertools.count(1)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._waiting: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        self.done: dict[str, str] = {}  # job id -> "finished" or "failed", for inspection
+
+    def start(self) -> None:
+        """Start the worker thread (once)."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="goat-jobs", daemon=True)
+                self._thread.start()
+
+    def stop(self, timeout: float = 5) -> None:
+        """Let the worker finish the queued jobs, then end it."""
+        with self._lock:
+            thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join(timeout)
+
+    @property
+    def available(self) -> bool:
+        """Whether the worker thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def enqueue(self, job: str, **arguments: str) -> str:
+        if not self.available:
+            raise Unavailable("the in-process job worker is not running")
+        key = (job, tuple(sorted(arguments.items())))
+        with self._lock:
+            waiting = self._waiting.get(key)
+            if waiting is not None:
+                return waiting
+            job_id = f"local-{next(self._ids)}"
+            self._waiting[key] = job_id
+        self._queue.put((job_id, job, arguments, time.monotonic() + self.delay))
+        return job_id
+
+    def join(self) -> None:
+        """Wait until every queued job has run (for tests and shutdown)."""
+        self._queue.join()
+
+    def _finish(self, job_id: str, outcome: str) -> None:
+        if len(self.done) > 10_000:  # a window for inspection, not a history
+            self.done.clear()
+        self.done[job_id] = outcome
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                job_id, job, arguments, due = item
+                time.sleep(max(0.0, due - time.monotonic()))
+                with self._lock:
+                    # from now on an equal job must run again: it may see newer data
+                    self._waiting.pop((job, tuple(sorted(arguments.items()))), None)
+                handler = self.handlers.get(job)
+                if handler is None:
+                    log.warning("job %s: no handler for %r, dropped", job_id, job)
+                    self._finish(job_id, "failed")
+                    continue
+                try:
+                    handler(**arguments)
+                    self._finish(job_id, "finished")
+                except Exception:
+                    # a failed job must not kill the worker; it is safe to run again later
+                    log.exception("job %s (%s %s) failed", job_id, job, arguments)
+                    self._finish(job_id, "failed")
+            finally:
+                self._queue.task_done()

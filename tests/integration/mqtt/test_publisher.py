@@ -1,0 +1,117 @@
+"""``PahoBrokerPublisher`` and the relay: acknowledged means sent, unreachable means Unavailable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from goat_adapters.memory import (
+    InMemoryJobQueue,
+    InMemoryPaymentGateway,
+    InMemoryStore,
+    ManualClock,
+    SequentialIds,
+)
+from goat_adapters.mqtt import BrokerAddress, BrokerCounters, OutboxRelay, PahoBrokerPublisher
+from goat_core.errors import InvalidInput, Unavailable
+from goat_core.services import Exchange
+from goat_core.wire import TOPIC_VALIDATION
+from tests.integration.mqtt.support import Recorder, wait_until
+from tests.servers.mqtt import MqttServer, free_port
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mqtt://127.0.0.1", BrokerAddress("127.0.0.1", 1883)),
+        ("tcp://broker.example:9001", BrokerAddress("broker.example", 9001)),
+        ("mqtt://us%40er:p%3Ass@host:1884", BrokerAddress("host", 1884, "us@er", "p:ss")),
+    ],
+)
+def test_broker_urls_are_read_with_credentials(url: str, expected: BrokerAddress) -> None:
+    """GOAT_MQTT_URL gives host, port (1883 by default) and URL-decoded user and password."""
+    assert BrokerAddress.from_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["http://host:1883", "mqtt://", "mqtt://host:port"])
+def test_a_broker_url_that_is_not_one_is_refused(url: str) -> None:
+    """A URL that does not name an MQTT broker is an input error naming mqtt_url."""
+    with pytest.raises(InvalidInput, match="mqtt_url"):
+        BrokerAddress.from_url(url)
+
+
+def test_the_password_never_shows() -> None:
+    """Neither the address's repr nor its URL carries the password."""
+    address = BrokerAddress.from_url("mqtt://goat:s3cret@host:1883")
+    assert "s3cret" not in repr(address)
+    assert "s3cret" not in address.url
+
+
+@pytest.mark.integration
+def test_publish_returns_once_the_broker_acknowledged(broker: MqttServer) -> None:
+    """A published message is on the broker when publish returns; the counter says so."""
+    recorder = Recorder(broker.url, (TOPIC_VALIDATION,))
+    counters = BrokerCounters()
+    publisher = PahoBrokerPublisher(
+        BrokerAddress.from_url(broker.url), "test-publisher", counters=counters
+    ).start()
+    try:
+        assert publisher.wait_connected(10)
+        publisher.publish(TOPIC_VALIDATION, '{"request_id": "r", "valid": true}')
+        wait_until(lambda: recorder.payloads(TOPIC_VALIDATION))
+    finally:
+        publisher.close()
+        recorder.close()
+    assert counters.snapshot()["published"] == 1
+
+
+@pytest.mark.integration
+def test_publish_without_a_broker_raises_unavailable() -> None:
+    """With nothing listening, publish fails at once with Unavailable, not a paho error."""
+    address = BrokerAddress("127.0.0.1", free_port())
+    publisher = PahoBrokerPublisher(address, "test-publisher", timeout=1).start()
+    try:
+        with pytest.raises(Unavailable):
+            publisher.publish(TOPIC_VALIDATION, "{}")
+    finally:
+        publisher.close()
+
+
+@pytest.mark.integration
+def test_the_relay_keeps_the_outbox_while_the_broker_is_away(tmp_path: Path) -> None:
+    """Messages queued while no broker answers stay in the outbox and go out once one does."""
+    store = InMemoryStore()
+    exchange = Exchange(
+        uow=store.unit_of_work,
+        payments=InMemoryPaymentGateway(),
+        jobs=InMemoryJobQueue(),
+        clock=ManualClock(),
+        ids=SequentialIds(),
+    )
+    with store.unit_of_work() as uow:
+        for n in range(3):
+            uow.outbox.add(TOPIC_VALIDATION, f'{{"request_id": "r{n}"}}')
+        uow.commit()
+    port = free_port()
+    publisher = PahoBrokerPublisher(BrokerAddress("127.0.0.1", port), "test-relay").start()
+    counters = BrokerCounters()
+
+    def backlog() -> int:
+        with store.unit_of_work() as uow:
+            return uow.outbox.backlog()
+
+    relay = OutboxRelay(
+        lambda: exchange.relay_outbox(publisher), backlog, interval=0.05, counters=counters
+    ).start()
+    server = MqttServer(tmp_path / "late-broker", port=port)
+    try:
+        relay.wake()
+        assert backlog() == 3
+        server.start()
+        wait_until(lambda: backlog() == 0, what="the outbox to drain")
+    finally:
+        relay.stop()
+        publisher.close()
+        server.stop()
+    assert counters.snapshot()["backlog"] == 0

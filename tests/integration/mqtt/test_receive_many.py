@@ -1,0 +1,91 @@
+"""``Exchange.receive_many`` on the real database: one transaction, the answers of ``receive``."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from goat_adapters.memory import (
+    InMemoryJobQueue,
+    InMemoryPaymentGateway,
+    ManualClock,
+    SequentialIds,
+)
+from goat_adapters.sql import SqlDatabase
+from goat_core.errors import Busy
+from goat_core.model import PurchaseStatus
+from goat_core.services import Exchange
+from goat_core.wire import TOPIC_INFO, TOPIC_REQUESTS, TOPIC_VALIDATION
+from tests.integration.mqtt.support import sample
+from tests.integration.mqtt.test_listener import available, peer_request, status
+
+pytestmark = pytest.mark.integration
+
+
+def verdict(request_id: str, valid: bool) -> str:
+    return json.dumps({"request_id": request_id, "group_id": "6", "valid": valid})
+
+
+def test_a_lot_answers_each_message_as_receive_would(exchange: Exchange) -> None:
+    """In one lot: a repeat is a duplicate, a verdict before its request is applied with it."""
+    outcomes = exchange.receive_many(
+        [
+            (TOPIC_INFO, sample("fixtures_info.json")),
+            (TOPIC_VALIDATION, verdict("early", valid=True)),
+            (TOPIC_REQUESTS, peer_request("early", quantity=2)),
+            (TOPIC_REQUESTS, peer_request("early", quantity=2)),
+            (TOPIC_REQUESTS, peer_request("other", quantity=3)),
+        ]
+    )
+
+    assert outcomes == ["applied", "ignored", "applied", "duplicate", "applied"]
+    assert status(exchange, "early") is PurchaseStatus.ACCEPTED
+    assert available(exchange, 1208083) == 35
+
+
+def test_a_malformed_message_does_not_take_its_lot_down(exchange: Exchange) -> None:
+    """A lot with a bad message falls back to one by one: the good ones apply, the bad is kept."""
+    exchange.receive(TOPIC_INFO, sample("fixtures_info.json"))
+
+    outcomes = exchange.receive_many(
+        [
+            (TOPIC_REQUESTS, peer_request("good-1")),
+            (TOPIC_REQUESTS, peer_request("bad", fixture_id=4040)),
+            (TOPIC_REQUESTS, peer_request("good-2")),
+        ]
+    )
+
+    assert outcomes == ["applied", "malformed", "applied"]
+    assert available(exchange, 1208083) == 38
+    with exchange.uow() as uow:
+        letters, total = uow.dead_letters.page(1, 10)
+    assert total == 1
+    assert "4040" in letters[0].reason
+
+
+def test_a_locked_database_leaves_the_whole_lot_unapplied(sqlite_url: str) -> None:
+    """While another writer holds the database, the lot raises Busy and none of it applies."""
+    database = SqlDatabase(sqlite_url, lock_timeout_ms=100)
+    exchange = Exchange(
+        uow=database.unit_of_work,
+        payments=InMemoryPaymentGateway(),
+        jobs=InMemoryJobQueue(),
+        clock=ManualClock(),
+        ids=SequentialIds(),
+    )
+    exchange.receive(TOPIC_INFO, sample("fixtures_info.json"))
+    lot = [(TOPIC_REQUESTS, peer_request(f"lot-{n}")) for n in range(3)]
+    other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process is writing
+        with pytest.raises(Busy):
+            exchange.receive_many(lot)
+        other.execute("ROLLBACK")
+
+        assert all(status(exchange, f"lot-{n}") is None for n in range(3))
+        assert exchange.receive_many(lot) == ["applied"] * 3
+    finally:
+        other.close()
+        database.dispose()

@@ -1,0 +1,236 @@
+"""No amount of concurrency oversells a fixture or overdraws a wallet (real threads, real DB).
+
+Every race starts its threads at a barrier so that they really overlap. A control run
+puts a naive read-then-write reservation under the same harness and shows that the
+harness catches the oversell it causes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import attrs
+import pytest
+import sqlalchemy as sa
+
+from goat_adapters.memory import (
+    InMemoryJobQueue,
+    InMemoryPaymentGateway,
+    ManualClock,
+    SequentialIds,
+)
+from goat_adapters.sql import SqlDatabase, SqlFixtureRepository, SqlUnitOfWork
+from goat_adapters.sql import tables as t
+from goat_core.model import HOLDING_STATUSES, Outcome, Rules
+from goat_core.ports import UnitOfWorkFactory
+from goat_core.services import BuyBonds, Exchange
+from goat_core.wire import TOPIC_REQUESTS, TOPIC_VALIDATION
+from tests.contract.test_repositories import NOW, fixture
+
+BONDS = 40
+
+
+def race(threads: int, action: Callable[[int], object]) -> Counter[str]:
+    """Run ``action(i)`` in ``threads`` threads released together; count outcomes by name."""
+    barrier = threading.Barrier(threads)
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            action(i)
+            outcome = "ok"
+        except Exception as error:  # every failure is counted by its type
+            outcome = type(error).__name__
+        with lock:
+            outcomes[outcome] += 1
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert sum(outcomes.values()) == threads, "a thread did not finish"
+    return outcomes
+
+
+@attrs.define
+class Market:
+    database: SqlDatabase
+    exchange: Exchange
+
+    @classmethod
+    def open(
+        cls, url: str, uow: Callable[[SqlDatabase], UnitOfWorkFactory] | None = None
+    ) -> Market:
+        # enough connections for every racing thread to hold one: maximal overlap
+        database = SqlDatabase(url, lock_timeout_ms=30_000, pool_size=60, max_overflow=0)
+        exchange = Exchange(
+            uow=uow(database) if uow else database.unit_of_work,
+            payments=InMemoryPaymentGateway(),
+            jobs=InMemoryJobQueue(),
+            clock=ManualClock(NOW),
+            ids=SequentialIds(),
+            rules=Rules(group_id="15", bonds_per_fixture=BONDS),
+        )
+        exchange.ingest_fixtures([fixture(1)])
+        return cls(database, exchange)
+
+    def buy(self, user: str, quantity: int = 1) -> None:
+        self.exchange.buy_bonds(BuyBonds(user, 1, Outcome.HOME, quantity, wallet=True))
+
+    def scalar(self, query: sa.Select[Any]) -> Any:
+        with self.database.engine.connect() as connection:
+            return connection.execute(query).scalar_one()
+
+    def available(self) -> int:
+        return int(self.scalar(sa.select(t.fixtures.c.available).where(t.fixtures.c.id == 1)))
+
+    def held(self) -> int:
+        """Bonds held on the fixture by purchases that keep them (all but rejected)."""
+        holding = sorted(s.value for s in HOLDING_STATUSES)
+        p = t.purchases.c
+        return int(
+            self.scalar(
+                sa.select(sa.func.coalesce(sa.func.sum(p.reserved), 0)).where(
+                    p.fixture_id == 1, p.status.in_(holding)
+                )
+            )
+        )
+
+    def balances(self) -> int:
+        return int(self.scalar(sa.select(sa.func.coalesce(sa.func.sum(t.users.c.wallet), 0))))
+
+    def ledger_total(self) -> int:
+        return int(self.scalar(sa.select(sa.func.coalesce(sa.func.sum(t.ledger.c.amount), 0))))
+
+
+def assert_bonds_exact(market: Market, outcomes: Counter[str], sold: int) -> None:
+    """Exactly ``sold`` purchases succeeded and availability is what they left, never less."""
+    assert outcomes["ok"] == sold, outcomes
+    assert market.available() == BONDS - market.held() >= 0
+    assert market.held() == sold
+
+
+@pytest.fixture(
+    params=[pytest.param("fresh_database_url", marks=pytest.mark.integration), "sqlite_url"]
+)
+def url(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue(request.param))
+
+
+@pytest.fixture
+def market(url: str) -> Iterator[Market]:
+    opened = Market.open(url)
+    yield opened
+    opened.database.dispose()
+
+
+def test_200_buyers_of_40_bonds_never_oversell(market: Market) -> None:
+    """200 threads each buying 1 of 40 bonds: exactly 40 succeed and availability ends at 0."""
+    for i in range(200):
+        market.exchange.top_up(f"user-{i}", 1000)
+    outcomes = race(200, lambda i: market.buy(f"user-{i}"))
+    assert_bonds_exact(market, outcomes, sold=40)
+    assert outcomes == Counter({"ok": 40, "NotEnoughBonds": 160})
+    assert market.available() == 0
+    assert market.balances() == market.ledger_total() == 160 * 1000  # losers were not charged
+
+
+def test_20_purchases_with_money_for_5_never_overdraw(market: Market) -> None:
+    """20 threads spending one wallet that holds 5 bonds' worth: exactly 5 succeed, balance 0."""
+    market.exchange.top_up("alice", 5000)
+    outcomes = race(20, lambda i: market.buy("alice"))
+    assert outcomes == Counter({"ok": 5, "NotEnoughMoney": 15})
+    assert market.balances() == market.ledger_total() == 0
+    assert_bonds_exact(market, outcomes, sold=5)
+
+
+def test_our_purchases_racing_other_groups_keep_availability_exact(market: Market) -> None:
+    """Our buyers, peers' requests and peers' rejections racing on one fixture: the count holds."""
+    for i in range(30):
+        market.exchange.top_up(f"user-{i}", 2000)
+    for i in range(10):  # requests whose rejection will race with everything else
+        assert market.exchange.receive(TOPIC_REQUESTS, peer_request(f"early-{i}", 1)) == "applied"
+
+    def act(i: int) -> None:
+        if i < 30:
+            market.buy(f"user-{i}", 2)
+        elif i < 60:
+            market.exchange.receive(TOPIC_REQUESTS, peer_request(f"peer-{i}", 3))
+        else:
+            message = {"request_id": f"early-{i - 60}", "group_id": "6", "valid": False}
+            market.exchange.receive(TOPIC_VALIDATION, json.dumps(message))
+
+    outcomes = race(70, act)
+    assert set(outcomes) <= {"ok", "NotEnoughBonds"}, outcomes
+    assert market.available() == BONDS - market.held() >= 0
+    p = t.purchases.c
+    rejected = sa.select(sa.func.count()).where(
+        p.request_id.like("early-%"), p.status == "rejected"
+    )
+    assert market.scalar(rejected) == 10
+
+
+def peer_request(request_id: str, quantity: int) -> str:
+    return json.dumps(
+        {
+            "request_id": request_id,
+            "group_id": 6,
+            "fixture_id": 1,
+            "result": "Chelsea",
+            "quantity": quantity,
+            "wallet": True,
+            "deposit_token": "",
+            "datetime": "2024-10-01T12:00:00 UTC",
+            "seller": 0,
+        }
+    )
+
+
+# -- the control: a reservation that reads, then writes ------------------------------------
+
+
+class ReadThenWriteFixtures(SqlFixtureRepository):
+    """The bug the harness must catch: check availability, then store the computed rest."""
+
+    def try_reserve(self, fixture_id: int, quantity: int) -> bool:
+        current = self.get(fixture_id)
+        if current is None or (current.available_bonds or 0) < quantity:
+            return False
+        time.sleep(0.002)  # widen the window between read and write, as a slow network would
+        self._tx.execute(
+            sa.update(t.fixtures)
+            .where(t.fixtures.c.id == fixture_id)
+            .values(available=(current.available_bonds or 0) - quantity)
+        )
+        return True
+
+
+class ReadThenWriteUnitOfWork(SqlUnitOfWork):
+    def __init__(self, database: SqlDatabase) -> None:
+        super().__init__(database.engine)
+        self.fixtures = ReadThenWriteFixtures(self)
+
+
+@pytest.mark.integration
+def test_control_read_then_write_oversells_under_the_same_harness(fresh_database_url: str) -> None:
+    """The harness is sharp: a read-then-write reservation sells more than 40 bonds in it."""
+    naive = Market.open(
+        fresh_database_url, uow=lambda database: lambda: ReadThenWriteUnitOfWork(database)
+    )
+    try:
+        for i in range(200):
+            naive.exchange.top_up(f"user-{i}", 1000)
+        outcomes = race(200, lambda i: naive.buy(f"user-{i}"))
+        with pytest.raises(AssertionError):
+            assert_bonds_exact(naive, outcomes, sold=40)
+        assert outcomes["ok"] > BONDS, outcomes  # oversold
+    finally:
+        naive.database.dispose()

@@ -1,0 +1,74 @@
+"""The shipped Alembic migrations build exactly the schema the SQL adapter queries."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from goat_adapters.sql import make_engine, upgrade
+from goat_adapters.sql.migrations import current, head
+from goat_adapters.sql.tables import metadata
+
+
+def differences(url: str) -> list[object]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, metadata))
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_migrations_match_the_tables(tmp_path: Path) -> None:
+    """Migrating a new SQLite file gives the tables, columns, types and indexes of tables.py."""
+    url = f"sqlite:///{tmp_path}/new/goat.db"  # the directory does not exist yet
+    assert current(url) is None
+    upgrade(url)
+    assert current(url) == head()
+    assert differences(url) == []
+
+
+@pytest.mark.integration
+def test_postgres_migrations_match_the_tables(empty_database_url: str) -> None:
+    """Migrating an empty PostgreSQL database gives exactly the schema of tables.py."""
+    upgrade(empty_database_url)
+    assert current(empty_database_url) == head()
+    assert differences(empty_database_url) == []
+
+
+@pytest.mark.integration
+def test_concurrent_upgrades_on_postgres_migrate_once(empty_database_url: str) -> None:
+    """Several processes upgrading at once (many `goat api` starting) all succeed, once."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            upgrade(empty_database_url)
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert current(empty_database_url) == head()
+
+
+def test_upgrade_twice_is_harmless(sqlite_url: str) -> None:
+    """Running the migrations on an up-to-date database changes nothing."""
+    upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.connect() as connection:
+            versions = connection.execute(sa.text("SELECT version_num FROM alembic_version"))
+            assert list(versions.scalars()) == [head()]
+    finally:
+        engine.dispose()

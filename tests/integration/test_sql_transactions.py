@@ -1,0 +1,66 @@
+"""How the SQL unit of work holds its transaction on PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from goat_adapters.sql import SqlDatabase
+from tests.contract.test_repositories import fixture
+
+NOW = datetime(2024, 10, 1, 12, 0, tzinfo=UTC)
+
+pytestmark = pytest.mark.integration
+
+
+def test_writes_are_invisible_to_others_until_commit(fresh_database_url: str) -> None:
+    """Another connection sees neither a write nor its reservation before commit(), then both."""
+    database = SqlDatabase(fresh_database_url)
+    with database.unit_of_work() as writer, database.unit_of_work() as reader:
+        writer.fixtures.upsert_many([fixture(1)], 40, NOW)
+        assert reader.fixtures.get(1) is None
+        writer.commit()
+        seen = reader.fixtures.get(1)
+        assert seen is not None
+        assert seen.available_bonds == 40
+        assert writer.fixtures.try_reserve(1, 5)
+        seen = reader.fixtures.get(1)
+        assert seen is not None
+        assert seen.available_bonds == 40
+        writer.commit()
+        seen = reader.fixtures.get(1)
+        assert seen is not None
+        assert seen.available_bonds == 35
+    database.dispose()
+
+
+def test_reads_before_the_first_write_see_the_latest_commit(fresh_database_url: str) -> None:
+    """A unit of work's reads see each other's commits as they happen (READ COMMITTED)."""
+    database = SqlDatabase(fresh_database_url)
+    with database.unit_of_work() as setup:
+        setup.fixtures.upsert_many([fixture(1)], 40, NOW)
+        setup.commit()
+    with database.unit_of_work() as reader:
+        assert reader.inbox.remember("first write opens the transaction")
+        before = reader.fixtures.get(1)
+        with database.unit_of_work() as other:
+            assert other.fixtures.try_reserve(1, 3)
+            other.commit()
+        after = reader.fixtures.get(1)
+        reader.commit()
+    assert before is not None
+    assert after is not None
+    assert (before.available_bonds, after.available_bonds) == (40, 37)
+    database.dispose()
+
+
+def test_a_unit_of_work_is_used_inside_its_block_only(fresh_database_url: str) -> None:
+    """Using a unit of work outside its with block, or entering it twice, is a programming error."""
+    database = SqlDatabase(fresh_database_url)
+    uow = database.unit_of_work()
+    with pytest.raises(RuntimeError):
+        uow.fixtures.get(1)
+    with uow, pytest.raises(RuntimeError), uow:
+        pass
+    database.dispose()

@@ -1,0 +1,1 @@
+"""Servers the integration tests and benchmarks start for themselves."""

@@ -1,0 +1,215 @@
+"""Our users buying bonds (CONTRACT §2, §3, POST /requests)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from goat_core.errors import (
+    FixtureStarted,
+    InvalidInput,
+    NotEnoughBonds,
+    NotEnoughMoney,
+    UnknownFixture,
+)
+from goat_core.model import LedgerKind, Outcome, PurchaseStatus, Rules
+from goat_core.services import JOB_RECOMMEND
+from goat_core.wire import TOPIC_REQUESTS
+from tests.unit.support import KICKOFF, USER, World, make_fixture
+
+
+def test_wallet_purchase_debits_reserves_and_announces_at_once(world: World) -> None:
+    """A wallet purchase debits the cost, reserves the bonds and queues its request together."""
+    world.fund(USER, 5000)
+
+    bought = world.buy(USER, 1, Outcome.HOME, 3)
+
+    purchase = world.purchase(bought.purchase.request_id)
+    assert purchase.status is PurchaseStatus.PENDING
+    assert (purchase.quantity, purchase.reserved, purchase.wallet) == (3, 3, True)
+    assert bought.payment is None
+    assert world.balance(USER) == 2000
+    assert world.ledger(USER)[-1].kind is LedgerKind.PURCHASE
+    assert world.ledger(USER)[-1].amount == -3000
+    assert world.ledger(USER)[-1].reference == purchase.request_id
+    assert world.available(1) == 37
+    assert [m["request_id"] for m in world.published(TOPIC_REQUESTS)] == [purchase.request_id]
+
+
+def test_published_request_matches_the_contract(world: World) -> None:
+    """Our request message has every CONTRACT §3 field, in the documented formats."""
+    world.fund(USER, 5000)
+    world.clock.current = world.clock.current.replace(hour=18, minute=22, second=5, microsecond=7)
+
+    request_id = world.buy(USER, 1, Outcome.AWAY, 2).purchase.request_id
+
+    (message,) = world.published(TOPIC_REQUESTS)
+    assert message == {
+        "request_id": request_id,
+        "group_id": "15",
+        "fixture_id": 1,
+        "league_name": "Premier League",
+        "round": "Regular Season - 12",
+        "date": "2024-10-05",
+        "result": "Chelsea",
+        "deposit_token": "",
+        "datetime": "2024-10-01T18:22:05 UTC",
+        "quantity": 2,
+        "wallet": True,
+        "seller": 0,
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d UTC", message["datetime"])
+
+
+def test_a_draw_is_announced_as_dashes(world: World) -> None:
+    """A bet on a draw goes out with result "---"."""
+    world.fund(USER, 1000)
+
+    world.buy(USER, 1, Outcome.DRAW, 1)
+
+    assert world.published(TOPIC_REQUESTS)[0]["result"] == "---"
+
+
+def test_webpay_purchase_waits_for_payment(world: World) -> None:
+    """A Webpay purchase reserves bonds, is pending_payment and carries the payment token."""
+    bought = world.buy(USER, 1, Outcome.HOME, 2, wallet=False)
+
+    purchase = world.purchase(bought.purchase.request_id)
+    assert bought.payment is not None
+    assert purchase.status is PurchaseStatus.PENDING_PAYMENT
+    assert purchase.deposit_token == bought.payment.token
+    assert purchase.payment_url == bought.payment.url
+    assert purchase.buy_order is not None
+    assert 0 < len(purchase.buy_order) <= 26
+    assert world.payments.started[bought.payment.token] == (purchase.buy_order, 2000)
+    assert world.available(1) == 38
+    assert world.ledger(USER) == []
+    (message,) = world.published(TOPIC_REQUESTS)
+    assert (message["deposit_token"], message["wallet"]) == (bought.payment.token, False)
+
+
+def test_each_purchase_queues_a_recommendation(world: World) -> None:
+    """After a purchase commits, a recommendation job for the buyer is queued."""
+    world.fund(USER, 1000)
+
+    world.buy(USER, 1, Outcome.HOME, 1)
+
+    assert world.jobs.enqueued == [(JOB_RECOMMEND, {"user_id": USER})]
+
+
+def test_unknown_fixture_changes_nothing(world: World) -> None:
+    """Buying on a fixture we do not know raises UnknownFixture (404) and changes nothing."""
+    world.fund(USER, 5000)
+    before = world.snapshot()
+
+    with pytest.raises(UnknownFixture):
+        world.buy(USER, 999, Outcome.HOME, 1)
+
+    assert world.snapshot() == before
+
+
+def test_not_enough_bonds_changes_nothing(world: World) -> None:
+    """Asking for more bonds than are left raises NotEnoughBonds (409) and changes nothing."""
+    world.fund(USER, 100_000)
+    world.buy(USER, 1, Outcome.HOME, 39)
+    before = world.snapshot()
+
+    with pytest.raises(NotEnoughBonds):
+        world.buy(USER, 1, Outcome.HOME, 2)
+    with pytest.raises(NotEnoughBonds):
+        world.buy(USER, 1, Outcome.HOME, 2, wallet=False)
+
+    assert world.snapshot() == before
+    assert world.available(1) == 1
+
+
+def test_not_enough_money_changes_nothing(world: World) -> None:
+    """A wallet that cannot pay raises NotEnoughMoney (402) and changes nothing."""
+    world.fund(USER, 1999)
+    before = world.snapshot()
+
+    with pytest.raises(NotEnoughMoney):
+        world.buy(USER, 1, Outcome.HOME, 2)
+
+    assert world.snapshot() == before
+    assert world.available(1) == 40
+
+
+def test_a_user_without_wallet_cannot_pay(world: World) -> None:
+    """Someone who never topped up gets NotEnoughMoney, not a negative balance."""
+    with pytest.raises(NotEnoughMoney):
+        world.buy("auth0|new", 1, Outcome.HOME, 1)
+
+    assert world.store.purchases() == []
+
+
+@pytest.mark.parametrize("status", ["1H", "HT", "FT", "PST"])
+def test_started_fixture_is_not_on_sale(world: World, status: str) -> None:
+    """A fixture whose status left "not started" raises FixtureStarted (422), changing nothing."""
+    world.fund(USER, 5000)
+    world.add_fixtures(make_fixture(2, status=status))
+    before = world.snapshot()
+
+    with pytest.raises(FixtureStarted):
+        world.buy(USER, 2, Outcome.HOME, 1)
+
+    assert world.snapshot() == before
+
+
+def test_fixture_past_its_kickoff_is_not_on_sale(world: World) -> None:
+    """Once the kick-off time passes the fixture is off sale even if still marked NS."""
+    world.fund(USER, 5000)
+    world.clock.current = KICKOFF + timedelta(seconds=1)
+
+    with pytest.raises(FixtureStarted):
+        world.buy(USER, 1, Outcome.HOME, 1)
+
+    assert world.store.purchases() == []
+
+
+@pytest.mark.parametrize("quantity", [0, -1])
+def test_quantity_below_one_is_invalid(world: World, quantity: int) -> None:
+    """A quantity below 1 raises InvalidInput naming "quantity", changing nothing."""
+    world.fund(USER, 5000)
+    before = world.snapshot()
+
+    with pytest.raises(InvalidInput) as raised:
+        world.buy(USER, 1, Outcome.HOME, quantity)
+
+    assert raised.value.field == "quantity"
+    assert world.snapshot() == before
+
+
+def test_quantity_above_the_fixture_size_is_invalid(world: World) -> None:
+    """More bonds than a fixture ever has is InvalidInput naming "quantity"."""
+    world.fund(USER, 100_000)
+
+    with pytest.raises(InvalidInput) as raised:
+        world.buy(USER, 1, Outcome.HOME, 41)
+
+    assert raised.value.field == "quantity"
+
+
+def test_the_last_bond_can_be_bought(world: World) -> None:
+    """Buying exactly what is left succeeds and leaves availability at 0."""
+    world.fund(USER, 40_000)
+
+    world.buy(USER, 1, Outcome.HOME, 40)
+
+    assert world.available(1) == 0
+    assert world.balance(USER) == 0
+
+
+def test_bond_price_and_size_are_settings() -> None:
+    """The bond price and bonds per fixture come from Rules, not constants."""
+    world = World(rules=Rules(group_id="3", bond_price=500, bonds_per_fixture=4))
+    world.add_fixtures(make_fixture(1))
+    world.fund(USER, 2000)
+
+    world.buy(USER, 1, Outcome.HOME, 4)
+
+    assert world.available(1) == 0
+    assert world.balance(USER) == 0
+    assert world.published(TOPIC_REQUESTS)[0]["group_id"] == "3"
