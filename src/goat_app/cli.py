@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -133,6 +134,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _exit_cleanly_on_sigterm() -> None:
+    """Make SIGTERM end the process through ``finally`` blocks, with exit code 0.
+
+    uvicorn shuts down gracefully on SIGTERM and then raises the signal again; with the
+    default handler that would kill the process before our own cleanup runs.
+    """
+
+    def leave(signum: int, frame: object) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, leave)
+
+
 def _public_url(settings: Settings, host: str, port: int) -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104  # comparing, not binding
     return settings.public_url or f"http://{shown}:{port}"
@@ -146,6 +160,7 @@ def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
     from goat_app.http import create_app
     from goat_app.listener import start_in_background
 
+    _exit_cleanly_on_sigterm()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database)
     url = _public_url(settings, arguments.host, arguments.port)
@@ -178,6 +193,7 @@ def _api(arguments: argparse.Namespace, settings: Settings) -> int:
 
     from goat_app.http import create_app
 
+    _exit_cleanly_on_sigterm()
     url = _public_url(settings, arguments.host, arguments.port)
     common = {
         "host": arguments.host,

@@ -53,7 +53,8 @@ class FixtureRepository(Protocol):
     def upsert_many(self, fixtures: Sequence[Fixture], initial_bonds: int, now: datetime) -> None:
         """Insert new fixtures with ``initial_bonds`` available; update known ones in place.
 
-        An update changes the broker's data only: availability is never touched.
+        An update changes the broker's data only: availability is never touched, and a
+        finished fixture (final status and both goals) keeps its status and goals.
         """
 
     def get(self, fixture_id: int) -> Fixture | None:
@@ -83,6 +84,13 @@ class FixtureRepository(Protocol):
 
 
 class PurchaseRepository(Protocol):
+    def lock(self, request_id: str) -> None:
+        """Hold, until this unit of work ends, a lock on ``request_id`` (existing or not).
+
+        Another unit of work locking the same id waits, and then sees what this one
+        committed. It serializes a request with its validation when both arrive at once.
+        """
+
     def add(self, purchase: Purchase) -> bool:
         """Insert the purchase; False (and no change) if its request_id is already known."""
 

@@ -286,7 +286,7 @@ class Exchange:
         return created
 
     def apply_validation(self, message: ValidationMessage) -> bool:
-        """Apply a fixtures/validation message; True if it changed a purchase."""
+        """Apply a fixtures/validation message; True if it decided a purchase or was parked."""
         with self.uow() as uow:
             changed = self._apply_validation(uow, message)
             uow.commit()
@@ -306,7 +306,7 @@ class Exchange:
             with self.uow() as uow:
                 outcome, validation = self._receive(uow, topic, text)
                 uow.commit()
-        except (MalformedMessage, UnknownFixture) as error:
+        except (InvalidInput, UnknownFixture) as error:
             self.keep_dead_letter(topic, text, str(error))
             return "malformed"
         if validation is not None:
@@ -332,7 +332,7 @@ class Exchange:
                     if validation is not None:
                         validations.append((validation, outcome == "applied"))
                 uow.commit()
-        except (MalformedMessage, UnknownFixture):
+        except (InvalidInput, UnknownFixture):
             return [self.receive(topic, payload) for topic, payload in messages]
         for validation, changed in validations:
             self._after_validation(validation, changed)
@@ -415,6 +415,7 @@ class Exchange:
     # -- internals: each runs inside the caller's unit of work ----------------------
 
     def _record_request(self, uow: UnitOfWork, message: RequestMessage) -> Purchase | None:
+        uow.purchases.lock(message.request_id)  # its validation may be arriving right now
         if uow.purchases.get(message.request_id) is not None:
             return None  # a repeat, or our own purchase coming back from the broker
         if message.group_id == self.rules.group_id:
@@ -469,8 +470,13 @@ class Exchange:
         purchase = uow.purchases.get(message.request_id)
         now = self.clock.now()
         if purchase is None:
+            # Its request may be being recorded right now: wait for that, then look again,
+            # so that the validation is either applied or parked where the request finds it.
+            uow.purchases.lock(message.request_id)
+            purchase = uow.purchases.get(message.request_id)
+        if purchase is None:
             uow.parked.park(message, now)
-            return False
+            return True
         if purchase.status != PurchaseStatus.PENDING:
             return False  # already decided (first verdict wins), or awaiting our payment
         if message.valid:

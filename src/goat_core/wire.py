@@ -65,7 +65,7 @@ def parse_history(payload: bytes | str) -> list[Result]:
         item = _object(raw, at)
         info = _object(item.get("fixture"), f"{at}.fixture")
         status = _object(info.get("status"), f"{at}.fixture.status")
-        goals = _object(item.get("goals", {}), f"{at}.goals")
+        goals = _object(item.get("goals") or {}, f"{at}.goals")
         results.append(
             Result(
                 fixture_id=_int(info, "id", f"{at}.fixture"),

@@ -221,7 +221,7 @@ def test_oversized_peer_request_takes_what_is_left_and_gives_back_exactly_that(
 
 def test_validation_before_its_request_is_applied_on_arrival(market: Market) -> None:
     """A validation that arrives first is parked and applied when its request comes."""
-    assert market.validate("peer-9", valid=False, group_id="6") == "ignored"
+    assert market.validate("peer-9", valid=False, group_id="6") == "applied"
     assert market.peer_request("peer-9", 3) == "applied"
     assert market.status("peer-9") is PurchaseStatus.REJECTED
     assert market.available() == 40

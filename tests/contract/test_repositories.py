@@ -317,6 +317,29 @@ def test_apply_result_records_status_and_goals(backend: Backend) -> None:
     assert stored.winner is Outcome.HOME
 
 
+def test_late_info_never_reopens_a_finished_fixture(backend: Backend) -> None:
+    """A fixtures/info upsert after the final result keeps the final status and goals."""
+    add_fixtures(backend, fixture())
+    with backend.uow() as uow:
+        uow.fixtures.apply_result(Result(1, "FT", "Match Finished", 90, 2, 1), NOW)
+        uow.fixtures.upsert_many([attrs.evolve(fixture(), referee="Late Ref")], 40, NOW)
+        uow.commit()
+    with backend.uow() as uow:
+        stored = uow.fixtures.get(1)
+    assert stored is not None
+    assert (stored.status, stored.goals_home, stored.goals_away) == ("FT", 2, 1)
+    assert stored.referee == "Late Ref"
+
+
+def test_lock_on_a_request_id_is_reentrant_within_a_unit_of_work(backend: Backend) -> None:
+    """lock() may be taken twice in one unit of work, on a request that does not exist yet."""
+    with backend.uow() as uow:
+        uow.purchases.lock("not-yet")
+        uow.purchases.lock("not-yet")
+        assert uow.purchases.get("not-yet") is None
+        uow.commit()
+
+
 def test_try_reserve_takes_exactly_or_nothing(backend: Backend) -> None:
     """try_reserve() takes all the bonds asked for if available, else none."""
     add_fixtures(backend, fixture(), bonds=5)

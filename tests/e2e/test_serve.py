@@ -55,10 +55,8 @@ class Served:
         return httpx.get(f"{self.url}{path}", headers=headers, timeout=10)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """One ``goat serve`` with the embedded broker and simulator on free ports."""
-    data_dir = tmp_path_factory.mktemp("serve") / "goat-data"
+def _start_serve(data_dir: Path) -> Served:
+    """``goat serve`` on free ports, once it answers /health."""
     port = free_port()
     env = _environment(data_dir)
     log = data_dir.parent / "serve.log"
@@ -83,13 +81,35 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             pass
         assert time.monotonic() < deadline, log.read_text()
         time.sleep(0.2)
-    yield Served(url, env, process, log)
-    process.send_signal(signal.SIGTERM)
+    return Served(url, env, process, log)
+
+
+def _stop(served: Served) -> int:
+    served.process.send_signal(signal.SIGTERM)
     try:
-        process.wait(20)
+        return served.process.wait(20)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        served.process.kill()
+        served.process.wait()
+        raise
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One ``goat serve`` with the embedded broker and simulator on free ports."""
+    running = _start_serve(tmp_path_factory.mktemp("serve") / "goat-data")
+    yield running
+    _stop(running)
+
+
+def test_serve_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """SIGTERM ends goat serve with exit code 0 after stopping the API and the broker side."""
+    running = _start_serve(tmp_path / "goat-data")
+    assert _stop(running) == 0
+    text = running.log.read_text()
+    assert "Application shutdown complete" in text
+    assert "broker side stopped" in text
+    assert "Traceback" not in text
 
 
 def test_serve_prints_the_urls_to_open_and_the_token_hint(served: Served) -> None:
@@ -134,7 +154,7 @@ def test_the_embedded_course_brings_fixtures_and_validates_a_wallet_purchase(
     # Normally under a second. The simulator can publish its first fixtures/info before the
     # listener's subscription is acknowledged (start_in_background does not wait for it);
     # the simulator then repeats fixtures/info after 60 s, hence the long bound.
-    deadline = time.monotonic() + 75
+    deadline = time.monotonic() + 90
     fixtures = served.get("/fixtures", None).json()["fixtures"]
     while not fixtures and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -178,6 +178,46 @@ def test_our_purchases_racing_other_groups_keep_availability_exact(market: Marke
     assert market.scalar(rejected) == 10
 
 
+@pytest.mark.integration
+def test_a_validation_racing_its_request_is_never_lost(fresh_database_url: str) -> None:
+    """A request recorded while its validation is being parked still gets that validation."""
+    market = Market.open(fresh_database_url)
+    parked, release = threading.Event(), threading.Event()
+
+    class CommitWhenReleased(SqlUnitOfWork):
+        def commit(self) -> None:
+            parked.set()
+            release.wait(timeout=10)
+            super().commit()
+
+    validating = attrs.evolve(
+        market.exchange, uow=lambda: CommitWhenReleased(market.database.engine)
+    )
+    verdict = {"request_id": "race-1", "group_id": "6", "seller": 0, "valid": False}
+    validation = threading.Thread(
+        target=validating.receive, args=(TOPIC_VALIDATION, json.dumps(verdict))
+    )
+    request = threading.Thread(
+        target=market.exchange.receive, args=(TOPIC_REQUESTS, peer_request("race-1", 3))
+    )
+    try:
+        validation.start()
+        assert parked.wait(timeout=10)
+        request.start()  # arrives while the validation's transaction is still open
+        request.join(timeout=0.5)  # without a lock it would finish here, blind to the verdict
+        release.set()
+        validation.join(timeout=10)
+        request.join(timeout=10)
+        with market.database.unit_of_work() as uow:
+            recorded = uow.purchases.get("race-1")
+        assert recorded is not None
+        assert recorded.status == "rejected"
+        assert market.available() == BONDS
+    finally:
+        release.set()
+        market.database.dispose()
+
+
 def peer_request(request_id: str, quantity: int) -> str:
     return json.dumps(
         {

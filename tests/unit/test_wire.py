@@ -344,6 +344,16 @@ def test_malformed_history_names_the_field(entry: dict[str, Any], field: str) ->
     assert raised.value.field == field
 
 
+def test_history_entry_with_null_goals_is_an_unscored_result() -> None:
+    """A history entry whose goals are null (not yet scored) parses with unknown goals."""
+    entry = {"fixture": {"id": 7, "status": {"short": "NS"}}, "goals": None}
+
+    (result,) = parse_history(json.dumps({"fixtures": [entry]}))
+
+    assert (result.fixture_id, result.goals_home, result.goals_away) == (7, None, None)
+    assert not result.is_final
+
+
 @given(strategies.json_values())
 def test_any_json_parses_or_is_malformed(value: Any) -> None:
     """Whatever JSON a peer sends, each parser returns or raises MalformedMessage, nothing else."""

@@ -179,6 +179,15 @@ class _Fixtures:
         for fixture in fixtures:
             known = self.s.fixtures.get(fixture.id)
             available = known.available_bonds if known else initial_bonds
+            if known is not None and known.is_finished:
+                fixture = attrs.evolve(
+                    fixture,
+                    status=known.status,
+                    status_long=known.status_long,
+                    elapsed=known.elapsed,
+                    goals_home=known.goals_home,
+                    goals_away=known.goals_away,
+                )
             self.s.fixtures[fixture.id] = attrs.evolve(
                 fixture, available_bonds=available, updated_at=now
             )
@@ -248,6 +257,9 @@ class _Fixtures:
 @attrs.define
 class _Purchases:
     s: _State
+
+    def lock(self, request_id: str) -> None:
+        """Nothing to do: units of work on the store already run one at a time."""
 
     def add(self, purchase: Purchase) -> bool:
         if purchase.request_id in self.s.purchases:

@@ -22,6 +22,7 @@ from sqlalchemy.sql import Executable
 
 from goat_adapters.sql import tables as t
 from goat_core.model import (
+    FINISHED_STATUSES,
     NOT_STARTED_STATUSES,
     DeadLetter,
     Fixture,
@@ -126,10 +127,22 @@ def _insert_new(dialect: str, table: sa.Table) -> Executable:
 def _upsert_fixtures(dialect: str) -> Executable:
     """Insert fixtures, or update the broker's columns of known ones (never availability)."""
     insert = postgresql.insert(t.fixtures) if dialect == "postgresql" else sqlite.insert(t.fixtures)
-    return insert.on_conflict_do_update(
-        index_elements=[t.fixtures.c.id],
-        set_={name: insert.excluded[name] for name in (*_BROKER_COLUMNS, "updated_at")},
+    f = t.fixtures.c
+    finished = sa.and_(
+        # literal values: an expanding IN cannot run once per row of an executemany
+        f.status.in_([sa.literal_column(f"'{status}'") for status in sorted(FINISHED_STATUSES)]),
+        f.goals_home.is_not(None),
+        f.goals_away.is_not(None),
     )
+    values: dict[str, Any] = {name: insert.excluded[name] for name in _BROKER_COLUMNS}
+    for name in _RESULT_COLUMNS:  # a late fixtures/info must not reopen a finished fixture
+        values[name] = sa.case((finished, f[name]), else_=insert.excluded[name])
+    return insert.on_conflict_do_update(
+        index_elements=[f.id], set_={**values, "updated_at": insert.excluded.updated_at}
+    )
+
+
+_RESULT_COLUMNS = ("status", "status_long", "elapsed", "goals_home", "goals_away")
 
 
 def _insert(tx: Transaction, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
@@ -420,11 +433,20 @@ def _purchase(row: Row[Any]) -> Purchase:
     )
 
 
+_LOCK_REQUEST = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:rid, 0))")
+
+
 class SqlPurchaseRepository:
     """``ports.PurchaseRepository`` on the ``purchases`` table."""
 
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
+
+    def lock(self, request_id: str) -> None:
+        """A transaction-scoped advisory lock on PostgreSQL; SQLite writers already queue."""
+        if self._tx.dialect == "postgresql":
+            # text(), not select(): a plain SELECT would run outside the transaction
+            self._tx.execute(_LOCK_REQUEST, {"rid": request_id})
 
     def add(self, purchase: Purchase) -> bool:
         """Insert the purchase; False (and no change) if its request_id is already known."""
