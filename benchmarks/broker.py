@@ -29,10 +29,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-# the repository root instead of this folder: tests/servers is needed, and a sibling script
-# named like a stdlib module (benchmarks/http.py) must not shadow it
-sys.path.remove(sys.path[0])
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 import paho.mqtt.client as mqtt
 import sqlalchemy as sa

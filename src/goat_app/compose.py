@@ -11,7 +11,6 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import cast
 
 from goat_adapters.sql import SqlDatabase
 from goat_adapters.webpay import SandboxPaymentGateway
@@ -98,10 +97,7 @@ def _database(settings: Settings) -> tuple[UnitOfWorkFactory, str, Callable[[], 
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)  # the embedded SQLite file
     database = SqlDatabase(settings.database, lock_timeout_ms=settings.lock_timeout_ms)
-    # cast: the port declares its repositories as plain (invariant) attributes, which
-    # the SQL unit of work's concrete repository types cannot match for mypy
-    factory = cast(UnitOfWorkFactory, database.unit_of_work)
-    return factory, database.dialect, database.dispose
+    return database.unit_of_work, database.dialect, database.dispose
 
 
 def build_system(settings: Settings, public_url: str | None = None) -> System:

@@ -150,6 +150,9 @@ def start_in_background(
         raise
     handle.embedded = embedded
     if embedded is not None:
+        # the simulator's first fixtures/info must find the listener subscribed
+        if not handle.listener.wait_subscribed(10.0):
+            log.warning("the listener is not subscribed yet; the simulator starts anyway")
         try:
             handle.simulator = start_simulator(url, settings.group_id, config=simulator)
         except BaseException:

@@ -1,6 +1,6 @@
 """The HTTP API under load, on PostgreSQL, beside pgbench's single-row update rate.
 
-    python benchmarks/http.py [--seconds 10]
+    python benchmarks/api.py [--seconds 10]
 
 Starts its own PostgreSQL (durable: fsync and synchronous_commit on) and ``goat api``
 processes on free ports of 127.0.0.1, then measures:
@@ -20,12 +20,6 @@ measuring costs as little CPU as possible on the same machine. Prints one JSON d
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# this file is named http.py: its directory must not shadow the standard library's http
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-
 import argparse
 import asyncio
 import json
@@ -35,10 +29,12 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
