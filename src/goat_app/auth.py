@@ -164,9 +164,9 @@ class DevelopmentTokenVerifier:
         return jwt.encode(claims, self.secret, algorithm="HS256")
 
 
-def development_secret(data_dir: Path) -> bytes:
-    """This installation's signing secret, created (atomically, mode 0600) on first use."""
-    path = data_dir / DEV_SECRET_FILE
+def development_secret(data_dir: Path, name: str = DEV_SECRET_FILE) -> bytes:
+    """This installation's secret ``name``, created (atomically, mode 0600) on first use."""
+    path = data_dir / name
     try:
         return path.read_bytes().strip()
     except FileNotFoundError:

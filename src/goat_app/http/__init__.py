@@ -13,12 +13,10 @@ from litestar.openapi.spec import Components, SecurityScheme
 from goat_app.compose import System, build_system
 from goat_app.http.cache import TtlCache
 from goat_app.http.errors import EXCEPTION_HANDLERS
+from goat_app.http.middleware import blank_query_values_are_absent
 from goat_app.http.routes import HANDLERS, provide_identity, provide_system
-from goat_app.http.schemas import FixturePageOut
+from goat_app.http.schemas import MAX_BODY_BYTES, FixturePageOut
 from goat_app.settings import Settings
-
-MAX_BODY_BYTES = 64 * 1024
-"""Every body the API reads is a small JSON document."""
 
 
 def create_app(target: Settings | System, *, public_url: str | None = None) -> Litestar:
@@ -57,6 +55,7 @@ def create_app(target: Settings | System, *, public_url: str | None = None) -> L
             "identity": Provide(provide_identity, sync_to_thread=True),
         },
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[blank_query_values_are_absent],
         openapi_config=openapi,
         cors_config=cors,
         request_max_body_size=MAX_BODY_BYTES,

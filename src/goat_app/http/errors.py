@@ -15,7 +15,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from goat_app.auth import Forbidden, NotAuthenticated
-from goat_app.http.schemas import ProblemOut
+from goat_app.http.schemas import MAX_BODY_BYTES, ProblemOut
 from goat_core.errors import (
     Busy,
     Conflict,
@@ -87,9 +87,14 @@ def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respons
     if isinstance(error, ValidationException):
         problems = [e for e in (error.extra or []) if isinstance(e, dict)]
         if problems:
+            key = str(problems[0].get("key") or "")
             message = str(problems[0].get("message") or "is invalid")
-            field = _field_of(str(problems[0].get("key") or ""), message)
+            if key == "data" and message == "'data'":  # Litestar's KeyError: no body at all
+                message = "a JSON body is required"
+            field = _field_of(key, message)
             detail = f"{field}: {message}" if field else message
+    elif status == 413:
+        detail = f"the body may be at most {MAX_BODY_BYTES} bytes"
     headers = {k: v for k, v in (error.headers or {}).items() if k.lower() == "allow"}
     if status >= 500:
         log.error("%s %s: %s", request.method, request.url.path, error)
@@ -98,14 +103,27 @@ def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respons
 
 
 def _field_of(key: str, message: str) -> str | None:
-    """The body field a msgspec message is about, when Litestar only says "data"."""
+    """The body field a msgspec message is about, when Litestar only says "data".
+
+    A message about the body as a whole (not an object, or absent) names ``body``:
+    ``data`` is the handler's argument, nothing a caller sent.
+    """
     if key not in ("data", "body", ""):
         return key
     missing = re.search(r"missing required field `([^`]+)`", message)
     if missing:
         return missing.group(1)
     at = re.search(r"at `\$\.([^`]+)`", message)
-    return at.group(1) if at else (key or None)
+    if at:
+        return at.group(1)
+    return "body" if key else None
+
+
+def too_deep(request: Request[Any, Any, Any], error: RecursionError) -> Response[ProblemOut]:
+    """A body nested deeper than the JSON decoder follows is malformed, not our failure."""
+    if "deserializing" not in str(error):  # msgspec's words; any other recursion is a bug
+        return internal_error(request, error)
+    return problem(400, "JSON is malformed: nested too deeply", field="body")
 
 
 def internal_error(request: Request[Any, Any, Any], error: Exception) -> Response[ProblemOut]:
@@ -116,5 +134,6 @@ def internal_error(request: Request[Any, Any, Any], error: Exception) -> Respons
 EXCEPTION_HANDLERS: Any = {
     GoatError: goat_error,
     HTTPException: http_error,
+    RecursionError: too_deep,
     Exception: internal_error,
 }

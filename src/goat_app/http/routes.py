@@ -11,7 +11,7 @@ from litestar import MediaType, Request, Response, get, patch, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 from litestar.response import File, Redirect
 
 from goat_app.auth import Forbidden, Identity, NotAuthenticated
@@ -67,6 +67,8 @@ SystemDep = NamedDependency[System]
 IdentityDep = NamedDependency[Identity]
 
 MAX_COUNT = 25
+MAX_WALLET = 10**15
+"""The most a wallet may hold after a top-up, in CLP (payouts may add to it)."""
 BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
 
 Page = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="page number, from 1")]
@@ -163,8 +165,18 @@ def list_fixtures(
     return pages.get((page, count, home, away, date), load)
 
 
-@get("/fixtures/{fixture_id:int}", sync_to_thread=True, tags=["fixtures"], responses=problems(404))
-def get_fixture(system: SystemDep, fixture_id: FromPath[int]) -> FixtureOut:
+# the path takes any text so that ``/fixtures/abc`` is a 400 naming the parameter, not a
+# "no such route" 404; the annotation converts and bounds it to what the database holds
+@get(
+    "/fixtures/{fixture_id:str}",
+    sync_to_thread=True,
+    tags=["fixtures"],
+    responses=problems(400, 404),
+)
+def get_fixture(
+    system: SystemDep,
+    fixture_id: Annotated[int, Parameter(ge=-(2**63), le=2**63 - 1, description="fixture id")],
+) -> FixtureOut:
     """One fixture with its availability."""
     with system.uow() as uow:
         fixture = uow.fixtures.get(fixture_id)
@@ -327,13 +339,19 @@ def get_receipt(
 
 
 @get("/receipts/{name:str}", sync_to_thread=True, include_in_schema=False)
-def download_receipt(system: SystemDep, name: FromPath[str]) -> File:
-    """An embedded receipt file (``goat serve`` keeps receipts under the data dir)."""
+def download_receipt(system: SystemDep, name: FromPath[str], sig: FromQuery[str] = "") -> File:
+    """An embedded receipt file (``goat serve`` keeps receipts under the data dir).
+
+    Only with the signature in the URL the store handed out (to the owner, through
+    ``GET /requests/{id}/receipt``): every group on the broker knows our request ids, so
+    the id alone must not open the document.
+    """
     store = system.receipts
     if not isinstance(store, FileReceiptStore) or not name.endswith(".pdf"):
         raise NotFound(f"no receipt {name}")
-    path = store.path(name.removesuffix(".pdf"))
-    if not path.is_file():
+    key = name.removesuffix(".pdf")
+    path = store.path(key)
+    if not store.signed(key, sig) or not path.is_file():
         raise NotFound(f"no receipt {name}")
     return File(path, media_type="application/pdf")
 
@@ -379,6 +397,11 @@ def wallet(system: SystemDep, identity: IdentityDep) -> WalletOut:
 )
 def top_up(system: SystemDep, identity: IdentityDep, data: JSONBody[TopUpIn]) -> WalletOut:
     """Add ``amount`` CLP to the caller's wallet; answers the new balance."""
+    with system.uow() as uow:
+        user = uow.users.get(identity.user_id)
+    # far below what a BIGINT holds: racing top-ups cannot carry a balance past it
+    if (user.wallet if user else 0) + data.amount > MAX_WALLET:
+        raise InvalidInput("amount", f"a wallet holds at most {MAX_WALLET} CLP")
     return WalletOut(system.exchange.top_up(identity.user_id, data.amount))
 
 

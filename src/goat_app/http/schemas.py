@@ -14,6 +14,15 @@ import msgspec
 from goat_core.model import DeadLetter, Fixture, Purchase, User
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
+Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+"""What a database BIGINT holds: a larger number is a 400 naming its field, not a 500."""
+Id = Annotated[str, msgspec.Meta(min_length=1)]
+
+MAX_BODY_BYTES = 64 * 1024
+"""Every body the API reads is a small JSON document."""
+
+MAX_TOP_UP = 10**12
+"""The most one top-up may add, in CLP."""
 
 
 # -- bodies -------------------------------------------------------------------------------
@@ -22,7 +31,7 @@ Positive = Annotated[int, msgspec.Meta(ge=1)]
 class PurchaseIn(msgspec.Struct):
     """``POST /requests``: what to buy. ``result`` is home/draw/away, a team name or ``---``."""
 
-    fixture_id: int
+    fixture_id: Int64
     result: str
     quantity: Positive
     wallet: bool
@@ -31,22 +40,22 @@ class PurchaseIn(msgspec.Struct):
 class ValidationIn(msgspec.Struct):
     """``PATCH /requests/validate``: a ``fixtures/validation`` message."""
 
-    request_id: str
+    request_id: Id
     group_id: str | int
     valid: bool
-    seller: int = 0
+    seller: Int64 = 0
 
 
 class TopUpIn(msgspec.Struct):
     """``PUT /users/wallet``: money to add, whole CLP."""
 
-    amount: Positive
+    amount: Annotated[int, msgspec.Meta(ge=1, le=MAX_TOP_UP)]
 
 
 class PaymentCreateIn(msgspec.Struct):
     """``POST /webpay/create``."""
 
-    request_id: str
+    request_id: Id
 
 
 class PaymentCommitIn(msgspec.Struct):
@@ -174,7 +183,10 @@ class PurchasePageOut(msgspec.Struct):
 
 
 class ValidationOut(msgspec.Struct):
-    """Whether the validation changed a purchase (False: already decided, or parked)."""
+    """Whether the validation decided a purchase or was parked until its request arrives.
+
+    False: the purchase was already decided, or the message changed nothing.
+    """
 
     changed: bool
 
