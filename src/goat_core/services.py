@@ -161,7 +161,9 @@ class Exchange:
             # Webpay caps buy orders at 26; the tail is what tells ids apart (sequential
             # ids share their head, and the timeout return names the purchase by it alone)
             buy_order = request_id.replace("-", "")[-26:]
-            payment = self.payments.start(buy_order, command.user_id, cost, command.return_url)
+            # the session id travels in the return URL: a digest, not the user's id
+            session = hashlib.sha256(command.user_id.encode()).hexdigest()[:32]
+            payment = self.payments.start(buy_order, session, cost, command.return_url)
         purchase = Purchase(
             request_id=request_id,
             group_id=self.rules.group_id,

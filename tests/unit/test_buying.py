@@ -90,6 +90,16 @@ def test_webpay_purchase_waits_for_payment(world: World) -> None:
     assert (message["deposit_token"], message["wallet"]) == (bought.payment.token, False)
 
 
+def test_webpay_session_id_does_not_reveal_the_user(world: World) -> None:
+    """The session id sent to Webpay (and back in its return URL) is not the user's id."""
+    bought = world.buy(USER, 1, Outcome.HOME, 1, wallet=False)
+
+    assert bought.payment is not None
+    session = world.payments.sessions[bought.payment.token]
+    assert session
+    assert USER not in session
+
+
 def test_each_purchase_queues_a_recommendation(world: World) -> None:
     """After a purchase commits, a recommendation job for the buyer is queued."""
     world.fund(USER, 1000)

@@ -464,6 +464,7 @@ class InMemoryPaymentGateway:
     def __init__(self, base_url: str = "http://payments.invalid/pay") -> None:
         self.base_url = base_url
         self.started: dict[str, tuple[str, int]] = {}
+        self.sessions: dict[str, str] = {}
         self.committed: list[str] = []
         self._refused: set[str] = set()
         self._tokens = itertools.count(1)
@@ -471,6 +472,7 @@ class InMemoryPaymentGateway:
     def start(self, buy_order: str, session_id: str, amount: int, return_url: str) -> PaymentStart:
         token = f"tok{next(self._tokens):061d}"
         self.started[token] = (buy_order, amount)
+        self.sessions[token] = session_id
         return PaymentStart(url=self.base_url, token=token)
 
     def commit(self, token: str) -> PaymentResult:
