@@ -6,7 +6,7 @@ Starts its own PostgreSQL (durable: fsync and synchronous_commit on), then measu
 
 - ``Exchange.buy_bonds`` (wallet purchases: purchase row, wallet debit and ledger row,
   outbox message, conditional reservation, one transaction) at each thread count, on one
-  hot fixture and spread over 100 fixtures;
+  hot fixture and spread over 100 fixtures, with this process's CPU time per purchase;
 - pgbench running a one-row ``UPDATE`` at the same client counts, on one hot row and
   spread over 100 rows: the floor set by the database and the disk;
 - the time to receive one fixtures/info message of 100 fixtures with odds (median).
@@ -91,8 +91,8 @@ class Bench:
         )
         return exchange, database
 
-    def purchases(self, threads: int, fixtures: int) -> float:
-        """Purchases per second through Exchange.buy_bonds."""
+    def purchases(self, threads: int, fixtures: int) -> tuple[float, float]:
+        """Purchases per second through Exchange.buy_bonds, and this process's CPU ms each."""
         url = self.server.create_database()
         upgrade(url)
         exchange, database = self.exchange(url)
@@ -117,14 +117,14 @@ class Bench:
             worker.start()
         start.wait()
         time.sleep(min(1.0, self.seconds / 4))  # warm up: pool filled, statements prepared
-        before, began = sum(done), time.perf_counter()
+        before, began, cpu = sum(done), time.perf_counter(), time.process_time()
         time.sleep(self.seconds)
-        after, ended = sum(done), time.perf_counter()
+        after, ended, cpu = sum(done), time.perf_counter(), time.process_time() - cpu
         stop.set()
         for worker in workers:
             worker.join()
         database.dispose()
-        return (after - before) / (ended - began)
+        return (after - before) / (ended - began), cpu * 1000 / max(1, after - before)
 
     def pgbench(self, clients: int, rows: int) -> float:
         """Transactions per second of pgbench updating one row of ``rows`` per transaction."""
@@ -223,13 +223,16 @@ def main() -> None:
                     (bench.purchases(threads, fixtures), bench.pgbench(threads, fixtures))
                     for _ in range(options.rounds)
                 ]
-                buys = statistics.median(b for b, _ in samples)
+                buys = statistics.median(b for (b, _), _ in samples)
+                cpu = statistics.median(c for (_, c), _ in samples)
                 updates = statistics.median(u for _, u in samples)
                 report["runs"].append(
                     {
                         "threads": threads,
                         "fixtures": label,
                         "purchases_per_s": round(buys, 1),
+                        # CPU of the whole benchmark process (all threads) per purchase
+                        "python_cpu_ms_per_purchase": round(cpu, 3),
                         "pgbench_updates_per_s": round(updates, 1),
                         "ratio": round(buys / updates, 3),
                     }

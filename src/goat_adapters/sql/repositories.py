@@ -4,6 +4,10 @@ Every check-and-change is a single conditional statement (``UPDATE ... WHERE ava
 >= :q``, ``... WHERE status IN (...)``, ``INSERT ... ON CONFLICT DO NOTHING``) whose row
 count says whether it happened: nothing is read first and written after, so no amount
 of concurrency can oversell a fixture, overdraw a wallet or apply an effect twice.
+
+On PostgreSQL the statements of a purchase (fixture read, purchase insert, debit with its
+ledger row, outbox insert, reservation) are plain SQL run straight on psycopg as prepared
+statements (``Transaction.run``); SQLite, and everything else, goes through SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -44,6 +49,9 @@ from goat_core.model import (
 )
 from goat_core.ports import FixtureQuery
 
+if TYPE_CHECKING:
+    import psycopg
+
 __all__ = [
     "SqlAuctions",
     "SqlDeadLetters",
@@ -71,6 +79,15 @@ class Transaction(Protocol):
     def execute(
         self, statement: Executable, parameters: Parameters = None
     ) -> CursorResult[Any]: ...
+
+    @property
+    def prepares(self) -> bool:
+        """Whether ``run()`` is there: PostgreSQL through psycopg."""
+
+    def run(
+        self, sql: str, parameters: Mapping[str, Any], *, writes: bool = True
+    ) -> psycopg.Cursor[Any]:
+        """Run raw PostgreSQL straight on psycopg, prepared, in the same transaction."""
 
 
 # The statements of the purchase path are built once: SQLAlchemy then reuses their cache
@@ -111,8 +128,51 @@ _TAKE_PARKED = (
     .where(_V.request_id == sa.bindparam("rid"))
     .returning(_V.request_id, _V.group_id, _V.valid, _V.seller)
 )
-_ADD_LEDGER = sa.insert(t.ledger)
-_ADD_OUTBOX = sa.insert(t.outbox)
+_ADD_LEDGER = sa.insert(t.ledger).inline()  # inline: no RETURNING of the new id
+_ADD_OUTBOX = sa.insert(t.outbox).inline()
+
+# The same statements in PostgreSQL's own words, run by ``Transaction.run()`` straight on
+# psycopg (prepared on the server): a purchase is five of them, and SQLAlchemy's execution
+# layer costs as much CPU per statement as psycopg itself. The debit and its ledger row
+# are one statement: the ledger row is written exactly when the conditional UPDATE took
+# the money, and the row count (0 or 1) says which.
+# (The column names come from tables.py, never from input.)
+_FIXTURE_COLUMNS = tuple(column.name for column in t.fixtures.columns)
+_PG_GET_FIXTURE = (
+    f"SELECT {', '.join(_FIXTURE_COLUMNS)} FROM fixtures"  # noqa: S608
+    " WHERE id = %(id)s::bigint"
+)
+_PG_RESERVE = (
+    "UPDATE fixtures SET available = available - %(quantity)s::integer"
+    " WHERE id = %(id)s::bigint AND available >= %(quantity)s::integer"
+)
+_PURCHASE_COLUMNS = tuple(column.name for column in t.purchases.columns)
+_PG_ADD_PURCHASE = (
+    f"INSERT INTO purchases ({', '.join(_PURCHASE_COLUMNS)})"  # noqa: S608
+    f" VALUES ({', '.join(f'%({name})s' for name in _PURCHASE_COLUMNS)})"
+    " ON CONFLICT (request_id) DO NOTHING"
+)
+_PG_DEBIT = (
+    "WITH debit AS ("
+    "UPDATE users SET wallet = wallet - %(amount)s::bigint"
+    " WHERE id = %(user_id)s::varchar AND wallet >= %(amount)s::bigint RETURNING id)"
+    " INSERT INTO ledger (user_id, amount, kind, reference, at)"
+    " SELECT id, -%(amount)s::bigint, %(kind)s::varchar, %(reference)s::varchar,"
+    " %(at)s::timestamptz FROM debit"
+)
+_PG_ADD_OUTBOX = (
+    "INSERT INTO outbox (topic, payload) VALUES (%(topic)s::varchar, %(payload)s::text)"
+)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """A time for psycopg as ``UtcDateTime`` binds it: naive means UTC."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """A ``timestamptz`` read by psycopg (in the session's zone) in UTC, as ``UtcDateTime``."""
+    return value.astimezone(UTC) if value is not None else None
 
 
 @functools.cache
@@ -227,7 +287,7 @@ def _broker_values(fixture: Fixture) -> dict[str, Any]:
     }
 
 
-def _fixture(row: Row[Any]) -> Fixture:
+def _fixture(row: Row[Any] | SimpleNamespace) -> Fixture:
     odds = None
     if row.odds_home is not None and row.odds_draw is not None and row.odds_away is not None:
         odds = Odds(Decimal(row.odds_home), Decimal(row.odds_draw), Decimal(row.odds_away))
@@ -283,8 +343,15 @@ class SqlFixtureRepository:
 
     def get(self, fixture_id: int) -> Fixture | None:
         """The fixture with its availability, or None."""
-        row = self._tx.execute(_GET_FIXTURE, {"fixture_id": fixture_id}).one_or_none()
-        return _fixture(row) if row else None
+        if self._tx.prepares:
+            values = self._tx.run(_PG_GET_FIXTURE, {"id": fixture_id}, writes=False).fetchone()
+            if values is None:
+                return None
+            row = SimpleNamespace(**dict(zip(_FIXTURE_COLUMNS, values, strict=True)))
+            row.kickoff, row.updated_at = _utc(row.kickoff), _utc(row.updated_at)
+            return _fixture(row)
+        found = self._tx.execute(_GET_FIXTURE, {"fixture_id": fixture_id}).one_or_none()
+        return _fixture(found) if found else None
 
     def page(self, query: FixtureQuery) -> tuple[list[Fixture], int]:
         """One page of fixtures by kick-off, and the total that match the query."""
@@ -344,6 +411,9 @@ class SqlFixtureRepository:
         the row lock orders concurrent buyers and each re-checks the condition on the
         row as the one before left it.
         """
+        if self._tx.prepares:
+            cursor = self._tx.run(_PG_RESERVE, {"id": fixture_id, "quantity": quantity})
+            return cursor.rowcount > 0
         return _changed(
             self._tx.execute(_RESERVE, {"fixture_id": fixture_id, "quantity": quantity})
         )
@@ -450,8 +520,12 @@ class SqlPurchaseRepository:
 
     def add(self, purchase: Purchase) -> bool:
         """Insert the purchase; False (and no change) if its request_id is already known."""
-        statement = _insert_new(self._tx.dialect, t.purchases)
-        return _changed(self._tx.execute(statement, _purchase_values(purchase)))
+        values = _purchase_values(purchase)
+        if self._tx.prepares:
+            values["created_at"] = _aware(purchase.created_at)
+            values["updated_at"] = _aware(purchase.updated_at)
+            return self._tx.run(_PG_ADD_PURCHASE, values).rowcount > 0
+        return _changed(self._tx.execute(_insert_new(self._tx.dialect, t.purchases), values))
 
     def get(self, request_id: str) -> Purchase | None:
         """The purchase, or None."""
@@ -606,6 +680,15 @@ class SqlWalletRepository:
         """Take ``amount`` > 0 if the balance covers it (atomic, never below zero), else False."""
         if amount <= 0:
             raise ValueError("a debit must be positive")
+        if self._tx.prepares:  # the debit and its ledger row in one statement
+            parameters = {
+                "user_id": user_id,
+                "amount": amount,
+                "kind": kind.value,
+                "reference": reference,
+                "at": _aware(now),
+            }
+            return self._tx.run(_PG_DEBIT, parameters).rowcount > 0
         taken = _changed(self._tx.execute(_DEBIT, {"user_id": user_id, "amount": amount}))
         if taken:
             self._record(user_id, -amount, kind, reference, now)
@@ -647,7 +730,10 @@ class SqlOutbox:
 
     def add(self, topic: str, payload: str) -> None:
         """Queue a message to publish after this unit of work commits."""
-        self._tx.execute(_ADD_OUTBOX, {"topic": topic, "payload": payload})
+        if self._tx.prepares:
+            self._tx.run(_PG_ADD_OUTBOX, {"topic": topic, "payload": payload})
+        else:
+            self._tx.execute(_ADD_OUTBOX, {"topic": topic, "payload": payload})
 
     def pending(self, limit: int) -> list[OutboxMessage]:
         """Unsent messages, oldest first."""
