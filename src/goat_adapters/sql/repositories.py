@@ -163,6 +163,17 @@ _PG_DEBIT = (
 _PG_ADD_OUTBOX = (
     "INSERT INTO outbox (topic, payload) VALUES (%(topic)s::varchar, %(payload)s::text)"
 )
+# ... and those of another group's purchase arriving from the broker
+_PG_REMEMBER = "INSERT INTO inbox (key) VALUES (%(key)s::varchar) ON CONFLICT DO NOTHING"
+_PG_LOCK_REQUEST = "SELECT pg_advisory_xact_lock(hashtextextended(%(rid)s::text, 0))"
+_PG_GET_PURCHASE = (
+    f"SELECT {', '.join(_PURCHASE_COLUMNS)} FROM purchases"  # noqa: S608
+    " WHERE request_id = %(rid)s::varchar"
+)
+_PG_TAKE_PARKED = (
+    "DELETE FROM parked_validations WHERE request_id = %(rid)s::varchar"
+    " RETURNING request_id, group_id, valid, seller"
+)
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -477,7 +488,7 @@ def _purchase_values(p: Purchase) -> dict[str, Any]:
     }
 
 
-def _purchase(row: Row[Any]) -> Purchase:
+def _purchase(row: Row[Any] | SimpleNamespace) -> Purchase:
     return Purchase(
         request_id=row.request_id,
         group_id=row.group_id,
@@ -514,7 +525,9 @@ class SqlPurchaseRepository:
 
     def lock(self, request_id: str) -> None:
         """A transaction-scoped advisory lock on PostgreSQL; SQLite writers already queue."""
-        if self._tx.dialect == "postgresql":
+        if self._tx.prepares:
+            self._tx.run(_PG_LOCK_REQUEST, {"rid": request_id})  # writes: inside the transaction
+        elif self._tx.dialect == "postgresql":
             # text(), not select(): a plain SELECT would run outside the transaction
             self._tx.execute(_LOCK_REQUEST, {"rid": request_id})
 
@@ -529,6 +542,13 @@ class SqlPurchaseRepository:
 
     def get(self, request_id: str) -> Purchase | None:
         """The purchase, or None."""
+        if self._tx.prepares:
+            values = self._tx.run(_PG_GET_PURCHASE, {"rid": request_id}, writes=False).fetchone()
+            if values is None:
+                return None
+            found = SimpleNamespace(**dict(zip(_PURCHASE_COLUMNS, values, strict=True)))
+            found.created_at, found.updated_at = _utc(found.created_at), _utc(found.updated_at)
+            return _purchase(found)
         row = self._tx.execute(_GET_PURCHASE, {"rid": request_id}).one_or_none()
         return _purchase(row) if row else None
 
@@ -774,6 +794,8 @@ class SqlInbox:
 
     def remember(self, key: str) -> bool:
         """Record that the message ``key`` is applied; False if it already was."""
+        if self._tx.prepares:
+            return self._tx.run(_PG_REMEMBER, {"key": key}).rowcount > 0
         return _changed(self._tx.execute(_insert_new(self._tx.dialect, t.inbox), {"key": key}))
 
 
@@ -799,6 +821,12 @@ class SqlParkedValidations:
 
     def take(self, request_id: str) -> ValidationMessage | None:
         """Remove and return the validation parked for this request, if any."""
+        if self._tx.prepares:
+            taken = self._tx.run(_PG_TAKE_PARKED, {"rid": request_id}).fetchone()
+            if taken is None:
+                return None
+            rid, group_id, valid, seller = taken
+            return ValidationMessage(rid, group_id, bool(valid), seller)
         row = self._tx.execute(_TAKE_PARKED, {"rid": request_id}).one_or_none()
         if row is None:
             return None
