@@ -86,6 +86,10 @@ class Settings:
             if parts.scheme not in schemes or not (parts.netloc or parts.path):
                 allowed = " or ".join(f"{scheme}://" for scheme in schemes)
                 raise SettingsError(f"GOAT_{name} must be a URL starting with {allowed}")
+            try:
+                parts.port  # noqa: B018  # parsing the port is the check: it raises if bad
+            except ValueError:
+                raise SettingsError(f"GOAT_{name} has a port that is not a number") from None
             return value
 
         def number(name: str, default: int, minimum: int = 1) -> int:

@@ -1,0 +1,73 @@
+"""Settings come from the environment; a bad one is one error line naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from goat_app.settings import Settings, SettingsError
+
+
+def test_an_empty_environment_gives_the_embedded_defaults() -> None:
+    """With no GOAT_* variable, goat runs embedded: SQLite in ./.goat, dev auth, group 15."""
+    settings = Settings.from_env({})
+
+    assert settings.database == f"sqlite:///{(Path('.goat') / 'goat.db').resolve()}"
+    assert settings.mqtt_url is None
+    assert settings.development_auth
+    assert (settings.rules.group_id, settings.rules.bond_price) == ("15", 1000)
+    assert settings.rules.bonds_per_fixture == 40
+
+
+def test_values_are_read_from_the_environment() -> None:
+    """Each GOAT_* variable sets its setting."""
+    settings = Settings.from_env(
+        {
+            "GOAT_DATABASE_URL": "postgresql://goat@db/goat",
+            "GOAT_MQTT_URL": "mqtt://user:pass@broker:1883",
+            "GOAT_GROUP_ID": "7",
+            "GOAT_BONDS_PER_FIXTURE": "10",
+            "GOAT_AUTH_ISSUER": "https://tenant.auth0.com/",
+            "GOAT_AUTH_AUDIENCE": "goat-api",
+            "GOAT_CORS_ORIGINS": "http://a.example, http://b.example",
+        }
+    )
+
+    assert settings.database == "postgresql://goat@db/goat"
+    assert settings.mqtt_url == "mqtt://user:pass@broker:1883"
+    assert (settings.rules.group_id, settings.rules.bonds_per_fixture) == ("7", 10)
+    assert not settings.development_auth
+    assert settings.cors_origins == ("http://a.example", "http://b.example")
+
+
+@pytest.mark.parametrize(
+    ("environment", "named"),
+    [
+        ({"GOAT_DATABASE_URL": "mysql://db/goat"}, "GOAT_DATABASE_URL"),
+        ({"GOAT_MQTT_URL": "broker:1883"}, "GOAT_MQTT_URL"),
+        ({"GOAT_MQTT_URL": "mqtt://broker:port"}, "GOAT_MQTT_URL"),
+        ({"GOAT_BOND_PRICE": "1.5"}, "GOAT_BOND_PRICE"),
+        ({"GOAT_BONDS_PER_FIXTURE": "0"}, "GOAT_BONDS_PER_FIXTURE"),
+        ({"GOAT_WEBPAY_ENV": "live"}, "GOAT_WEBPAY_ENV"),
+        ({"GOAT_WEBPAY_ENV": "production"}, "GOAT_WEBPAY_COMMERCE_CODE"),
+        ({"GOAT_AUTH_ISSUER": "https://tenant.auth0.com/"}, "GOAT_AUTH_AUDIENCE"),
+    ],
+)
+def test_a_malformed_setting_is_one_line_naming_it(environment: dict[str, str], named: str) -> None:
+    """A missing or malformed setting raises SettingsError: one line, naming the variable."""
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(environment)
+
+    message = str(raised.value)
+    assert named in message
+    assert "\n" not in message
+
+
+def test_secrets_are_not_shown_in_the_settings_repr() -> None:
+    """The Webpay API key and the SMTP URL (which may hold a password) stay out of logs."""
+    settings = Settings.from_env(
+        {"GOAT_WEBPAY_API_KEY": "s3cr3t-key", "GOAT_SMTP_URL": "smtp://u:s3cr3t-pw@mail:25"}
+    )
+
+    assert "s3cr3t" not in repr(settings)
