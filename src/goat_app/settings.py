@@ -96,7 +96,7 @@ class Settings:
             value = text(name)
             if value is None:
                 return default
-            if not value.isdigit() or int(value) < minimum:
+            if not (value.isascii() and value.isdigit()) or int(value) < minimum:
                 raise SettingsError(
                     f"GOAT_{name} must be a whole number >= {minimum}, got {value!r}"
                 )
@@ -107,16 +107,18 @@ class Settings:
             raise SettingsError(
                 f"GOAT_WEBPAY_ENV must be sandbox, integration or production, got {webpay_env!r}"
             )
+        if webpay_env != "sandbox":
+            # until the transbank-sdk adapter exists, only the sandbox takes payments: never
+            # let a production setting silently approve purchases that moved no money
+            raise SettingsError(f"GOAT_WEBPAY_ENV={webpay_env} is not supported yet (only sandbox)")
         commerce_code, api_key = text("WEBPAY_COMMERCE_CODE"), text("WEBPAY_API_KEY")
-        if webpay_env == "production" and not (commerce_code and api_key):
-            raise SettingsError(
-                "GOAT_WEBPAY_COMMERCE_CODE and GOAT_WEBPAY_API_KEY are required with "
-                "GOAT_WEBPAY_ENV=production"
-            )
         audience = text("AUTH_AUDIENCE")
         issuer = url("AUTH_ISSUER", ("https", "http"))
         if issuer and not audience:
             raise SettingsError("GOAT_AUTH_AUDIENCE is required when GOAT_AUTH_ISSUER is set")
+        if not issuer and (audience or text("AUTH_JWKS_URL")):
+            # a typo in the issuer's name must not leave production on development tokens
+            raise SettingsError("GOAT_AUTH_ISSUER is required when GOAT_AUTH_AUDIENCE is set")
         database_url = url("DATABASE_URL", ("postgresql", "postgresql+psycopg", "sqlite"))
         return cls(
             data_dir=Path(text("DATA_DIR") or ".goat"),

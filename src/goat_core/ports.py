@@ -60,6 +60,14 @@ class FixtureRepository(Protocol):
     def get(self, fixture_id: int) -> Fixture | None:
         """The fixture with its availability, or None."""
 
+    def lock(self, fixture_id: int) -> None:
+        """Hold, until this unit of work ends, a lock on the fixture's result.
+
+        Not its row (buyers never wait for it): recording a final result and accepting a
+        purchase of the same fixture serialize on it, so no accepted purchase misses
+        its settlement.
+        """
+
     def page(self, query: FixtureQuery) -> tuple[list[Fixture], int]:
         """One page of fixtures by kick-off, and the total that match the query."""
 
@@ -67,7 +75,10 @@ class FixtureRepository(Protocol):
         """Every fixture that has not started at ``now``."""
 
     def apply_result(self, result: Result, now: datetime) -> bool:
-        """Record status and goals from fixtures/history; False if the fixture is unknown."""
+        """Record status and goals from fixtures/history; False if the fixture is unknown.
+
+        A result that is not final never overwrites a finished fixture (False then).
+        """
 
     def try_reserve(self, fixture_id: int, quantity: int) -> bool:
         """Take exactly ``quantity`` bonds if at least that many are available, else none.

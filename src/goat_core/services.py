@@ -158,9 +158,10 @@ class Exchange:
         payment = None
         buy_order = None
         if not command.wallet:
-            # Webpay caps buy orders at 26; the tail is what tells ids apart (sequential
-            # ids share their head, and the timeout return names the purchase by it alone)
-            buy_order = request_id.replace("-", "")[-26:]
+            # A fresh id, never published (unlike the request id): a timed-out return names
+            # the purchase by its buy order alone, so only the payer may know it. Webpay
+            # caps it at 26; the tail is what tells sequential ids apart.
+            buy_order = self.ids.new_id().replace("-", "")[-26:]
             # the session id travels in the return URL: a digest, not the user's id
             session = hashlib.sha256(command.user_id.encode()).hexdigest()[:32]
             payment = self.payments.start(buy_order, session, cost, command.return_url)
@@ -238,9 +239,13 @@ class Exchange:
             purchase = uow.purchases.find_by_payment(back.token, back.buy_order)
         if purchase is None or purchase.user_id != user_id:
             raise UnknownPurchase(back.token or back.buy_order or "")
+        if (back.cancelled or not back.token) and back.buy_order != purchase.buy_order:
+            # the token is public (our request carries it): cancelling takes the buy order
+            raise UnknownPurchase(back.buy_order or back.token or "")
         if purchase.status != PurchaseStatus.PENDING_PAYMENT:
             return purchase
         outcome = PaymentOutcome.CANCELLED
+        captured = 0
         if back.token and not back.cancelled:
             try:
                 result = self.payments.commit(back.token)
@@ -252,6 +257,7 @@ class Exchange:
                 raise
             paid = result.authorized and result.amount == purchase.cost(self.rules)
             outcome = PaymentOutcome.ACCEPTED if paid else PaymentOutcome.REJECTED
+            captured = result.amount if result.authorized else 0
         now = self.clock.now()
         accepted = outcome == PaymentOutcome.ACCEPTED
         with self.uow() as uow:
@@ -269,6 +275,11 @@ class Exchange:
                     uow.fixtures.release(purchase.fixture_id, purchase.reserved)
                 message = ValidationMessage(purchase.request_id, self.rules.group_id, accepted)
                 uow.outbox.add(TOPIC_VALIDATION, render_validation(message))
+            if captured and not (moved and accepted):
+                # Webpay took the money but the purchase is not accepted (a wrong amount, or
+                # cancelled meanwhile): it goes to the wallet. Webpay commits a token once,
+                # so this happens once.
+                uow.wallets.credit(user_id, captured, LedgerKind.REFUND, purchase.request_id, now)
             uow.commit()
             final = uow.purchases.get(purchase.request_id)
         assert final is not None
@@ -514,10 +525,11 @@ class Exchange:
     def _record_results(self, uow: UnitOfWork, results: Sequence[Result]) -> int:
         settled = 0
         now = self.clock.now()
-        for result in results:
-            known = uow.fixtures.get(result.fixture_id)
-            if known is not None and known.is_finished and not result.is_final:
-                continue  # a late in-play result must not reopen a finished fixture
+        # by fixture id (stable), so that two listeners lock fixtures in the same order
+        for result in sorted(results, key=lambda r: r.fixture_id):
+            if result.is_final:
+                uow.fixtures.lock(result.fixture_id)  # accepting waits, or we see it
+            # (a late in-play result is refused by apply_result: it never reopens a fixture)
             if not uow.fixtures.apply_result(result, now) or not result.is_final:
                 continue
             for purchase in uow.purchases.for_fixture(result.fixture_id, PurchaseStatus.ACCEPTED):
@@ -528,6 +540,9 @@ class Exchange:
         """A purchase accepted after its fixture ended is settled right away."""
         purchase = uow.purchases.get(request_id)
         if purchase is not None and purchase.status == PurchaseStatus.ACCEPTED:
+            # a final result being recorded right now either waits for us (and then sees
+            # this purchase accepted) or is seen by the read below
+            uow.fixtures.lock(purchase.fixture_id)
             self._settle(uow, purchase)
 
     def _settle(self, uow: UnitOfWork, purchase: Purchase) -> int:

@@ -8,6 +8,7 @@ everywhere else: anything unusable raises ``MalformedMessage`` naming the field.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -33,6 +34,13 @@ TOPIC_AUCTIONS = "fixtures/auctions"
 TOPICS = (TOPIC_INFO, TOPIC_REQUESTS, TOPIC_VALIDATION, TOPIC_HISTORY, TOPIC_AUCTIONS)
 
 WIRE_DATETIME = "%Y-%m-%dT%H:%M:%S UTC"
+
+MAX_INTEGER = 2**63 - 1
+"""Ids, goals and counts beyond a 64-bit integer are nonsense, and no database stores them."""
+MAX_QUANTITY = 2**31 - 1
+MAX_ODD = Decimal(10_000)
+"""No bookmaker offers more; a larger odd would only overflow a payout."""
+_INTEGER = re.compile(r"-?[0-9]{1,19}")
 
 
 def load(payload: bytes | str) -> Any:
@@ -83,8 +91,8 @@ def parse_request(payload: bytes | str) -> RequestMessage:
     """A fixtures/requests message."""
     data = _object(load(payload), "")
     quantity = _int(data, "quantity")
-    if quantity < 1:
-        raise MalformedMessage("quantity", "must be at least 1")
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise MalformedMessage("quantity", f"must be from 1 to {MAX_QUANTITY}")
     return RequestMessage(
         request_id=_str(data, "request_id"),
         group_id=_group(data),
@@ -281,7 +289,10 @@ def _kickoff(info: Mapping[str, Any], at: str) -> datetime:
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     stamp = info.get("timestamp")
     if isinstance(stamp, int) and not isinstance(stamp, bool):
-        return datetime.fromtimestamp(stamp, UTC)
+        try:
+            return datetime.fromtimestamp(stamp, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise MalformedMessage(f"{at}.timestamp", "not a time goat can represent") from None
     raise MalformedMessage(f"{at}.date", "missing")
 
 
@@ -329,13 +340,11 @@ def _opt_int(data: Mapping[str, Any], key: str, at: str = "") -> int | None:
     value = data.get(key)
     if value is None:
         return None
-    if isinstance(value, bool):
-        raise MalformedMessage(_name(at, key), "must be an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    raise MalformedMessage(_name(at, key), "must be an integer")
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > MAX_INTEGER:
+        raise MalformedMessage(_name(at, key), "must be a 64-bit integer")
+    return value
 
 
 def _bool(data: Mapping[str, Any], key: str) -> bool:
@@ -356,8 +365,10 @@ def _decimal(data: Mapping[str, Any], key: str, at: str) -> Decimal:
         number = Decimal(str(value))
     except InvalidOperation:
         raise MalformedMessage(_name(at, key), "must be a decimal number") from None
-    if not number.is_finite() or number <= 0:
-        raise MalformedMessage(_name(at, key), "must be a positive decimal number")
+    if not number.is_finite() or not 0 < number <= MAX_ODD:
+        raise MalformedMessage(
+            _name(at, key), f"must be a decimal number above 0, at most {MAX_ODD}"
+        )
     return number
 
 

@@ -331,6 +331,21 @@ def test_late_info_never_reopens_a_finished_fixture(backend: Backend) -> None:
     assert stored.referee == "Late Ref"
 
 
+def test_an_in_play_result_never_reopens_a_finished_fixture(backend: Backend) -> None:
+    """apply_result() of a non-final result on a finished fixture changes nothing (False)."""
+    add_fixtures(backend, fixture())
+    with backend.uow() as uow:
+        assert uow.fixtures.apply_result(Result(1, "FT", "Match Finished", 90, 2, 1), NOW)
+        assert not uow.fixtures.apply_result(Result(1, "2H", "Second Half", 80, 1, 1), NOW)
+        uow.fixtures.lock(1)  # and the result lock may be taken, fixture known or not
+        uow.fixtures.lock(404)
+        uow.commit()
+    with backend.uow() as uow:
+        stored = uow.fixtures.get(1)
+    assert stored is not None
+    assert (stored.status, stored.goals_home, stored.goals_away) == ("FT", 2, 1)
+
+
 def test_lock_on_a_request_id_is_reentrant_within_a_unit_of_work(backend: Backend) -> None:
     """lock() may be taken twice in one unit of work, on a request that does not exist yet."""
     with backend.uow() as uow:

@@ -26,10 +26,10 @@ from goat_adapters.memory import (
 )
 from goat_adapters.sql import SqlDatabase, SqlFixtureRepository, SqlUnitOfWork
 from goat_adapters.sql import tables as t
-from goat_core.model import HOLDING_STATUSES, Outcome, Rules
+from goat_core.model import HOLDING_STATUSES, Outcome, Result, Rules
 from goat_core.ports import UnitOfWorkFactory
 from goat_core.services import BuyBonds, Exchange
-from goat_core.wire import TOPIC_REQUESTS, TOPIC_VALIDATION
+from goat_core.wire import TOPIC_HISTORY, TOPIC_REQUESTS, TOPIC_VALIDATION, render_history
 from tests.contract.test_repositories import NOW, fixture
 
 BONDS = 40
@@ -213,6 +213,47 @@ def test_a_validation_racing_its_request_is_never_lost(fresh_database_url: str) 
         assert recorded is not None
         assert recorded.status == "rejected"
         assert market.available() == BONDS
+    finally:
+        release.set()
+        market.database.dispose()
+
+
+@pytest.mark.integration
+def test_a_purchase_accepted_while_its_final_result_arrives_is_settled(
+    fresh_database_url: str,
+) -> None:
+    """Accepting and recording the final result at once still settles the purchase once."""
+    market = Market.open(fresh_database_url)
+    market.exchange.receive(TOPIC_REQUESTS, peer_request("late-1", 2))
+    accepting, release = threading.Event(), threading.Event()
+
+    class CommitWhenReleased(SqlUnitOfWork):
+        def commit(self) -> None:
+            accepting.set()
+            release.wait(timeout=10)
+            super().commit()
+
+    validating = attrs.evolve(
+        market.exchange, uow=lambda: CommitWhenReleased(market.database.engine)
+    )
+    verdict = {"request_id": "late-1", "group_id": "6", "seller": 0, "valid": True}
+    history = render_history([Result(1, "FT", "Match Finished", 90, 0, 2)])  # Chelsea wins
+    validation = threading.Thread(
+        target=validating.receive, args=(TOPIC_VALIDATION, json.dumps(verdict))
+    )
+    final = threading.Thread(target=market.exchange.receive, args=(TOPIC_HISTORY, history))
+    try:
+        validation.start()
+        assert accepting.wait(timeout=10)
+        final.start()  # arrives while the acceptance is not yet committed
+        final.join(timeout=0.5)  # without a lock it would finish here, blind to it
+        release.set()
+        validation.join(timeout=10)
+        final.join(timeout=10)
+        with market.database.unit_of_work() as uow:
+            settled = uow.purchases.get("late-1")
+        assert settled is not None
+        assert settled.status == "won"
     finally:
         release.set()
         market.database.dispose()

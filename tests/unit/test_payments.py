@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from goat_core.errors import InvalidInput, PaymentError, UnknownPurchase
-from goat_core.model import PaymentOutcome, Purchase, PurchaseStatus
+from goat_core.model import PaymentOutcome, PaymentResult, PaymentStart, Purchase, PurchaseStatus
 from goat_core.services import JOB_RECEIPT, PaymentReturn
 from goat_core.wire import TOPIC_VALIDATION
 from tests.unit.support import OTHER_USER, USER, World
@@ -189,3 +189,50 @@ def test_buy_orders_tell_purchases_apart(world: World) -> None:
 
     assert final.request_id == second.request_id
     assert world.purchase(first.request_id).status is PurchaseStatus.PENDING_PAYMENT
+
+
+def test_cancelling_takes_the_buy_order_not_only_the_public_token(world: World) -> None:
+    """The token travels on fixtures/requests, so a cancel naming only it changes nothing."""
+    purchase = _webpay(world)
+    before = world.snapshot()
+
+    for back in (
+        PaymentReturn(token=purchase.deposit_token, cancelled=True),
+        PaymentReturn(token=purchase.deposit_token, buy_order="0" * 26, cancelled=True),
+        PaymentReturn(buy_order=purchase.request_id.replace("-", "")[-26:], cancelled=True),
+    ):
+        with pytest.raises(UnknownPurchase):
+            world.exchange.commit_payment(USER, back)
+
+    assert world.snapshot() == before
+    assert world.purchase(purchase.request_id).status is PurchaseStatus.PENDING_PAYMENT
+
+
+def test_the_buy_order_is_not_derived_from_the_published_request_id(world: World) -> None:
+    """A timed-out return names the purchase by buy order alone: it must not be guessable."""
+    purchase = _webpay(world)
+
+    assert purchase.buy_order is not None
+    assert purchase.buy_order not in purchase.request_id.replace("-", "")
+
+
+def test_money_taken_for_a_purchase_that_is_not_accepted_goes_to_the_wallet(
+    world: World,
+) -> None:
+    """An authorized payment of the wrong amount rejects the purchase and credits what was paid."""
+    purchase = _webpay(world, quantity=2)
+
+    class WrongAmount:
+        def start(self, *arguments: object) -> PaymentStart:
+            raise AssertionError("not used")
+
+        def commit(self, token: str) -> PaymentResult:
+            return PaymentResult(token, authorized=True, amount=1500, buy_order="x")
+
+    world.exchange.payments = WrongAmount()
+    final = world.exchange.commit_payment(USER, PaymentReturn(token=purchase.deposit_token))
+
+    assert final.status is PurchaseStatus.REJECTED
+    assert world.balance(USER) == 1500
+    assert [(e.amount, e.kind.value) for e in world.ledger(USER)] == [(1500, "refund")]
+    assert world.available(1) == 40

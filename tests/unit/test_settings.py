@@ -50,8 +50,10 @@ def test_values_are_read_from_the_environment() -> None:
         ({"GOAT_BOND_PRICE": "1.5"}, "GOAT_BOND_PRICE"),
         ({"GOAT_BONDS_PER_FIXTURE": "0"}, "GOAT_BONDS_PER_FIXTURE"),
         ({"GOAT_WEBPAY_ENV": "live"}, "GOAT_WEBPAY_ENV"),
-        ({"GOAT_WEBPAY_ENV": "production"}, "GOAT_WEBPAY_COMMERCE_CODE"),
+        ({"GOAT_BOND_PRICE": "²"}, "GOAT_BOND_PRICE"),
+        ({"GOAT_WEBPAY_ENV": "production"}, "GOAT_WEBPAY_ENV"),
         ({"GOAT_AUTH_ISSUER": "https://tenant.auth0.com/"}, "GOAT_AUTH_AUDIENCE"),
+        ({"GOAT_AUTH_AUDIENCE": "goat-api"}, "GOAT_AUTH_ISSUER"),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_it(environment: dict[str, str], named: str) -> None:

@@ -366,3 +366,46 @@ def test_any_json_parses_or_is_malformed(value: Any) -> None:
 def test_load_unwraps_one_level_of_string() -> None:
     """load() decodes a JSON document and a JSON string holding one, alike."""
     assert load('{"a": 1}') == load(json.dumps('{"a": 1}')) == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("quantity", 2**31),
+        ("fixture_id", 2**70),
+        ("fixture_id", "²"),
+        ("fixture_id", "--5"),
+        ("seller", "9" * 5000),
+    ],
+)
+def test_integers_out_of_range_are_malformed_not_a_crash(field: str, value: Any) -> None:
+    """Integers a database cannot hold, or digits Python reads but JSON does not, are refused."""
+    payload = {**request_payload("big"), field: value}
+
+    with pytest.raises(MalformedMessage) as raised:
+        parse_request(json.dumps(payload))
+
+    assert raised.value.field == field
+
+
+def test_an_odd_beyond_any_bookmaker_is_malformed() -> None:
+    """An odd above 10,000 would only overflow a payout: the fixture is refused, naming it."""
+    document = json.loads(render_fixtures([make_fixture(1)]))
+    document["fixtures"][0]["odds"][0]["values"][0]["odd"] = "1e40"
+
+    with pytest.raises(MalformedMessage) as raised:
+        parse_fixtures(json.dumps(document))
+
+    assert raised.value.field == "fixtures[0].odds[0].values[0].odd"
+
+
+def test_a_timestamp_no_calendar_holds_is_malformed() -> None:
+    """A fixture without a date and with an absurd timestamp is refused, naming the field."""
+    document = json.loads(render_fixtures([make_fixture(1)]))
+    del document["fixtures"][0]["fixture"]["date"]
+    document["fixtures"][0]["fixture"]["timestamp"] = 10**20
+
+    with pytest.raises(MalformedMessage) as raised:
+        parse_fixtures(json.dumps(document))
+
+    assert raised.value.field == "fixtures[0].fixture.timestamp"

@@ -195,6 +195,9 @@ class _Fixtures:
     def get(self, fixture_id: int) -> Fixture | None:
         return self.s.fixtures.get(fixture_id)
 
+    def lock(self, fixture_id: int) -> None:
+        """Nothing to do: units of work on the store already run one at a time."""
+
     def page(self, query: FixtureQuery) -> tuple[list[Fixture], int]:
         def matches(f: Fixture) -> bool:
             if not query.filtered:
@@ -217,7 +220,7 @@ class _Fixtures:
 
     def apply_result(self, result: Result, now: datetime) -> bool:
         known = self.s.fixtures.get(result.fixture_id)
-        if known is None:
+        if known is None or (known.is_finished and not result.is_final):
             return False
         self.s.fixtures[known.id] = attrs.evolve(
             known,
@@ -231,6 +234,8 @@ class _Fixtures:
         return True
 
     def try_reserve(self, fixture_id: int, quantity: int) -> bool:
+        if quantity <= 0:
+            return quantity == 0
         known = self.s.fixtures.get(fixture_id)
         if known is None or (known.available_bonds or 0) < quantity:
             return False
@@ -239,7 +244,7 @@ class _Fixtures:
 
     def reserve_up_to(self, fixture_id: int, quantity: int) -> int:
         known = self.s.fixtures.get(fixture_id)
-        if known is None:
+        if known is None or quantity <= 0:
             return 0
         taken = min(quantity, known.available_bonds or 0)
         self._set(known, (known.available_bonds or 0) - taken)
@@ -247,7 +252,7 @@ class _Fixtures:
 
     def release(self, fixture_id: int, quantity: int) -> None:
         known = self.s.fixtures.get(fixture_id)
-        if known is not None:
+        if known is not None and quantity > 0:
             self._set(known, (known.available_bonds or 0) + quantity)
 
     def _set(self, fixture: Fixture, available: int) -> None:

@@ -165,7 +165,7 @@ _PG_ADD_OUTBOX = (
 )
 # ... and those of another group's purchase arriving from the broker
 _PG_REMEMBER = "INSERT INTO inbox (key) VALUES (%(key)s::varchar) ON CONFLICT DO NOTHING"
-_PG_LOCK_REQUEST = "SELECT pg_advisory_xact_lock(hashtextextended(%(rid)s::text, 0))"
+_PG_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%(key)s::text, 0))"
 _PG_GET_PURCHASE = (
     f"SELECT {', '.join(_PURCHASE_COLUMNS)} FROM purchases"  # noqa: S608
     " WHERE request_id = %(rid)s::varchar"
@@ -199,12 +199,7 @@ def _upsert_fixtures(dialect: str) -> Executable:
     """Insert fixtures, or update the broker's columns of known ones (never availability)."""
     insert = postgresql.insert(t.fixtures) if dialect == "postgresql" else sqlite.insert(t.fixtures)
     f = t.fixtures.c
-    finished = sa.and_(
-        # literal values: an expanding IN cannot run once per row of an executemany
-        f.status.in_([sa.literal_column(f"'{status}'") for status in sorted(FINISHED_STATUSES)]),
-        f.goals_home.is_not(None),
-        f.goals_away.is_not(None),
-    )
+    finished = _finished(f)
     values: dict[str, Any] = {name: insert.excluded[name] for name in _BROKER_COLUMNS}
     for name in _RESULT_COLUMNS:  # a late fixtures/info must not reopen a finished fixture
         values[name] = sa.case((finished, f[name]), else_=insert.excluded[name])
@@ -214,6 +209,25 @@ def _upsert_fixtures(dialect: str) -> Executable:
 
 
 _RESULT_COLUMNS = ("status", "status_long", "elapsed", "goals_home", "goals_away")
+
+
+def _finished(f: Any) -> sa.ColumnElement[bool]:
+    """The stored fixture has its final result: a finished status and both goals."""
+    return sa.and_(
+        # literal values: an expanding IN cannot run once per row of an executemany
+        f.status.in_([sa.literal_column(f"'{status}'") for status in sorted(FINISHED_STATUSES)]),
+        f.goals_home.is_not(None),
+        f.goals_away.is_not(None),
+    )
+
+
+def _advisory_lock(tx: Transaction, key: str) -> None:
+    """A PostgreSQL lock held until the transaction ends; SQLite writers already queue."""
+    if tx.prepares:
+        tx.run(_PG_LOCK, {"key": key})  # writes=True: it must be inside the transaction
+    elif tx.dialect == "postgresql":
+        # text(), not select(): a plain SELECT would run outside the transaction
+        tx.execute(_LOCK, {"key": key})
 
 
 def _insert(tx: Transaction, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
@@ -398,12 +412,24 @@ class SqlFixtureRepository:
         )
         return [_fixture(row) for row in rows]
 
+    def lock(self, fixture_id: int) -> None:
+        """An advisory lock named after the fixture's result: the row stays free for buyers."""
+        _advisory_lock(self._tx, f"fixture-result:{fixture_id}")
+
     def apply_result(self, result: Result, now: datetime) -> bool:
-        """Record status and goals from fixtures/history; False if the fixture is unknown."""
+        """Record status and goals from fixtures/history; False if the fixture is unknown.
+
+        The guard is in the statement: a late in-play result racing the final one must
+        not reopen the fixture.
+        """
+        f = t.fixtures.c
+        where = [f.id == result.fixture_id]
+        if not result.is_final:
+            where.append(sa.not_(_finished(f)))
         return _changed(
             self._tx.execute(
                 sa.update(t.fixtures)
-                .where(t.fixtures.c.id == result.fixture_id)
+                .where(*where)
                 .values(
                     status=result.status,
                     status_long=result.status_long,
@@ -514,7 +540,7 @@ def _purchase(row: Row[Any] | SimpleNamespace) -> Purchase:
     )
 
 
-_LOCK_REQUEST = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:rid, 0))")
+_LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 
 
 class SqlPurchaseRepository:
@@ -525,11 +551,7 @@ class SqlPurchaseRepository:
 
     def lock(self, request_id: str) -> None:
         """A transaction-scoped advisory lock on PostgreSQL; SQLite writers already queue."""
-        if self._tx.prepares:
-            self._tx.run(_PG_LOCK_REQUEST, {"rid": request_id})  # writes: inside the transaction
-        elif self._tx.dialect == "postgresql":
-            # text(), not select(): a plain SELECT would run outside the transaction
-            self._tx.execute(_LOCK_REQUEST, {"rid": request_id})
+        _advisory_lock(self._tx, request_id)
 
     def add(self, purchase: Purchase) -> bool:
         """Insert the purchase; False (and no change) if its request_id is already known."""

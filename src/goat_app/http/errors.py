@@ -73,11 +73,18 @@ def goat_error(request: Request[Any, Any, Any], error: GoatError) -> Response[Pr
     elif isinstance(error, Busy | Unavailable):
         headers = {"Retry-After": "1"}
     field = error.field or None if isinstance(error, InvalidInput) else None
+    detail = str(error)
     if status >= 500:
+        # hosts, ports and driver messages are for the log, not for the caller
         log.warning("%s %s: %s", request.method, request.url.path, error)
-    return problem(
-        status, str(error), type_=f"urn:goat:problem:{slug}", field=field, headers=headers
-    )
+        detail = _SERVER_SIDE.get(status, HTTPStatus(status).phrase)
+    return problem(status, detail, type_=f"urn:goat:problem:{slug}", field=field, headers=headers)
+
+
+_SERVER_SIDE = {
+    502: "the payment provider did not answer as expected; try again",
+    503: "a service goat depends on is unavailable; retry later",
+}
 
 
 def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[ProblemOut]:
