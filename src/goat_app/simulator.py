@@ -388,7 +388,10 @@ def start_simulator(
 
     def run() -> None:
         while not stopping.is_set():
-            simulator.tick(datetime.now(UTC))
+            try:
+                simulator.tick(datetime.now(UTC))
+            except Exception:  # a bug in one tick must not end the simulated course
+                log.exception("the simulator's tick failed; it goes on")
             stopping.wait(tick_every)
 
     thread = threading.Thread(target=run, name="goat-simulator", daemon=True)

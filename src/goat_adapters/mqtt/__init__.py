@@ -330,6 +330,11 @@ class PahoListener:
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any, properties: Any
     ) -> None:
+        refused = [code for code in reason_codes if _failed(code)]
+        if refused:
+            # connected but deaf: do not report ready; the next connect subscribes again
+            log.error("listener: broker %s refused the subscription: %s", self.address.url, refused)
+            return
         self._subscribed.set()
         self.counters.set(listener_connected=True)
 
