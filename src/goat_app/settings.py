@@ -112,6 +112,11 @@ class Settings:
             # let a production setting silently approve purchases that moved no money
             raise SettingsError(f"GOAT_WEBPAY_ENV={webpay_env} is not supported yet (only sandbox)")
         commerce_code, api_key = text("WEBPAY_COMMERCE_CODE"), text("WEBPAY_API_KEY")
+        for later in ("REDIS_URL", "JOBS_URL", "S3_BUCKET", "S3_ENDPOINT_URL", "SMTP_URL"):
+            # each should swap an embedded part for the real one; until that part exists,
+            # refusing is better than silently running embedded
+            if text(later):
+                raise SettingsError(f"GOAT_{later} is not supported yet (that part is embedded)")
         audience = text("AUTH_AUDIENCE")
         issuer = url("AUTH_ISSUER", ("https", "http"))
         if issuer and not audience:
