@@ -138,9 +138,6 @@ class PurchaseRepository(Protocol):
         gets True. This is what makes every effect happen once.
         """
 
-    def set_payment(self, request_id: str, token: str, url: str, buy_order: str) -> None:
-        """Remember the Webpay transaction that pays this purchase."""
-
 
 class UserRepository(Protocol):
     def get_or_create(self, user_id: str, email: str | None, name: str | None) -> User:

@@ -501,25 +501,6 @@ def test_transition_only_from_allowed_statuses(backend: Backend) -> None:
     assert (stored.payout, stored.updated_at) == (3700, later)
 
 
-def test_set_payment_remembers_the_transaction(backend: Backend) -> None:
-    """set_payment() stores token, URL and buy order, and the purchase is found by them."""
-    add_purchases(backend, purchase(status=PurchaseStatus.PENDING_PAYMENT))
-    with backend.uow() as uow:
-        uow.purchases.set_payment("r1", "tok-9", "https://webpay.invalid/x", "bo9")
-        uow.commit()
-    with backend.uow() as uow:
-        found = uow.purchases.find_by_payment("tok-9", None)
-    assert found is not None
-    assert (found.deposit_token, found.payment_url, found.buy_order) == (
-        "tok-9",
-        "https://webpay.invalid/x",
-        "bo9",
-    )
-
-
-# -- users and wallets --------------------------------------------------------------------
-
-
 def test_user_is_created_once_with_an_empty_wallet(backend: Backend) -> None:
     """get_or_create() creates a user with 0 CLP on first sight and returns it unchanged after."""
     with backend.uow() as uow:

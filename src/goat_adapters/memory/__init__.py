@@ -335,10 +335,6 @@ class _Purchases:
             purchase.payment_outcome = payment_outcome
         return True
 
-    def set_payment(self, request_id: str, token: str, url: str, buy_order: str) -> None:
-        purchase = self.s.purchases[request_id]
-        purchase.deposit_token, purchase.payment_url, purchase.buy_order = token, url, buy_order
-
 
 @attrs.define
 class _Users:

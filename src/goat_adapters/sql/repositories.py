@@ -657,14 +657,6 @@ class SqlPurchaseRepository:
         }
         return _changed(self._tx.execute(_TRANSITION, parameters))
 
-    def set_payment(self, request_id: str, token: str, url: str, buy_order: str) -> None:
-        """Remember the Webpay transaction that pays this purchase."""
-        self._tx.execute(
-            sa.update(t.purchases)
-            .where(t.purchases.c.request_id == request_id)
-            .values(deposit_token=token, payment_url=url, buy_order=buy_order)
-        )
-
 
 # -- users and wallets ------------------------------------------------------------------
 
