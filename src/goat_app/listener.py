@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 import uuid
 
 import attrs
@@ -33,6 +34,7 @@ __all__ = ["BrokerCounters", "BrokerHandle", "run_listener", "start_in_backgroun
 log = logging.getLogger("goat.listener")
 
 EMBEDDED_PORT = 1883
+EXPIRY_EVERY_SECONDS = 30.0
 
 
 def listener_client_id(settings: Settings) -> str:
@@ -97,8 +99,19 @@ def start_broker_side(
         with exchange.uow() as uow:
             return uow.outbox.backlog()
 
+    next_expiry = 0.0
+
+    def relay_step() -> int:
+        # unpaid Webpay purchases are let go here too: their cancellations are announced
+        # by this very relay, and once in a while is enough
+        nonlocal next_expiry
+        if time.monotonic() >= next_expiry:
+            next_expiry = time.monotonic() + EXPIRY_EVERY_SECONDS
+            exchange.expire_payments()
+        return exchange.relay_outbox(publisher, batch)
+
     relay = OutboxRelay(
-        lambda: exchange.relay_outbox(publisher, batch),
+        relay_step,
         backlog,
         interval=relay_interval,
         counters=counters,

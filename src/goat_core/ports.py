@@ -122,6 +122,9 @@ class PurchaseRepository(Protocol):
     def won_by_user(self, user_id: str) -> list[Purchase]:
         """A user's won purchases."""
 
+    def awaiting_payment(self, created_before: datetime, limit: int) -> list[Purchase]:
+        """Our purchases still ``pending_payment`` that were made before a time, oldest first."""
+
     def transition(
         self,
         request_id: str,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 
 import attrs
@@ -66,6 +67,9 @@ from goat_core.wire import (
 )
 
 log = logging.getLogger("goat.core")
+
+PAYMENT_TIMEOUT = timedelta(minutes=15)
+"""Webpay's payment page gives up after 10 minutes; a little more for the way back."""
 
 JOB_RECOMMEND = "recommend"
 JOB_RECEIPT = "receipt"
@@ -288,6 +292,35 @@ class Exchange:
             if accepted:
                 self._enqueue(JOB_RECEIPT, request_id=purchase.request_id)
         return final
+
+    def expire_payments(self, timeout: timedelta = PAYMENT_TIMEOUT, batch: int = 100) -> int:
+        """Cancel our Webpay purchases left unpaid longer than ``timeout``; return how many.
+
+        Their bonds go back and a negative validation is announced, as for a cancel on
+        the payment page. Webpay reverses a payment that goes uncommitted, so a payer who
+        comes back after this finds the purchase cancelled and is not charged.
+        """
+        now = self.clock.now()
+        with self.uow() as uow:
+            stale = uow.purchases.awaiting_payment(now - timeout, batch)
+        expired = 0
+        for purchase in stale:
+            with self.uow() as uow:
+                if uow.purchases.transition(
+                    purchase.request_id,
+                    {PurchaseStatus.PENDING_PAYMENT},
+                    PurchaseStatus.REJECTED,
+                    now,
+                    payment_outcome=PaymentOutcome.CANCELLED,
+                ):
+                    uow.fixtures.release(purchase.fixture_id, purchase.reserved)
+                    message = ValidationMessage(purchase.request_id, self.rules.group_id, False)
+                    uow.outbox.add(TOPIC_VALIDATION, render_validation(message))
+                    expired += 1
+                uow.commit()
+        if expired:
+            log.info("cancelled %d purchases left unpaid for %s", expired, timeout)
+        return expired
 
     # -- what other groups (and the course) say --------------------------------------
 

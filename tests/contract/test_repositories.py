@@ -331,6 +331,25 @@ def test_late_info_never_reopens_a_finished_fixture(backend: Backend) -> None:
     assert stored.referee == "Late Ref"
 
 
+def test_awaiting_payment_lists_old_unpaid_purchases_oldest_first(backend: Backend) -> None:
+    """awaiting_payment() gives pending_payment purchases made before a time, oldest first."""
+    made = [
+        purchase(
+            f"w{n}", status=PurchaseStatus.PENDING_PAYMENT, created_at=NOW + timedelta(minutes=n)
+        )
+        for n in range(3)
+    ]
+    with backend.uow() as uow:
+        for p in [*made, purchase("paid", status=PurchaseStatus.ACCEPTED)]:
+            uow.purchases.add(p)
+        uow.commit()
+    with backend.uow() as uow:
+        found = uow.purchases.awaiting_payment(NOW + timedelta(minutes=2), 10)
+        limited = uow.purchases.awaiting_payment(NOW + timedelta(hours=1), 1)
+    assert [p.request_id for p in found] == ["w0", "w1"]
+    assert [p.request_id for p in limited] == ["w0"]
+
+
 def test_an_in_play_result_never_reopens_a_finished_fixture(backend: Backend) -> None:
     """apply_result() of a non-final result on a finished fixture changes nothing (False)."""
     add_fixtures(backend, fixture())

@@ -236,3 +236,25 @@ def test_money_taken_for_a_purchase_that_is_not_accepted_goes_to_the_wallet(
     assert world.balance(USER) == 1500
     assert [(e.amount, e.kind.value) for e in world.ledger(USER)] == [(1500, "refund")]
     assert world.available(1) == 40
+
+
+def test_purchases_left_unpaid_are_cancelled_after_the_timeout(world: World) -> None:
+    """An unpaid Webpay purchase older than the timeout is cancelled once, its bonds freed."""
+    stale = _webpay(world, quantity=3)
+    world.clock.advance(minutes=10)
+    recent = _webpay(world, quantity=1)
+    world.clock.advance(minutes=6)  # stale is 16 minutes old, recent 6
+
+    assert world.exchange.expire_payments() == 1
+    assert world.exchange.expire_payments() == 0
+
+    assert world.purchase(stale.request_id).status is PurchaseStatus.REJECTED
+    assert world.purchase(stale.request_id).payment_outcome is PaymentOutcome.CANCELLED
+    assert world.purchase(recent.request_id).status is PurchaseStatus.PENDING_PAYMENT
+    assert world.available(1) == 39
+    assert world.published(TOPIC_VALIDATION) == [
+        {"request_id": stale.request_id, "group_id": "15", "seller": 0, "valid": False}
+    ]
+    late = world.exchange.commit_payment(USER, PaymentReturn(token=stale.deposit_token))
+    assert late.status is PurchaseStatus.REJECTED
+    assert world.payments.committed == []  # never charged: Webpay reverses it

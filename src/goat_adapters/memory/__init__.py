@@ -314,6 +314,17 @@ class _Purchases:
             ]
         )
 
+    def awaiting_payment(self, created_before: datetime, limit: int) -> list[Purchase]:
+        found = sorted(
+            (
+                p
+                for p in self.s.purchases.values()
+                if p.status == PurchaseStatus.PENDING_PAYMENT and p.created_at < created_before
+            ),
+            key=lambda p: (p.created_at, p.request_id),
+        )
+        return copy.deepcopy(found[:limit])
+
     def transition(
         self,
         request_id: str,

@@ -630,6 +630,17 @@ class SqlPurchaseRepository:
         )
         return [_purchase(row) for row in rows]
 
+    def awaiting_payment(self, created_before: datetime, limit: int) -> list[Purchase]:
+        """Our purchases still pending_payment made before a time, oldest first."""
+        p = t.purchases.c
+        rows = self._tx.execute(
+            sa.select(t.purchases)
+            .where(p.status == PurchaseStatus.PENDING_PAYMENT.value, p.created_at < created_before)
+            .order_by(p.created_at, p.request_id)
+            .limit(limit)
+        )
+        return [_purchase(row) for row in rows]
+
     def transition(
         self,
         request_id: str,
