@@ -178,43 +178,55 @@ def test_our_purchases_racing_other_groups_keep_availability_exact(market: Marke
     assert market.scalar(rejected) == 10
 
 
+def interleave(market: Market, first: tuple[str, str], second: tuple[str, str]) -> None:
+    """Apply ``first`` up to its commit, deliver ``second`` meanwhile, then let both finish.
+
+    Without a lock between them ``second`` finishes while ``first`` is still open, blind to
+    it; with one it waits for ``first`` to commit.
+    """
+    at_commit, release = threading.Event(), threading.Event()
+
+    class CommitWhenReleased(SqlUnitOfWork):
+        def commit(self) -> None:
+            at_commit.set()
+            release.wait(timeout=10)
+            super().commit()
+
+    paused = attrs.evolve(market.exchange, uow=lambda: CommitWhenReleased(market.database.engine))
+    one = threading.Thread(target=paused.receive, args=first)
+    two = threading.Thread(target=market.exchange.receive, args=second)
+    try:
+        one.start()
+        assert at_commit.wait(timeout=10)
+        two.start()
+        two.join(timeout=0.5)  # time enough to finish if nothing holds it back
+    finally:
+        release.set()
+        one.join(timeout=10)
+        two.join(timeout=10)
+
+
+def status_of(market: Market, request_id: str) -> str:
+    with market.database.unit_of_work() as uow:
+        found = uow.purchases.get(request_id)
+    assert found is not None
+    return found.status.value
+
+
 @pytest.mark.integration
 def test_a_validation_racing_its_request_is_never_lost(fresh_database_url: str) -> None:
     """A request recorded while its validation is being parked still gets that validation."""
     market = Market.open(fresh_database_url)
-    parked, release = threading.Event(), threading.Event()
-
-    class CommitWhenReleased(SqlUnitOfWork):
-        def commit(self) -> None:
-            parked.set()
-            release.wait(timeout=10)
-            super().commit()
-
-    validating = attrs.evolve(
-        market.exchange, uow=lambda: CommitWhenReleased(market.database.engine)
-    )
     verdict = {"request_id": "race-1", "group_id": "6", "seller": 0, "valid": False}
-    validation = threading.Thread(
-        target=validating.receive, args=(TOPIC_VALIDATION, json.dumps(verdict))
-    )
-    request = threading.Thread(
-        target=market.exchange.receive, args=(TOPIC_REQUESTS, peer_request("race-1", 3))
-    )
     try:
-        validation.start()
-        assert parked.wait(timeout=10)
-        request.start()  # arrives while the validation's transaction is still open
-        request.join(timeout=0.5)  # without a lock it would finish here, blind to the verdict
-        release.set()
-        validation.join(timeout=10)
-        request.join(timeout=10)
-        with market.database.unit_of_work() as uow:
-            recorded = uow.purchases.get("race-1")
-        assert recorded is not None
-        assert recorded.status == "rejected"
+        interleave(
+            market,
+            (TOPIC_VALIDATION, json.dumps(verdict)),
+            (TOPIC_REQUESTS, peer_request("race-1", 3)),
+        )
+        assert status_of(market, "race-1") == "rejected"
         assert market.available() == BONDS
     finally:
-        release.set()
         market.database.dispose()
 
 
@@ -225,37 +237,12 @@ def test_a_purchase_accepted_while_its_final_result_arrives_is_settled(
     """Accepting and recording the final result at once still settles the purchase once."""
     market = Market.open(fresh_database_url)
     market.exchange.receive(TOPIC_REQUESTS, peer_request("late-1", 2))
-    accepting, release = threading.Event(), threading.Event()
-
-    class CommitWhenReleased(SqlUnitOfWork):
-        def commit(self) -> None:
-            accepting.set()
-            release.wait(timeout=10)
-            super().commit()
-
-    validating = attrs.evolve(
-        market.exchange, uow=lambda: CommitWhenReleased(market.database.engine)
-    )
     verdict = {"request_id": "late-1", "group_id": "6", "seller": 0, "valid": True}
     history = render_history([Result(1, "FT", "Match Finished", 90, 0, 2)])  # Chelsea wins
-    validation = threading.Thread(
-        target=validating.receive, args=(TOPIC_VALIDATION, json.dumps(verdict))
-    )
-    final = threading.Thread(target=market.exchange.receive, args=(TOPIC_HISTORY, history))
     try:
-        validation.start()
-        assert accepting.wait(timeout=10)
-        final.start()  # arrives while the acceptance is not yet committed
-        final.join(timeout=0.5)  # without a lock it would finish here, blind to it
-        release.set()
-        validation.join(timeout=10)
-        final.join(timeout=10)
-        with market.database.unit_of_work() as uow:
-            settled = uow.purchases.get("late-1")
-        assert settled is not None
-        assert settled.status == "won"
+        interleave(market, (TOPIC_VALIDATION, json.dumps(verdict)), (TOPIC_HISTORY, history))
+        assert status_of(market, "late-1") == "won"
     finally:
-        release.set()
         market.database.dispose()
 
 
