@@ -113,7 +113,8 @@ def flood(url: str, payloads: list[str]) -> float:
     return seconds
 
 
-def run(postgres: PostgresServer, broker: MqttServer, count: int, batch: int) -> dict[str, Any]:
+def open_exchange(postgres: PostgresServer) -> tuple[SqlDatabase, Exchange]:
+    """A fresh migrated database with the benchmark's fixtures, and the core over it."""
     url = postgres.create_database()
     upgrade(url)
     database = SqlDatabase(url)
@@ -125,6 +126,11 @@ def run(postgres: PostgresServer, broker: MqttServer, count: int, batch: int) ->
         ids=SequentialIds(),
     )
     exchange.ingest_fixtures(fixtures())
+    return database, exchange
+
+
+def run(postgres: PostgresServer, broker: MqttServer, count: int, batch: int) -> dict[str, Any]:
+    database, exchange = open_exchange(postgres)
     handle = start_broker_side(
         BrokerAddress.from_url(broker.url), f"bench-{uuid.uuid4().hex[:8]}", exchange, batch=batch
     )
@@ -164,17 +170,7 @@ def run(postgres: PostgresServer, broker: MqttServer, count: int, batch: int) ->
 
 def without_broker(postgres: PostgresServer, count: int, batch: int) -> dict[str, Any]:
     """The database path alone: ``Exchange.receive_many`` on lots of ``batch``, no broker."""
-    url = postgres.create_database()
-    upgrade(url)
-    database = SqlDatabase(url)
-    exchange = Exchange(
-        uow=database.unit_of_work,
-        payments=InMemoryPaymentGateway(),
-        jobs=InMemoryJobQueue(),
-        clock=Clock(),
-        ids=SequentialIds(),
-    )
-    exchange.ingest_fixtures(fixtures())
+    database, exchange = open_exchange(postgres)
     messages = [(TOPIC_REQUESTS, p.encode()) for p in purchases(count, seed=batch)]
     started = time.perf_counter()
     for start in range(0, count, batch):

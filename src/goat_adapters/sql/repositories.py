@@ -186,6 +186,27 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(UTC) if value is not None else None
 
 
+_FIXTURE_TIMES = ("kickoff", "updated_at")
+_PURCHASE_TIMES = ("created_at", "updated_at")
+
+
+def _prepared_row(
+    tx: Transaction,
+    sql: str,
+    parameters: Mapping[str, Any],
+    columns: Sequence[str],
+    times: Sequence[str],
+) -> SimpleNamespace | None:
+    """The one row a prepared read finds, by column name, its ``times`` in UTC; or None."""
+    values = tx.run(sql, parameters, writes=False).fetchone()
+    if values is None:
+        return None
+    row = SimpleNamespace(**dict(zip(columns, values, strict=True)))
+    for name in times:
+        setattr(row, name, _utc(getattr(row, name)))
+    return row
+
+
 @functools.cache
 def _insert_new(dialect: str, table: sa.Table) -> Executable:
     """``INSERT ... ON CONFLICT (primary key) DO NOTHING``; its row count says if it went in."""
@@ -369,12 +390,10 @@ class SqlFixtureRepository:
     def get(self, fixture_id: int) -> Fixture | None:
         """The fixture with its availability, or None."""
         if self._tx.prepares:
-            values = self._tx.run(_PG_GET_FIXTURE, {"id": fixture_id}, writes=False).fetchone()
-            if values is None:
-                return None
-            row = SimpleNamespace(**dict(zip(_FIXTURE_COLUMNS, values, strict=True)))
-            row.kickoff, row.updated_at = _utc(row.kickoff), _utc(row.updated_at)
-            return _fixture(row)
+            row = _prepared_row(
+                self._tx, _PG_GET_FIXTURE, {"id": fixture_id}, _FIXTURE_COLUMNS, _FIXTURE_TIMES
+            )
+            return _fixture(row) if row else None
         found = self._tx.execute(_GET_FIXTURE, {"fixture_id": fixture_id}).one_or_none()
         return _fixture(found) if found else None
 
@@ -565,12 +584,10 @@ class SqlPurchaseRepository:
     def get(self, request_id: str) -> Purchase | None:
         """The purchase, or None."""
         if self._tx.prepares:
-            values = self._tx.run(_PG_GET_PURCHASE, {"rid": request_id}, writes=False).fetchone()
-            if values is None:
-                return None
-            found = SimpleNamespace(**dict(zip(_PURCHASE_COLUMNS, values, strict=True)))
-            found.created_at, found.updated_at = _utc(found.created_at), _utc(found.updated_at)
-            return _purchase(found)
+            found = _prepared_row(
+                self._tx, _PG_GET_PURCHASE, {"rid": request_id}, _PURCHASE_COLUMNS, _PURCHASE_TIMES
+            )
+            return _purchase(found) if found else None
         row = self._tx.execute(_GET_PURCHASE, {"rid": request_id}).one_or_none()
         return _purchase(row) if row else None
 
