@@ -80,11 +80,12 @@ class FixtureRepository(Protocol):
         A result that is not final never overwrites a finished fixture (False then).
         """
 
-    def try_reserve(self, fixture_id: int, quantity: int) -> bool:
-        """Take exactly ``quantity`` bonds if at least that many are available, else none.
+    def reserve(self, fixture_id: int, quantity: int) -> None:
+        """Take exactly ``quantity`` bonds, or raise ``NotEnoughBonds`` (a deferred write).
 
-        Atomic under any concurrency: availability never goes below zero. Callers make
-        this the last write before commit, as the fixture row is the hottest lock.
+        Atomic under any concurrency: availability never goes below zero; a fixture that
+        is not stored has no bonds. Callers make this the last write before commit, as
+        the fixture row is the hottest lock.
         """
 
     def reserve_up_to(self, fixture_id: int, quantity: int) -> int:
@@ -104,6 +105,9 @@ class PurchaseRepository(Protocol):
 
     def add(self, purchase: Purchase) -> bool:
         """Insert the purchase; False (and no change) if its request_id is already known."""
+
+    def create(self, purchase: Purchase) -> None:
+        """Insert a new purchase, or raise ``Conflict`` if its request_id is known (deferred)."""
 
     def get(self, request_id: str) -> Purchase | None:
         """The purchase, or None."""
@@ -156,10 +160,13 @@ class WalletRepository(Protocol):
     ) -> int:
         """Add ``amount`` > 0 to the wallet with a ledger entry; return the new balance."""
 
-    def try_debit(
+    def debit(
         self, user_id: str, amount: int, kind: LedgerKind, reference: str | None, now: datetime
-    ) -> bool:
-        """Take ``amount`` > 0 if the balance covers it (atomic, never below zero), else False."""
+    ) -> None:
+        """Take ``amount`` > 0 with a ledger entry, or raise ``NotEnoughMoney`` (deferred).
+
+        Atomic under any concurrency: the balance never goes below zero.
+        """
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         """Every movement of the wallet, oldest first."""
@@ -214,7 +221,13 @@ class RecommendationRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    """One transaction: ``with uow: ...; uow.commit()``. Leaving without commit rolls back."""
+    """One transaction: ``with uow: ...; uow.commit()``. Leaving without commit rolls back.
+
+    Deferred writes (``purchases.create``, ``wallets.debit``, ``fixtures.reserve``) may
+    raise their error from a later call of the unit of work or from ``commit()`` instead
+    of at once, so that an adapter can send several to the database together. Whenever
+    they raise, the unit of work keeps nothing.
+    """
 
     fixtures: FixtureRepository
     purchases: PurchaseRepository

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -21,11 +21,11 @@ from goat_core.errors import (
     InvalidInput,
     MalformedMessage,
     NotEnoughBonds,
-    NotEnoughMoney,
     PaymentError,
     UnknownFixture,
     UnknownPurchase,
 )
+from goat_core.grouping import GroupCommit
 from goat_core.model import (
     Fixture,
     LedgerKind,
@@ -97,6 +97,18 @@ class Bought:
 
 
 @attrs.frozen
+class _Order:
+    """A ``BuyBonds`` on its way to the database, with what was settled before."""
+
+    command: BuyBonds
+    request_id: str
+    now: datetime
+    payment: PaymentStart | None
+    buy_order: str | None
+    location: str | None
+
+
+@attrs.frozen
 class PaymentReturn:
     """What the payment page sent back: a token, or only the buy order, and whether cancelled."""
 
@@ -116,6 +128,10 @@ class Exchange:
     ids: IdGenerator
     rules: Rules = attrs.Factory(Rules)
     geolocator: Geolocator | None = None
+    _sales: GroupCommit[_Order, Purchase] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self._sales = GroupCommit(self._sell)
 
     # -- fixtures ---------------------------------------------------------------------
 
@@ -148,29 +164,93 @@ class Exchange:
         if command.quantity > self.rules.bonds_per_fixture:
             raise InvalidInput("quantity", f"must be at most {self.rules.bonds_per_fixture}")
         now = self.clock.now()
-        with self.uow() as uow:
-            fixture = uow.fixtures.get(command.fixture_id)
-        if fixture is None:
-            raise UnknownFixture(command.fixture_id)
-        if fixture.has_started(now):
-            raise FixtureStarted(fixture.id)
-        if fixture.available_bonds is not None and fixture.available_bonds < command.quantity:
-            raise NotEnoughBonds(fixture.id, command.quantity)
-
-        request_id = self.ids.new_id()
-        cost = command.quantity * self.rules.bond_price
         payment = None
         buy_order = None
         if not command.wallet:
+            # no payment for what could not be sold (the lot checks again)
+            with self.uow() as uow:
+                self._on_sale(command, uow.fixtures.get(command.fixture_id), now)
             # A fresh id, never published (unlike the request id): a timed-out return names
             # the purchase by its buy order alone, so only the payer may know it. Webpay
             # caps it at 26; the tail is what tells sequential ids apart.
             buy_order = self.ids.new_id().replace("-", "")[-26:]
             # the session id travels in the return URL: a digest, not the user's id
             session = hashlib.sha256(command.user_id.encode()).hexdigest()[:32]
+            cost = command.quantity * self.rules.bond_price
             payment = self.payments.start(buy_order, session, cost, command.return_url)
-        purchase = Purchase(
-            request_id=request_id,
+        order = _Order(
+            command, self.ids.new_id(), now, payment, buy_order, self._locate(command.ip)
+        )
+        # with the purchases other threads make at the same moment, in one transaction
+        purchase = self._sales.submit(order)
+        log.info(
+            "purchase %s: %d bonds of fixture %d by %s",
+            purchase.request_id,
+            purchase.quantity,
+            purchase.fixture_id,
+            "wallet" if purchase.wallet else "webpay",
+        )
+        self._enqueue(JOB_RECOMMEND, user_id=command.user_id)
+        return Bought(purchase, payment)
+
+    @staticmethod
+    def _on_sale(
+        command: BuyBonds, fixture: Fixture | None, now: datetime, taken: int = 0
+    ) -> Fixture:
+        """The fixture, if the command may buy its bonds now (``taken`` are gone already)."""
+        if fixture is None:
+            raise UnknownFixture(command.fixture_id)
+        if fixture.has_started(now):
+            raise FixtureStarted(fixture.id)
+        left = fixture.available_bonds
+        if left is not None and left - taken < command.quantity:
+            raise NotEnoughBonds(fixture.id, command.quantity)
+        return fixture
+
+    def _sell(self, orders: Sequence[_Order]) -> list[Purchase | Exception]:
+        """Write a lot of ``buy_bonds`` orders in one transaction (see ``GroupCommit``).
+
+        An order whose fixture is unknown, started or short of bonds gets its error and
+        the others go on; a purchase, debit or reservation that fails raises, and nothing
+        of the lot is kept.
+        """
+        outcomes: list[Purchase | Exception] = []
+        taken: dict[int, int] = {}  # bonds of each fixture this lot takes
+        with self.uow() as uow:
+            fixtures = {i: uow.fixtures.get(i) for i in {o.command.fixture_id for o in orders}}
+            for order in orders:
+                command = order.command
+                try:
+                    fixture = self._on_sale(
+                        command,
+                        fixtures[command.fixture_id],
+                        order.now,
+                        taken.get(command.fixture_id, 0),
+                    )
+                except GoatError as error:
+                    outcomes.append(error)
+                    continue
+                purchase = self._purchase(order, fixture)
+                uow.purchases.create(purchase)
+                if command.wallet:
+                    cost = command.quantity * self.rules.bond_price
+                    uow.wallets.debit(
+                        command.user_id, cost, LedgerKind.PURCHASE, purchase.request_id, order.now
+                    )
+                uow.outbox.add(TOPIC_REQUESTS, render_request(purchase, fixture))
+                taken[fixture.id] = taken.get(fixture.id, 0) + command.quantity
+                outcomes.append(purchase)
+            # the fixture rows are the hottest locks of the system: take them last, each
+            # once, in id order (two lots never wait for each other crosswise)
+            for fixture_id, quantity in sorted(taken.items()):
+                uow.fixtures.reserve(fixture_id, quantity)
+            uow.commit()  # raises what a deferred write above may not have raised yet
+        return outcomes
+
+    def _purchase(self, order: _Order, fixture: Fixture) -> Purchase:
+        command, payment = order.command, order.payment
+        return Purchase(
+            request_id=order.request_id,
             group_id=self.rules.group_id,
             fixture_id=fixture.id,
             league_name=fixture.league.name,
@@ -180,35 +260,15 @@ class Exchange:
             quantity=command.quantity,
             reserved=command.quantity,
             wallet=command.wallet,
-            created_at=now,
+            created_at=order.now,
             status=PurchaseStatus.PENDING if command.wallet else PurchaseStatus.PENDING_PAYMENT,
             deposit_token=payment.token if payment else "",
             user_id=command.user_id,
-            buy_order=buy_order,
+            buy_order=order.buy_order,
             payment_url=payment.url if payment else None,
-            location=self._locate(command.ip),
-            updated_at=now,
+            location=order.location,
+            updated_at=order.now,
         )
-        with self.uow() as uow:
-            uow.purchases.add(purchase)
-            if command.wallet and not uow.wallets.try_debit(
-                command.user_id, cost, LedgerKind.PURCHASE, request_id, now
-            ):
-                raise NotEnoughMoney(command.user_id, cost)
-            uow.outbox.add(TOPIC_REQUESTS, render_request(purchase, fixture))
-            # the fixture row is the hottest lock of the system: take it last
-            if not uow.fixtures.try_reserve(fixture.id, command.quantity):
-                raise NotEnoughBonds(fixture.id, command.quantity)
-            uow.commit()
-        log.info(
-            "purchase %s: %d bonds of fixture %d by %s",
-            request_id,
-            command.quantity,
-            fixture.id,
-            "wallet" if command.wallet else "webpay",
-        )
-        self._enqueue(JOB_RECOMMEND, user_id=command.user_id)
-        return Bought(purchase, payment)
 
     def top_up(self, user_id: str, amount: int) -> int:
         """Add money to a user's wallet; return the new balance."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import attrs
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
 from goat_core.model import (
     Fixture,
     League,
@@ -24,7 +27,7 @@ from goat_core.model import (
     Team,
     ValidationMessage,
 )
-from goat_core.ports import FixtureQuery
+from goat_core.ports import FixtureQuery, UnitOfWork
 from tests import strategies
 from tests.contract.conftest import Backend
 
@@ -133,7 +136,7 @@ def test_leaving_on_an_exception_rolls_back(backend: Backend) -> None:
     add_fixtures(backend, fixture())
     try:
         with backend.uow() as uow:
-            assert uow.fixtures.try_reserve(1, 5)
+            assert uow.fixtures.reserve_up_to(1, 5) == 5
             raise LookupError("boom")
     except LookupError:
         pass
@@ -189,7 +192,7 @@ def test_update_changes_broker_data_but_never_availability(backend: Backend) -> 
     """Upserting a known fixture replaces its broker data and keeps its availability."""
     add_fixtures(backend, fixture())
     with backend.uow() as uow:
-        assert uow.fixtures.try_reserve(1, 7)
+        uow.fixtures.reserve(1, 7)
         uow.commit()
     later = NOW + timedelta(hours=1)
     changed = attrs.evolve(
@@ -374,17 +377,66 @@ def test_lock_on_a_request_id_is_reentrant_within_a_unit_of_work(backend: Backen
         uow.commit()
 
 
-def test_try_reserve_takes_exactly_or_nothing(backend: Backend) -> None:
-    """try_reserve() takes all the bonds asked for if available, else none."""
-    add_fixtures(backend, fixture(), bonds=5)
+def commit_writes(backend: Backend, *writes: Callable[[UnitOfWork], object]) -> None:
+    """Make ``writes`` in one unit of work and commit it (a deferred write raises by then)."""
     with backend.uow() as uow:
-        assert uow.fixtures.try_reserve(1, 3)
-        assert not uow.fixtures.try_reserve(1, 3)
-        assert uow.fixtures.try_reserve(1, 2)
-        assert not uow.fixtures.try_reserve(1, 1)
-        assert not uow.fixtures.try_reserve(404, 1)
+        for write in writes:
+            write(uow)
         uow.commit()
+
+
+def test_reserve_takes_exactly_or_raises(backend: Backend) -> None:
+    """reserve() takes all the bonds asked for if available, else raises NotEnoughBonds."""
+    add_fixtures(backend, fixture(), bonds=5)
+    commit_writes(backend, lambda uow: uow.fixtures.reserve(1, 3))
+    with pytest.raises(NotEnoughBonds):
+        commit_writes(backend, lambda uow: uow.fixtures.reserve(1, 3))
+    with pytest.raises(NotEnoughBonds):
+        commit_writes(backend, lambda uow: uow.fixtures.reserve(404, 1))
+    commit_writes(backend, lambda uow: uow.fixtures.reserve(1, 2))
+    with pytest.raises(NotEnoughBonds):
+        commit_writes(backend, lambda uow: uow.fixtures.reserve(1, 1))
     assert available(backend) == 0
+
+
+def test_a_failed_deferred_write_keeps_nothing_of_its_unit_of_work(backend: Backend) -> None:
+    """When a deferred write fails, the purchases, messages and debits beside it are gone too."""
+    add_fixtures(backend, fixture(), bonds=5)
+    commit_writes(
+        backend, lambda uow: uow.wallets.credit("alice", 3000, LedgerKind.TOP_UP, None, NOW)
+    )
+    first, second = purchase("r1"), purchase("r2")
+    with pytest.raises(NotEnoughMoney):
+        commit_writes(
+            backend,
+            lambda uow: uow.purchases.create(first),
+            lambda uow: uow.wallets.debit("alice", 2000, LedgerKind.PURCHASE, "r1", NOW),
+            lambda uow: uow.outbox.add("fixtures/requests", "{}"),
+            lambda uow: uow.purchases.create(second),
+            lambda uow: uow.wallets.debit("alice", 2000, LedgerKind.PURCHASE, "r2", NOW),
+            lambda uow: uow.fixtures.reserve(1, 2),
+        )
+    with backend.uow() as uow:
+        assert uow.purchases.get("r1") is None
+        assert uow.purchases.get("r2") is None
+        assert uow.outbox.backlog() == 0
+        assert [e.amount for e in uow.wallets.ledger("alice")] == [3000]
+        alice = uow.users.get("alice")
+    assert alice is not None
+    assert alice.wallet == 3000
+    assert available(backend) == 5
+
+
+def test_create_refuses_a_known_request_id(backend: Backend) -> None:
+    """create() inserts a new purchase and raises Conflict for a request id already stored."""
+    add_fixtures(backend, fixture())
+    commit_writes(backend, lambda uow: uow.purchases.create(purchase("r1")))
+    with pytest.raises(Conflict):
+        commit_writes(backend, lambda uow: uow.purchases.create(purchase("r1", quantity=9)))
+    with backend.uow() as uow:
+        stored = uow.purchases.get("r1")
+    assert stored is not None
+    assert stored.quantity == purchase("r1").quantity
 
 
 def test_reserve_up_to_takes_what_is_left(backend: Backend) -> None:
@@ -403,7 +455,7 @@ def test_release_gives_bonds_back(backend: Backend) -> None:
     """release() adds the bonds back to availability."""
     add_fixtures(backend, fixture(), bonds=5)
     with backend.uow() as uow:
-        assert uow.fixtures.try_reserve(1, 4)
+        uow.fixtures.reserve(1, 4)
         uow.fixtures.release(1, 3)
         uow.commit()
     assert available(backend) == 4
@@ -537,14 +589,22 @@ def test_user_is_created_once_with_an_empty_wallet(backend: Backend) -> None:
 
 
 def test_wallet_credits_and_debits_with_a_ledger(backend: Backend) -> None:
-    """credit() and try_debit() move the balance, never below zero, each with a ledger entry."""
+    """credit() and debit() move the balance, never below zero, each with a ledger entry."""
     with backend.uow() as uow:
         uow.users.get_or_create("alice", None, None)
         assert uow.wallets.credit("alice", 5000, LedgerKind.TOP_UP, None, NOW) == 5000
-        assert uow.wallets.try_debit("alice", 3000, LedgerKind.PURCHASE, "r1", NOW)
-        assert not uow.wallets.try_debit("alice", 2001, LedgerKind.PURCHASE, "r2", NOW)
-        assert uow.wallets.try_debit("alice", 2000, LedgerKind.PURCHASE, "r3", NOW)
-        assert not uow.wallets.try_debit("nobody", 1, LedgerKind.PURCHASE, "r4", NOW)
+        uow.wallets.debit("alice", 3000, LedgerKind.PURCHASE, "r1", NOW)
+        uow.commit()
+    with pytest.raises(NotEnoughMoney):
+        commit_writes(
+            backend, lambda uow: uow.wallets.debit("alice", 2001, LedgerKind.PURCHASE, "r2", NOW)
+        )
+    with pytest.raises(NotEnoughMoney):
+        commit_writes(
+            backend, lambda uow: uow.wallets.debit("nobody", 1, LedgerKind.PURCHASE, "r2", NOW)
+        )
+    with backend.uow() as uow:
+        uow.wallets.debit("alice", 2000, LedgerKind.PURCHASE, "r3", NOW)
         assert uow.wallets.credit("alice", 1000, LedgerKind.REFUND, "r3", NOW) == 1000
         uow.commit()
     with backend.uow() as uow:

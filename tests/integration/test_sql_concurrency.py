@@ -26,6 +26,7 @@ from goat_adapters.memory import (
 )
 from goat_adapters.sql import SqlDatabase, SqlFixtureRepository, SqlUnitOfWork
 from goat_adapters.sql import tables as t
+from goat_core.errors import NotEnoughBonds
 from goat_core.model import HOLDING_STATUSES, Outcome, Result, Rules
 from goat_core.ports import UnitOfWorkFactory
 from goat_core.services import BuyBonds, Exchange
@@ -60,10 +61,19 @@ def race(threads: int, action: Callable[[int], object]) -> Counter[str]:
     return outcomes
 
 
+PROCESSES = 4
+
+
 @attrs.define
 class Market:
+    """One database and several exchanges on it, as several API processes would be.
+
+    An exchange writes the purchases made at the same moment as one lot, one lot at a
+    time; its lots race those of the other exchanges in the database alone.
+    """
+
     database: SqlDatabase
-    exchange: Exchange
+    exchanges: list[Exchange]
 
     @classmethod
     def open(
@@ -71,19 +81,29 @@ class Market:
     ) -> Market:
         # enough connections for every racing thread to hold one: maximal overlap
         database = SqlDatabase(url, lock_timeout_ms=30_000, pool_size=60, max_overflow=0)
-        exchange = Exchange(
-            uow=uow(database) if uow else database.unit_of_work,
-            payments=InMemoryPaymentGateway(),
-            jobs=InMemoryJobQueue(),
-            clock=ManualClock(NOW),
-            ids=SequentialIds(),
-            rules=Rules(group_id="15", bonds_per_fixture=BONDS),
-        )
-        exchange.ingest_fixtures([fixture(1)])
-        return cls(database, exchange)
+        ids = SequentialIds()  # request ids unique across the exchanges
+        exchanges = [
+            Exchange(
+                uow=uow(database) if uow else database.unit_of_work,
+                payments=InMemoryPaymentGateway(),
+                jobs=InMemoryJobQueue(),
+                clock=ManualClock(NOW),
+                ids=ids,
+                rules=Rules(group_id="15", bonds_per_fixture=BONDS),
+            )
+            for _ in range(PROCESSES)
+        ]
+        exchanges[0].ingest_fixtures([fixture(1)])
+        return cls(database, exchanges)
 
-    def buy(self, user: str, quantity: int = 1) -> None:
-        self.exchange.buy_bonds(BuyBonds(user, 1, Outcome.HOME, quantity, wallet=True))
+    @property
+    def exchange(self) -> Exchange:
+        return self.exchanges[0]
+
+    def buy(self, user: str, quantity: int = 1, via: int = 0) -> None:
+        """Buy through exchange ``via`` (modulo their number)."""
+        exchange = self.exchanges[via % len(self.exchanges)]
+        exchange.buy_bonds(BuyBonds(user, 1, Outcome.HOME, quantity, wallet=True))
 
     def scalar(self, query: sa.Select[Any]) -> Any:
         with self.database.engine.connect() as connection:
@@ -136,7 +156,7 @@ def test_200_buyers_of_40_bonds_never_oversell(market: Market) -> None:
     """200 threads each buying 1 of 40 bonds: exactly 40 succeed and availability ends at 0."""
     for i in range(200):
         market.exchange.top_up(f"user-{i}", 1000)
-    outcomes = race(200, lambda i: market.buy(f"user-{i}"))
+    outcomes = race(200, lambda i: market.buy(f"user-{i}", via=i))
     assert_bonds_exact(market, outcomes, sold=40)
     assert outcomes == Counter({"ok": 40, "NotEnoughBonds": 160})
     assert market.available() == 0
@@ -146,7 +166,7 @@ def test_200_buyers_of_40_bonds_never_oversell(market: Market) -> None:
 def test_20_purchases_with_money_for_5_never_overdraw(market: Market) -> None:
     """20 threads spending one wallet that holds 5 bonds' worth: exactly 5 succeed, balance 0."""
     market.exchange.top_up("alice", 5000)
-    outcomes = race(20, lambda i: market.buy("alice"))
+    outcomes = race(20, lambda i: market.buy("alice", via=i))
     assert outcomes == Counter({"ok": 5, "NotEnoughMoney": 15})
     assert market.balances() == market.ledger_total() == 0
     assert_bonds_exact(market, outcomes, sold=5)
@@ -161,7 +181,7 @@ def test_our_purchases_racing_other_groups_keep_availability_exact(market: Marke
 
     def act(i: int) -> None:
         if i < 30:
-            market.buy(f"user-{i}", 2)
+            market.buy(f"user-{i}", 2, via=i)
         elif i < 60:
             market.exchange.receive(TOPIC_REQUESTS, peer_request(f"peer-{i}", 3))
         else:
@@ -268,17 +288,16 @@ def peer_request(request_id: str, quantity: int) -> str:
 class ReadThenWriteFixtures(SqlFixtureRepository):
     """The bug the harness must catch: check availability, then store the computed rest."""
 
-    def try_reserve(self, fixture_id: int, quantity: int) -> bool:
+    def reserve(self, fixture_id: int, quantity: int) -> None:
         current = self.get(fixture_id)
         if current is None or (current.available_bonds or 0) < quantity:
-            return False
+            raise NotEnoughBonds(fixture_id, quantity)
         time.sleep(0.002)  # widen the window between read and write, as a slow network would
         self._tx.execute(
             sa.update(t.fixtures)
             .where(t.fixtures.c.id == fixture_id)
             .values(available=(current.available_bonds or 0) - quantity)
         )
-        return True
 
 
 class ReadThenWriteUnitOfWork(SqlUnitOfWork):
@@ -296,7 +315,7 @@ def test_control_read_then_write_oversells_under_the_same_harness(fresh_database
     try:
         for i in range(200):
             naive.exchange.top_up(f"user-{i}", 1000)
-        outcomes = race(200, lambda i: naive.buy(f"user-{i}"))
+        outcomes = race(200, lambda i: naive.buy(f"user-{i}", via=i))
         with pytest.raises(AssertionError):
             assert_bonds_exact(naive, outcomes, sold=40)
         assert outcomes["ok"] > BONDS, outcomes  # oversold

@@ -60,7 +60,7 @@ def hold_lock_while(url: str, attempt: threading.Event, done: threading.Event) -
     """Reserve a bond and keep the transaction open until ``done``."""
     database = SqlDatabase(url, lock_timeout_ms=10_000)
     with database.unit_of_work() as uow:
-        assert uow.fixtures.try_reserve(1, 1)
+        assert uow.fixtures.reserve_up_to(1, 1) == 1
         attempt.set()
         done.wait(timeout=30)
         uow.commit()
@@ -88,12 +88,12 @@ def test_lock_not_granted_in_time_is_busy_and_retry_works(
     try:
         assert locked.wait(timeout=30)
         with pytest.raises(Busy), impatient.unit_of_work() as uow:
-            uow.fixtures.try_reserve(1, 1)
+            uow.fixtures.reserve_up_to(1, 1)
     finally:
         release.set()
         holder.join()
     with impatient.unit_of_work() as uow:
-        assert uow.fixtures.try_reserve(1, 1)
+        uow.fixtures.reserve(1, 1)
         uow.commit()
         found = uow.fixtures.get(1)
     assert found is not None

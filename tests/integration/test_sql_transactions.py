@@ -24,7 +24,7 @@ def test_writes_are_invisible_to_others_until_commit(fresh_database_url: str) ->
         seen = reader.fixtures.get(1)
         assert seen is not None
         assert seen.available_bonds == 40
-        assert writer.fixtures.try_reserve(1, 5)
+        assert writer.fixtures.reserve_up_to(1, 5) == 5
         seen = reader.fixtures.get(1)
         assert seen is not None
         assert seen.available_bonds == 40
@@ -45,7 +45,7 @@ def test_reads_before_the_first_write_see_the_latest_commit(fresh_database_url: 
         assert reader.inbox.remember("first write opens the transaction")
         before = reader.fixtures.get(1)
         with database.unit_of_work() as other:
-            assert other.fixtures.try_reserve(1, 3)
+            other.fixtures.reserve(1, 3)
             other.commit()
         after = reader.fixtures.get(1)
         reader.commit()

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from datetime import timedelta
 
+import attrs
 import pytest
 
+from goat_adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from goat_core.errors import (
     FixtureStarted,
+    GoatError,
     InvalidInput,
     NotEnoughBonds,
     NotEnoughMoney,
     UnknownFixture,
 )
 from goat_core.model import LedgerKind, Outcome, PurchaseStatus, Rules
-from goat_core.services import JOB_RECOMMEND
+from goat_core.services import JOB_RECOMMEND, Bought, BuyBonds
 from goat_core.wire import TOPIC_REQUESTS
 from tests.unit.support import KICKOFF, USER, World, make_fixture
 
@@ -223,3 +228,83 @@ def test_bond_price_and_size_are_settings() -> None:
     assert world.available(1) == 0
     assert world.balance(USER) == 0
     assert world.published(TOPIC_REQUESTS)[0]["group_id"] == "3"
+
+
+# -- purchases made at the same moment ----------------------------------------------------
+
+
+class HeldFirstCommit(InMemoryUnitOfWork):
+    """Counts commits; the first waits for ``release``, so that other buyers queue meanwhile."""
+
+    def __init__(self, store: InMemoryStore, commits: list[int], release: threading.Event) -> None:
+        super().__init__(store)
+        self.commits, self.release = commits, release
+
+    def commit(self) -> None:
+        self.commits.append(len(self.commits))
+        if len(self.commits) == 1:
+            assert self.release.wait(timeout=10)
+        super().commit()
+
+
+def buy_together(world: World, *buyers: tuple[str, int]) -> tuple[list[object], int]:
+    """The first buyer's purchase holds its commit while the others queue; their outcomes
+    (a Bought or an error, in order) and the number of commits."""
+    commits: list[int] = []
+    release = threading.Event()
+    exchange = attrs.evolve(
+        world.exchange, uow=lambda: HeldFirstCommit(world.store, commits, release)
+    )
+    outcomes: list[object] = [None] * len(buyers)
+
+    def buy(i: int) -> None:
+        user, fixture_id = buyers[i]
+        try:
+            outcomes[i] = exchange.buy_bonds(BuyBonds(user, fixture_id, Outcome.HOME, 1, True))
+        except GoatError as error:
+            outcomes[i] = error
+
+    first = threading.Thread(target=buy, args=(0,))
+    first.start()
+    while not commits:
+        time.sleep(0.001)
+    others = [threading.Thread(target=buy, args=(i,)) for i in range(1, len(buyers))]
+    for thread in others:
+        thread.start()
+    while exchange._sales.waiting < len(others):
+        time.sleep(0.001)
+    release.set()
+    for thread in [first, *others]:
+        thread.join(timeout=10)
+    return outcomes, len(commits)
+
+
+def test_purchases_made_at_the_same_moment_share_one_transaction(world: World) -> None:
+    """Buyers arriving while a purchase is being written are written together: one commit."""
+    users = [f"user-{i}" for i in range(4)]
+    for user in users:
+        world.fund(user, 1000)
+
+    outcomes, commits = buy_together(world, *((user, 1) for user in users))
+
+    assert all(isinstance(outcome, Bought) for outcome in outcomes)
+    assert commits == 2  # the held purchase, then the three that queued behind it
+    assert world.available(1) == 36
+    assert [world.balance(user) for user in users] == [0, 0, 0, 0]
+    assert len(world.published(TOPIC_REQUESTS)) == 4
+
+
+def test_a_purchase_that_fails_among_others_fails_alone(world: World) -> None:
+    """In a lot, an unknown fixture or an empty wallet fails only its own purchase."""
+    world.fund(USER, 1000)  # one bond's worth
+    world.fund("bob", 5000)
+
+    outcomes, _ = buy_together(world, ("bob", 1), (USER, 1), (USER, 1), ("bob", 404))
+
+    assert isinstance(outcomes[0], Bought)
+    assert sorted(type(o).__name__ for o in outcomes[1:3]) == ["Bought", "NotEnoughMoney"]
+    assert isinstance(outcomes[3], UnknownFixture)
+    assert (world.balance(USER), world.balance("bob")) == (0, 4000)
+    assert world.available(1) == 38
+    assert len(world.store.purchases()) == 2
+    assert len(world.published(TOPIC_REQUESTS)) == 2

@@ -29,7 +29,7 @@ from typing import Self
 import attrs
 
 from goat_core import ports
-from goat_core.errors import PaymentError, Unavailable
+from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney, PaymentError, Unavailable
 from goat_core.model import (
     DeadLetter,
     Fixture,
@@ -233,14 +233,13 @@ class _Fixtures:
         )
         return True
 
-    def try_reserve(self, fixture_id: int, quantity: int) -> bool:
+    def reserve(self, fixture_id: int, quantity: int) -> None:
         if quantity <= 0:
-            return quantity == 0
+            raise ValueError("a reservation must be positive")
         known = self.s.fixtures.get(fixture_id)
         if known is None or (known.available_bonds or 0) < quantity:
-            return False
+            raise NotEnoughBonds(fixture_id, quantity)
         self._set(known, (known.available_bonds or 0) - quantity)
-        return True
 
     def reserve_up_to(self, fixture_id: int, quantity: int) -> int:
         known = self.s.fixtures.get(fixture_id)
@@ -265,6 +264,10 @@ class _Purchases:
 
     def lock(self, request_id: str) -> None:
         """Nothing to do: units of work on the store already run one at a time."""
+
+    def create(self, purchase: Purchase) -> None:
+        if not self.add(purchase):
+            raise Conflict(f"purchase {purchase.request_id} exists already")
 
     def add(self, purchase: Purchase) -> bool:
         if purchase.request_id in self.s.purchases:
@@ -371,16 +374,15 @@ class _Wallets:
             raise ValueError("a credit must be positive")
         return self._move(user_id, amount, kind, reference, now)
 
-    def try_debit(
+    def debit(
         self, user_id: str, amount: int, kind: LedgerKind, reference: str | None, now: datetime
-    ) -> bool:
+    ) -> None:
         if amount <= 0:
             raise ValueError("a debit must be positive")
         user = self.s.users.get(user_id)
         if user is None or user.wallet < amount:
-            return False
+            raise NotEnoughMoney(user_id, amount)
         self._move(user_id, -amount, kind, reference, now)
-        return True
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         return [e for e in self.s.ledger if e.user_id == user_id]

@@ -26,6 +26,7 @@ from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.sql import Executable
 
 from goat_adapters.sql import tables as t
+from goat_core.errors import Conflict, GoatError, NotEnoughBonds, NotEnoughMoney, Unavailable
 from goat_core.model import (
     FINISHED_STATUSES,
     NOT_STARTED_STATUSES,
@@ -88,6 +89,9 @@ class Transaction(Protocol):
         self, sql: str, parameters: Mapping[str, Any], *, writes: bool = True
     ) -> psycopg.Cursor[Any]:
         """Run raw PostgreSQL straight on psycopg, prepared, in the same transaction."""
+
+    def defer(self, sql: str, parameters: Mapping[str, Any], error: GoatError) -> None:
+        """Like ``run()``, without waiting; ``error`` later if it changes no row."""
 
 
 # The statements of the purchase path are built once: SQLAlchemy then reuses their cache
@@ -460,13 +464,22 @@ class SqlFixtureRepository:
             )
         )
 
-    def try_reserve(self, fixture_id: int, quantity: int) -> bool:
-        """Take exactly ``quantity`` bonds if at least that many are available, else none.
+    def reserve(self, fixture_id: int, quantity: int) -> None:
+        """Take exactly ``quantity`` bonds, or raise ``NotEnoughBonds`` (deferred).
 
         ``UPDATE ... SET available = available - :q WHERE id = :id AND available >= :q``:
         the row lock orders concurrent buyers and each re-checks the condition on the
         row as the one before left it.
         """
+        if quantity <= 0:
+            raise ValueError("a reservation must be positive")
+        parameters = {"id": fixture_id, "quantity": quantity}
+        if self._tx.prepares:
+            self._tx.defer(_PG_RESERVE, parameters, NotEnoughBonds(fixture_id, quantity))
+        elif not self._take(fixture_id, quantity):
+            raise NotEnoughBonds(fixture_id, quantity)
+
+    def _take(self, fixture_id: int, quantity: int) -> bool:
         if self._tx.prepares:
             cursor = self._tx.run(_PG_RESERVE, {"id": fixture_id, "quantity": quantity})
             return cursor.rowcount > 0
@@ -478,7 +491,7 @@ class SqlFixtureRepository:
         """Take as many of ``quantity`` bonds as are available; return how many were taken."""
         if quantity <= 0:
             return 0
-        if self.try_reserve(fixture_id, quantity):
+        if self._take(fixture_id, quantity):
             return quantity
         f = t.fixtures.c
         # Fewer than asked: lock the row, then take what is left. FOR UPDATE is ignored
@@ -580,6 +593,18 @@ class SqlPurchaseRepository:
             values["updated_at"] = _aware(purchase.updated_at)
             return self._tx.run(_PG_ADD_PURCHASE, values).rowcount > 0
         return _changed(self._tx.execute(_insert_new(self._tx.dialect, t.purchases), values))
+
+    def create(self, purchase: Purchase) -> None:
+        """Insert a new purchase, or raise ``Conflict`` if its request_id is known (deferred)."""
+        if not self._tx.prepares:
+            if not self.add(purchase):
+                raise Conflict(f"purchase {purchase.request_id} exists already")
+            return
+        values = _purchase_values(purchase)
+        values["created_at"] = _aware(purchase.created_at)
+        values["updated_at"] = _aware(purchase.updated_at)
+        error = Conflict(f"purchase {purchase.request_id} exists already")
+        self._tx.defer(_PG_ADD_PURCHASE, values, error)
 
     def get(self, request_id: str) -> Purchase | None:
         """The purchase, or None."""
@@ -736,10 +761,11 @@ class SqlWalletRepository:
         self._record(user_id, amount, kind, reference, now)
         return int(balance)
 
-    def try_debit(
+    def debit(
         self, user_id: str, amount: int, kind: LedgerKind, reference: str | None, now: datetime
-    ) -> bool:
-        """Take ``amount`` > 0 if the balance covers it (atomic, never below zero), else False."""
+    ) -> None:
+        """Take ``amount`` > 0 if the balance covers it (atomic, never below zero), or raise
+        ``NotEnoughMoney`` (deferred)."""
         if amount <= 0:
             raise ValueError("a debit must be positive")
         if self._tx.prepares:  # the debit and its ledger row in one statement
@@ -750,11 +776,11 @@ class SqlWalletRepository:
                 "reference": reference,
                 "at": _aware(now),
             }
-            return self._tx.run(_PG_DEBIT, parameters).rowcount > 0
-        taken = _changed(self._tx.execute(_DEBIT, {"user_id": user_id, "amount": amount}))
-        if taken:
-            self._record(user_id, -amount, kind, reference, now)
-        return taken
+            self._tx.defer(_PG_DEBIT, parameters, NotEnoughMoney(user_id, amount))
+            return
+        if not _changed(self._tx.execute(_DEBIT, {"user_id": user_id, "amount": amount})):
+            raise NotEnoughMoney(user_id, amount)
+        self._record(user_id, -amount, kind, reference, now)
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         """Every movement of the wallet, oldest first."""
@@ -792,8 +818,9 @@ class SqlOutbox:
 
     def add(self, topic: str, payload: str) -> None:
         """Queue a message to publish after this unit of work commits."""
-        if self._tx.prepares:
-            self._tx.run(_PG_ADD_OUTBOX, {"topic": topic, "payload": payload})
+        if self._tx.prepares:  # deferred: it cannot fail but for the database itself
+            parameters = {"topic": topic, "payload": payload}
+            self._tx.defer(_PG_ADD_OUTBOX, parameters, Unavailable("the outbox took nothing"))
         else:
             self._tx.execute(_ADD_OUTBOX, {"topic": topic, "payload": payload})
 

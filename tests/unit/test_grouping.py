@@ -1,0 +1,137 @@
+"""Group commit: concurrent callers share a lot, and each gets its own outcome."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from goat_core.grouping import GroupCommit
+
+
+class Recorder:
+    """An ``apply_lot`` that records its lots; ``hold`` keeps the first lot open."""
+
+    def __init__(self, fail: Callable[[Sequence[int]], bool] = lambda lot: False) -> None:
+        self.lots: list[list[int]] = []
+        self.hold = threading.Event()
+        self.hold.set()
+        self.entered = threading.Event()
+        self.fail = fail
+
+    def __call__(self, items: Sequence[int]) -> list[int | Exception]:
+        self.entered.set()
+        self.hold.wait(timeout=10)
+        if self.fail(items):
+            raise ValueError(f"lot {list(items)} refused")
+        self.lots.append(list(items))
+        return [ValueError(f"{i} is odd") if i % 2 else i * 10 for i in items]
+
+
+def submit_in_threads(
+    group: GroupCommit[int, int], items: Sequence[int]
+) -> tuple[list[threading.Thread], dict[int, object]]:
+    outcomes: dict[int, object] = {}
+
+    def run(item: int) -> None:
+        try:
+            outcomes[item] = group.submit(item)
+        except Exception as error:
+            outcomes[item] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in items]
+    for thread in threads:
+        thread.start()
+    return threads, outcomes
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+def test_a_lone_caller_writes_a_lot_of_one() -> None:
+    """One caller at a time: each item is its own lot, and submit() returns its result."""
+    recorder = Recorder()
+    group = GroupCommit(recorder)
+    assert group.submit(2) == 20
+    assert group.submit(4) == 40
+    assert recorder.lots == [[2], [4]]
+
+
+def test_callers_arriving_while_a_lot_is_written_form_the_next_lot() -> None:
+    """Items submitted while the writer is busy are applied together, in one lot."""
+    recorder = Recorder()
+    recorder.hold.clear()
+    group = GroupCommit(recorder)
+    first, outcomes = submit_in_threads(group, [2])
+    assert recorder.entered.wait(timeout=10)
+    others, more = submit_in_threads(group, [4, 6, 8])
+    wait_until(lambda: group.waiting == 3)
+    recorder.hold.set()
+    for thread in first + others:
+        thread.join(timeout=10)
+    assert recorder.lots[0] == [2]
+    assert sorted(recorder.lots[1]) == [4, 6, 8]
+    assert {**outcomes, **more} == {2: 20, 4: 40, 6: 60, 8: 80}
+
+
+def test_an_item_refused_within_a_lot_fails_alone() -> None:
+    """An outcome that is an exception is raised to its own caller only."""
+    recorder = Recorder()
+    recorder.hold.clear()
+    group = GroupCommit(recorder)
+    first, _ = submit_in_threads(group, [2])
+    assert recorder.entered.wait(timeout=10)
+    others, more = submit_in_threads(group, [3, 4])
+    wait_until(lambda: group.waiting == 2)
+    recorder.hold.set()
+    for thread in first + others:
+        thread.join(timeout=10)
+    assert sorted(recorder.lots[1]) == [3, 4]
+    assert more[4] == 40
+    assert isinstance(more[3], ValueError)
+    assert str(more[3]) == "3 is odd"
+
+
+def test_a_lot_that_fails_whole_is_retried_item_by_item() -> None:
+    """When applying a lot raises, each item is applied alone: only the guilty one fails."""
+    recorder = Recorder(fail=lambda lot: 666 in lot)
+    recorder.hold.clear()
+    group = GroupCommit(recorder)
+    first, _ = submit_in_threads(group, [2])
+    assert recorder.entered.wait(timeout=10)
+    others, more = submit_in_threads(group, [4, 666, 6])
+    wait_until(lambda: group.waiting == 3)
+    recorder.hold.set()
+    for thread in first + others:
+        thread.join(timeout=10)
+    assert sorted(sorted(lot) for lot in recorder.lots) == [[2], [4], [6]]
+    assert (more[4], more[6]) == (40, 60)
+    assert isinstance(more[666], ValueError)
+    assert "refused" in str(more[666])
+
+
+def test_a_lot_holds_at_most_max_lot_items() -> None:
+    """More waiting than max_lot: they go in several lots, none larger than max_lot."""
+    recorder = Recorder()
+    recorder.hold.clear()
+    group = GroupCommit(recorder, max_lot=2)
+    first, _ = submit_in_threads(group, [2])
+    assert recorder.entered.wait(timeout=10)
+    others, more = submit_in_threads(group, [4, 6, 8, 10, 12])
+    wait_until(lambda: group.waiting == 5)
+    recorder.hold.set()
+    for thread in first + others:
+        thread.join(timeout=10)
+    assert [len(lot) for lot in recorder.lots] == [1, 2, 2, 1]
+    assert more == {4: 40, 6: 60, 8: 80, 10: 100, 12: 120}
+
+
+def test_max_lot_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_lot"):
+        GroupCommit(Recorder(), max_lot=0)
