@@ -5,8 +5,9 @@
 Starts its own PostgreSQL (durable: fsync and synchronous_commit on), then measures:
 
 - ``Exchange.buy_bonds`` (wallet purchases: purchase row, wallet debit and ledger row,
-  outbox message, conditional reservation, one transaction) at each thread count, on one
-  hot fixture and spread over 100 fixtures, with this process's CPU time per purchase;
+  outbox message, conditional reservation; the purchases of the same moment share one
+  transaction) at each thread count, on one hot fixture and spread over 100 fixtures,
+  with this process's CPU time per purchase;
 - pgbench running a one-row ``UPDATE`` at the same client counts, on one hot row and
   spread over 100 rows: the floor set by the database and the disk;
 - the time to receive one fixtures/info message of 100 fixtures with odds (median).
