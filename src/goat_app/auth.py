@@ -47,6 +47,7 @@ class Identity:
     email: str | None = None
     name: str | None = None
     admin: bool = False
+    expires_at: float | None = None  # the token's ``exp``, seconds since the epoch
 
 
 class TokenVerifier(Protocol):
@@ -60,13 +61,46 @@ def identity_from_claims(claims: dict[str, Any]) -> Identity:
     if not isinstance(subject, str) or not subject:
         raise NotAuthenticated("the token has no subject")
     permissions = claims.get("permissions") or []
-    email, name = claims.get("email"), claims.get("name")
+    email, name, expires = claims.get("email"), claims.get("name"), claims.get("exp")
     return Identity(
         user_id=subject,
         email=email if isinstance(email, str) else None,
         name=name if isinstance(name, str) else None,
         admin=isinstance(permissions, list) and ADMIN_PERMISSION in permissions,
+        expires_at=float(expires) if isinstance(expires, int | float) else None,
     )
+
+
+class VerifiedTokens:
+    """The identities of tokens verified lately, so that a client's next requests with the
+    same token skip the signature check (and the thread it needs: a key fetch may block).
+
+    An entry lasts until its token expires and at most ``ttl`` seconds (a key the issuer
+    withdraws stops being honoured within that time); at most ``size`` tokens are kept.
+    """
+
+    def __init__(self, ttl: float = 60, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._kept: dict[str, tuple[float, Identity]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Identity | None:
+        """The identity of ``token`` if it was verified lately and has not expired."""
+        kept = self._kept.get(token)
+        if kept is None or kept[0] <= time.time():
+            return None
+        return kept[1]
+
+    def put(self, token: str, identity: Identity) -> None:
+        """Remember a verified token's identity."""
+        until = time.time() + self.ttl
+        if identity.expires_at is not None:
+            until = min(until, identity.expires_at)
+        with self._lock:
+            if len(self._kept) >= self.size:
+                self._kept.clear()  # a flood of distinct tokens must not grow memory
+            self._kept[token] = (until, identity)
 
 
 class JwksTokenVerifier:

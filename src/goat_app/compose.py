@@ -7,14 +7,13 @@ Nothing is created at import time: ``build_system`` makes a ``System`` on demand
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from goat_adapters.sql import SqlDatabase
 from goat_adapters.webpay import SandboxPaymentGateway
-from goat_app.auth import TokenVerifier, verifier_for
+from goat_app.auth import TokenVerifier, VerifiedTokens, verifier_for
 from goat_app.jobs import InProcessJobQueue
 from goat_app.receipts import FileReceiptStore
 from goat_app.settings import Settings
@@ -75,8 +74,8 @@ class System:
         self.database_kind = database_kind
         self.broker_state: Callable[[], str] = lambda: "not connected by this process"
         self.closers: list[Callable[[], None]] = []
-        self.known_users: set[str] = set()
-        self.known_users_lock = threading.Lock()
+        # tokens verified lately, whose users are known to exist
+        self.tokens = VerifiedTokens()
 
     @property
     def return_url(self) -> str:

@@ -4,8 +4,9 @@ A purchase of our users ends on its fixture's row, the hottest lock of the syste
 one transaction per purchase every buyer of a fixture would queue behind one commit (one
 disk flush) each. ``GroupCommit`` lets the first caller that finds the writer free
 become the writer: it takes every item waiting (up to ``max_lot``), applies them as one
-lot, hands each caller its own outcome, and steps down; callers that arrived meanwhile
-form the next lot. One caller at a time makes lots of one, as if nothing grouped.
+lot, wakes each caller with its own outcome, and hands the writer's role to the caller
+waiting longest, whose lot is everything that arrived meanwhile. Each thread is woken
+once. One caller at a time makes lots of one, as if nothing grouped.
 
 A lot that fails as a whole is applied again one item at a time, so that each caller
 gets exactly the outcome its item would have had alone: an error is never shared.
@@ -29,6 +30,13 @@ class _Ticket(Generic[Item, Result]):
     done: bool = False
     result: Result | None = None
     error: BaseException | None = None
+    # set once: when the ticket is done, or when its thread is to write the next lot
+    wake: threading.Event = attrs.field(factory=threading.Event)
+
+    def outcome(self) -> Result:
+        if self.error is not None:
+            raise self.error
+        return self.result  # type: ignore[return-value]  # set whenever error is not
 
 
 class GroupCommit(Generic[Item, Result]):
@@ -51,38 +59,42 @@ class GroupCommit(Generic[Item, Result]):
         self._max_lot = max_lot
         self._waiting: list[_Ticket[Item, Result]] = []
         self._writing = False
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
 
     @property
     def waiting(self) -> int:
         """How many submitted items wait for a writer (not counting the lot being written)."""
-        with self._changed:
+        with self._lock:
             return len(self._waiting)
 
     def submit(self, item: Item) -> Result:
         """Apply ``item``, in a lot with whatever other threads submit meanwhile."""
         ticket: _Ticket[Item, Result] = _Ticket(item)
-        with self._changed:
-            self._waiting.append(ticket)
-            while not ticket.done:
-                if self._writing:
-                    self._changed.wait()
-                    continue
-                # The writer is free: this thread writes the next lot (its own item is
-                # among the first max_lot waiting, or in a later lot it writes as well).
+        with self._lock:
+            if self._writing:
+                self._waiting.append(ticket)
+            else:
                 self._writing = True
-                lot = self._waiting[: self._max_lot]
-                del self._waiting[: self._max_lot]
-                self._changed.release()
-                try:
-                    self._write(lot)
-                finally:
-                    self._changed.acquire()
+                ticket.wake.set()
+        ticket.wake.wait()
+        if not ticket.done:  # this thread writes the next lot: its item and those waiting
+            self._write_next(ticket)
+        return ticket.outcome()
+
+    def _write_next(self, ticket: _Ticket[Item, Result]) -> None:
+        with self._lock:
+            lot = [ticket, *self._waiting[: self._max_lot - 1]]
+            del self._waiting[: self._max_lot - 1]
+        try:
+            self._write(lot)
+        finally:
+            with self._lock:
+                if self._waiting:  # the writer's role goes to the one waiting longest
+                    self._waiting.pop(0).wake.set()
+                else:
                     self._writing = False
-                    self._changed.notify_all()
-        if ticket.error is not None:
-            raise ticket.error
-        return ticket.result  # type: ignore[return-value]  # set whenever error is not
+            for done in lot[1:]:
+                done.wake.set()
 
     def _write(self, lot: list[_Ticket[Item, Result]]) -> None:
         """Apply a lot; every ticket ends done, with its result or its error."""

@@ -52,7 +52,7 @@ def create_app(target: Settings | System, *, public_url: str | None = None) -> L
         route_handlers=HANDLERS,
         dependencies={
             "system": Provide(provide_system, sync_to_thread=False),
-            "identity": Provide(provide_identity, sync_to_thread=True),
+            "identity": Provide(provide_identity),
         },
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[blank_query_values_are_absent],

@@ -8,6 +8,7 @@ import html
 from typing import Annotated, Any
 
 from litestar import MediaType, Request, Response, get, patch, post, put
+from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -107,20 +108,24 @@ def provide_system(state: State) -> System:
     return system
 
 
-def provide_identity(request: Request[Any, Any, Any], system: SystemDep) -> Identity:
+async def provide_identity(request: Request[Any, Any, Any], system: SystemDep) -> Identity:
     """The verified caller, created as a user on first sight (from the token's claims)."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.casefold() != "bearer" or not token.strip():
+    token = token.strip()
+    if scheme.casefold() != "bearer" or not token:
         raise NotAuthenticated("send Authorization: Bearer <token>")
-    identity = system.verifier.verify(token.strip())
-    if identity.user_id not in system.known_users:
-        with system.uow() as uow:
-            uow.users.get_or_create(identity.user_id, identity.email, identity.name)
-            uow.commit()
-        with system.known_users_lock:
-            if len(system.known_users) > 100_000:  # a cache, not a registry: keep it bounded
-                system.known_users.clear()
-            system.known_users.add(identity.user_id)
+    identity = system.tokens.get(token)
+    if identity is None:  # verifying may fetch the issuer's keys, and registering writes
+        identity = await sync_to_thread(_verify_and_register, system, token)
+    return identity
+
+
+def _verify_and_register(system: System, token: str) -> Identity:
+    identity = system.verifier.verify(token)
+    with system.uow() as uow:
+        uow.users.get_or_create(identity.user_id, identity.email, identity.name)
+        uow.commit()
+    system.tokens.put(token, identity)
     return identity
 
 
