@@ -183,13 +183,6 @@ class Exchange:
         )
         # with the purchases other threads make at the same moment, in one transaction
         purchase = self._sales.submit(order)
-        log.info(
-            "purchase %s: %d bonds of fixture %d by %s",
-            purchase.request_id,
-            purchase.quantity,
-            purchase.fixture_id,
-            "wallet" if purchase.wallet else "webpay",
-        )
         self._enqueue(JOB_RECOMMEND, user_id=command.user_id)
         return Bought(purchase, payment)
 
@@ -245,6 +238,16 @@ class Exchange:
             for fixture_id, quantity in sorted(taken.items()):
                 uow.fixtures.reserve(fixture_id, quantity)
             uow.commit()  # raises what a deferred write above may not have raised yet
+        written = [p for p in outcomes if isinstance(p, Purchase)]
+        if written:  # one line per transaction: a line per purchase costs more than its write
+            log.info(
+                "purchases written: %s",
+                ", ".join(
+                    f"{p.request_id} ({p.quantity} of fixture {p.fixture_id} by "
+                    f"{'wallet' if p.wallet else 'webpay'})"
+                    for p in written
+                ),
+            )
         return outcomes
 
     def _purchase(self, order: _Order, fixture: Fixture) -> Purchase:
@@ -504,15 +507,16 @@ class Exchange:
         with self.uow() as uow:
             won = uow.purchases.won_by_user(user_id)
             fixtures = {p.fixture_id: uow.fixtures.get(p.fixture_id) for p in won}
-            upcoming = uow.fixtures.upcoming(now)
-            previous = uow.recommendations.get(user_id)
             hits: dict[str, int] = {}
             for p in won:
                 fixture = fixtures[p.fixture_id]
                 team = fixture.team_for(p.result) if fixture else None
                 if team is not None:
                     hits[team.name] = hits.get(team.name, 0) + p.quantity
-            items = rank(upcoming, hits, previous)
+            items: tuple[Recommendation, ...] = ()  # nothing won yet: no fixture scores
+            if hits:
+                upcoming = uow.fixtures.upcoming(now)
+                items = rank(upcoming, hits, uow.recommendations.get(user_id))
             fresh = Recommendations(user_id=user_id, updated_at=now, items=items)
             uow.recommendations.put(fresh)
             uow.commit()
