@@ -9,7 +9,8 @@ waiting longest, whose lot is everything that arrived meanwhile. Each thread is 
 once. One caller at a time makes lots of one, as if nothing grouped.
 
 A lot that fails as a whole is applied again one item at a time, so that each caller
-gets exactly the outcome its item would have had alone: an error is never shared.
+gets exactly the outcome its item would have had alone: an error is shared only when
+``apply_lot`` itself gives it to several items.
 """
 
 from __future__ import annotations

@@ -16,12 +16,14 @@ from decimal import Decimal
 import attrs
 
 from goat_core.errors import (
+    Busy,
     FixtureStarted,
     GoatError,
     InvalidInput,
     MalformedMessage,
     NotEnoughBonds,
     PaymentError,
+    Unavailable,
     UnknownFixture,
     UnknownPurchase,
 )
@@ -158,6 +160,8 @@ class Exchange:
         the course's validation (``pending``); otherwise a Webpay transaction is opened and
         the purchase waits for payment (``pending_payment``). Raises ``UnknownFixture``,
         ``FixtureStarted``, ``NotEnoughMoney`` or ``NotEnoughBonds`` and then changes nothing.
+        Purchases that other threads make at the same moment are written in the same
+        transaction (``goat_core.grouping``); each call still gets only its own outcome.
         """
         if command.quantity < 1:
             raise InvalidInput("quantity", "must be at least 1")
@@ -205,8 +209,15 @@ class Exchange:
 
         An order whose fixture is unknown, started or short of bonds gets its error and
         the others go on; a purchase, debit or reservation that fails raises, and nothing
-        of the lot is kept.
+        of the lot is kept. A busy or unreachable database is no one order's fault: every
+        order of the lot gets that error at once (one by one, each would wait as long).
         """
+        try:
+            return self._write_lot(orders)
+        except (Busy, Unavailable) as error:
+            return [error] * len(orders)
+
+    def _write_lot(self, orders: Sequence[_Order]) -> list[Purchase | Exception]:
         outcomes: list[Purchase | Exception] = []
         taken: dict[int, int] = {}  # bonds of each fixture this lot takes
         with self.uow() as uow:

@@ -12,6 +12,7 @@ import pytest
 
 from goat_adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from goat_core.errors import (
+    Busy,
     FixtureStarted,
     GoatError,
     InvalidInput,
@@ -234,26 +235,37 @@ def test_bond_price_and_size_are_settings() -> None:
 
 
 class HeldFirstCommit(InMemoryUnitOfWork):
-    """Counts commits; the first waits for ``release``, so that other buyers queue meanwhile."""
+    """Counts commits; the first waits for ``release``, so that other buyers queue meanwhile;
+    the later ones raise ``fail`` if given."""
 
-    def __init__(self, store: InMemoryStore, commits: list[int], release: threading.Event) -> None:
+    def __init__(
+        self,
+        store: InMemoryStore,
+        commits: list[int],
+        release: threading.Event,
+        fail: Exception | None,
+    ) -> None:
         super().__init__(store)
-        self.commits, self.release = commits, release
+        self.commits, self.release, self.fail = commits, release, fail
 
     def commit(self) -> None:
         self.commits.append(len(self.commits))
         if len(self.commits) == 1:
             assert self.release.wait(timeout=10)
+        elif self.fail is not None:
+            raise self.fail
         super().commit()
 
 
-def buy_together(world: World, *buyers: tuple[str, int]) -> tuple[list[object], int]:
+def buy_together(
+    world: World, *buyers: tuple[str, int], fail: Exception | None = None
+) -> tuple[list[object], int]:
     """The first buyer's purchase holds its commit while the others queue; their outcomes
-    (a Bought or an error, in order) and the number of commits."""
+    (a Bought or an error, in order) and the number of commits tried."""
     commits: list[int] = []
     release = threading.Event()
     exchange = attrs.evolve(
-        world.exchange, uow=lambda: HeldFirstCommit(world.store, commits, release)
+        world.exchange, uow=lambda: HeldFirstCommit(world.store, commits, release, fail)
     )
     outcomes: list[object] = [None] * len(buyers)
 
@@ -308,3 +320,19 @@ def test_a_purchase_that_fails_among_others_fails_alone(world: World) -> None:
     assert world.available(1) == 38
     assert len(world.store.purchases()) == 2
     assert len(world.published(TOPIC_REQUESTS)) == 2
+
+
+def test_a_busy_database_fails_the_whole_lot_at_once(world: World) -> None:
+    """Busy is no one purchase's fault: every queued buyer gets it after one attempt."""
+    users = [f"user-{i}" for i in range(4)]
+    for user in users:
+        world.fund(user, 1000)
+
+    outcomes, commits = buy_together(
+        world, *((user, 1) for user in users), fail=Busy("lock not granted")
+    )
+
+    assert isinstance(outcomes[0], Bought)
+    assert [type(o).__name__ for o in outcomes[1:]] == ["Busy", "Busy", "Busy"]
+    assert commits == 2  # the held lot, then one try for the three: not one try each
+    assert world.available(1) == 39

@@ -473,11 +473,11 @@ class SqlFixtureRepository:
         """
         if quantity <= 0:
             raise ValueError("a reservation must be positive")
-        parameters = {"id": fixture_id, "quantity": quantity}
+        short = NotEnoughBonds(fixture_id, quantity)
         if self._tx.prepares:
-            self._tx.defer(_PG_RESERVE, parameters, NotEnoughBonds(fixture_id, quantity))
+            self._tx.defer(_PG_RESERVE, {"id": fixture_id, "quantity": quantity}, short)
         elif not self._take(fixture_id, quantity):
-            raise NotEnoughBonds(fixture_id, quantity)
+            raise short
 
     def _take(self, fixture_id: int, quantity: int) -> bool:
         if self._tx.prepares:
@@ -546,6 +546,14 @@ def _purchase_values(p: Purchase) -> dict[str, Any]:
     }
 
 
+def _prepared_values(purchase: Purchase) -> dict[str, Any]:
+    """``_purchase_values`` with its times as psycopg binds them."""
+    values = _purchase_values(purchase)
+    values["created_at"] = _aware(purchase.created_at)
+    values["updated_at"] = _aware(purchase.updated_at)
+    return values
+
+
 def _purchase(row: Row[Any] | SimpleNamespace) -> Purchase:
     return Purchase(
         request_id=row.request_id,
@@ -587,24 +595,18 @@ class SqlPurchaseRepository:
 
     def add(self, purchase: Purchase) -> bool:
         """Insert the purchase; False (and no change) if its request_id is already known."""
-        values = _purchase_values(purchase)
         if self._tx.prepares:
-            values["created_at"] = _aware(purchase.created_at)
-            values["updated_at"] = _aware(purchase.updated_at)
-            return self._tx.run(_PG_ADD_PURCHASE, values).rowcount > 0
+            return self._tx.run(_PG_ADD_PURCHASE, _prepared_values(purchase)).rowcount > 0
+        values = _purchase_values(purchase)
         return _changed(self._tx.execute(_insert_new(self._tx.dialect, t.purchases), values))
 
     def create(self, purchase: Purchase) -> None:
         """Insert a new purchase, or raise ``Conflict`` if its request_id is known (deferred)."""
-        if not self._tx.prepares:
-            if not self.add(purchase):
-                raise Conflict(f"purchase {purchase.request_id} exists already")
-            return
-        values = _purchase_values(purchase)
-        values["created_at"] = _aware(purchase.created_at)
-        values["updated_at"] = _aware(purchase.updated_at)
-        error = Conflict(f"purchase {purchase.request_id} exists already")
-        self._tx.defer(_PG_ADD_PURCHASE, values, error)
+        known = Conflict(f"purchase {purchase.request_id} exists already")
+        if self._tx.prepares:
+            self._tx.defer(_PG_ADD_PURCHASE, _prepared_values(purchase), known)
+        elif not self.add(purchase):
+            raise known
 
     def get(self, request_id: str) -> Purchase | None:
         """The purchase, or None."""
