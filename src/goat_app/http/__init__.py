@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
@@ -65,8 +68,25 @@ def create_app(target: Settings | System, *, public_url: str | None = None) -> L
                 "fixture_pages": TtlCache[FixturePageOut](settings.fixtures_cache_ms / 1000),
             }
         ),
+        on_startup=[_worker_threads],
         on_shutdown=[system.close] if owned else [],
         debug=False,
+    )
+
+
+HANDLER_THREADS = 32
+"""Worker threads for the handlers that block (every one that touches the database).
+
+Litestar runs them on the event loop's default executor, which Python sizes by the CPU
+count (6 on two cores): six purchases in flight per process at most, and so lots of at
+most six. Purchases wait for their lot without holding a connection; the others hold
+one of the pool's briefly.
+"""
+
+
+def _worker_threads() -> None:
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(max_workers=HANDLER_THREADS, thread_name_prefix="goat-http")
     )
 
 
