@@ -60,6 +60,9 @@ class FixtureRepository(Protocol):
     def get(self, fixture_id: int) -> Fixture | None:
         """The fixture with its availability, or None."""
 
+    def get_many(self, fixture_ids: Collection[int]) -> dict[int, Fixture]:
+        """The stored fixtures among ``fixture_ids``, by id (unknown ids are left out)."""
+
     def lock(self, fixture_id: int) -> None:
         """Hold, until this unit of work ends, a lock on the fixture's result.
 

@@ -221,13 +221,13 @@ class Exchange:
         outcomes: list[Purchase | Exception] = []
         taken: dict[int, int] = {}  # bonds of each fixture this lot takes
         with self.uow() as uow:
-            fixtures = {i: uow.fixtures.get(i) for i in {o.command.fixture_id for o in orders}}
+            fixtures = uow.fixtures.get_many({order.command.fixture_id for order in orders})
             for order in orders:
                 command = order.command
                 try:
                     fixture = self._on_sale(
                         command,
-                        fixtures[command.fixture_id],
+                        fixtures.get(command.fixture_id),
                         order.now,
                         taken.get(command.fixture_id, 0),
                     )

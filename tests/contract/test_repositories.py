@@ -188,6 +188,19 @@ def test_unknown_fixture_is_none(backend: Backend) -> None:
         assert uow.fixtures.get(404) is None
 
 
+def test_get_many_finds_the_stored_fixtures_among_the_ids(backend: Backend) -> None:
+    """get_many() returns each stored fixture as get() does, by id, leaving unknown ids out."""
+    add_fixtures(backend, fixture(1), fixture(2, home="Everton"), fixture(3), bonds=40)
+    with backend.uow() as uow:
+        uow.fixtures.reserve(2, 5)
+        uow.commit()
+        found = uow.fixtures.get_many({2, 3, 404})
+        assert found == {2: uow.fixtures.get(2), 3: uow.fixtures.get(3)}
+        assert uow.fixtures.get_many(set()) == {}
+    assert found[2].available_bonds == 35
+    assert found[2].home.name == "Everton"
+
+
 def test_update_changes_broker_data_but_never_availability(backend: Backend) -> None:
     """Upserting a known fixture replaces its broker data and keeps its availability."""
     add_fixtures(backend, fixture())

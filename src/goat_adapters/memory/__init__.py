@@ -195,6 +195,9 @@ class _Fixtures:
     def get(self, fixture_id: int) -> Fixture | None:
         return self.s.fixtures.get(fixture_id)
 
+    def get_many(self, fixture_ids: Collection[int]) -> dict[int, Fixture]:
+        return {i: self.s.fixtures[i] for i in fixture_ids if i in self.s.fixtures}
+
     def lock(self, fixture_id: int) -> None:
         """Nothing to do: units of work on the store already run one at a time."""
 

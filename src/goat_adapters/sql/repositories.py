@@ -98,6 +98,7 @@ class Transaction(Protocol):
 # key and compiled form, and psycopg its server-side prepared statement.
 _F, _P, _U = t.fixtures.c, t.purchases.c, t.users.c
 _GET_FIXTURE = sa.select(t.fixtures).where(_F.id == sa.bindparam("fixture_id"))
+_GET_FIXTURES = sa.select(t.fixtures).where(_F.id.in_(sa.bindparam("ids", expanding=True)))
 _RESERVE = (
     sa.update(t.fixtures)
     .where(_F.id == sa.bindparam("fixture_id"), _F.available >= sa.bindparam("quantity"))
@@ -145,6 +146,10 @@ _FIXTURE_COLUMNS = tuple(column.name for column in t.fixtures.columns)
 _PG_GET_FIXTURE = (
     f"SELECT {', '.join(_FIXTURE_COLUMNS)} FROM fixtures"  # noqa: S608
     " WHERE id = %(id)s::bigint"
+)
+_PG_GET_FIXTURES = (
+    f"SELECT {', '.join(_FIXTURE_COLUMNS)} FROM fixtures"  # noqa: S608
+    " WHERE id = ANY(%(ids)s::bigint[])"
 )
 _PG_RESERVE = (
     "UPDATE fixtures SET available = available - %(quantity)s::integer"
@@ -203,8 +208,11 @@ def _prepared_row(
 ) -> SimpleNamespace | None:
     """The one row a prepared read finds, by column name, its ``times`` in UTC; or None."""
     values = tx.run(sql, parameters, writes=False).fetchone()
-    if values is None:
-        return None
+    return _named(values, columns, times) if values is not None else None
+
+
+def _named(values: Sequence[Any], columns: Sequence[str], times: Sequence[str]) -> SimpleNamespace:
+    """A row read by psycopg, by column name, its ``times`` in UTC."""
     row = SimpleNamespace(**dict(zip(columns, values, strict=True)))
     for name in times:
         setattr(row, name, _utc(getattr(row, name)))
@@ -400,6 +408,17 @@ class SqlFixtureRepository:
             return _fixture(row) if row else None
         found = self._tx.execute(_GET_FIXTURE, {"fixture_id": fixture_id}).one_or_none()
         return _fixture(found) if found else None
+
+    def get_many(self, fixture_ids: Collection[int]) -> dict[int, Fixture]:
+        """The stored fixtures among ``fixture_ids``, by id, in one query."""
+        if not fixture_ids:
+            return {}
+        ids = {"ids": list(fixture_ids)}
+        if self._tx.prepares:
+            cursor = self._tx.run(_PG_GET_FIXTURES, ids, writes=False)
+            named = (_named(values, _FIXTURE_COLUMNS, _FIXTURE_TIMES) for values in cursor)
+            return {row.id: _fixture(row) for row in named}
+        return {row.id: _fixture(row) for row in self._tx.execute(_GET_FIXTURES, ids)}
 
     def page(self, query: FixtureQuery) -> tuple[list[Fixture], int]:
         """One page of fixtures by kick-off, and the total that match the query."""
