@@ -104,9 +104,15 @@ class GroupCommit(Generic[Item, Result]):
         except Exception as error:
             if len(lot) == 1:
                 lot[0].error, lot[0].done = error, True
-            else:
+                return
+            try:
                 for ticket in lot:  # each alone: only the guilty item fails
                     self._write([ticket])
+            except BaseException as interrupt:  # the items not reached get it, and are done
+                for ticket in lot:
+                    if not ticket.done:
+                        ticket.error, ticket.done = interrupt, True
+                raise
             return
         except BaseException as error:  # an interrupt: no item is known to be applied
             for ticket in lot:

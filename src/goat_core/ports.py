@@ -158,6 +158,9 @@ class UserRepository(Protocol):
 
 
 class WalletRepository(Protocol):
+    def balances(self, user_ids: Collection[str]) -> dict[str, int]:
+        """The balance of each of these users' wallets, by id (users never seen are left out)."""
+
     def credit(
         self, user_id: str, amount: int, kind: LedgerKind, reference: str | None, now: datetime
     ) -> int:
@@ -226,10 +229,11 @@ class RecommendationRepository(Protocol):
 class UnitOfWork(Protocol):
     """One transaction: ``with uow: ...; uow.commit()``. Leaving without commit rolls back.
 
-    Deferred writes (``purchases.create``, ``wallets.debit``, ``fixtures.reserve``) may
-    raise their error from a later call of the unit of work or from ``commit()`` instead
-    of at once, so that an adapter can send several to the database together. Whenever
-    they raise, the unit of work keeps nothing.
+    Deferred writes (``purchases.create``, ``wallets.debit``, ``fixtures.reserve``,
+    ``outbox.add``) may raise their error from a later call of the unit of work or from
+    ``commit()`` instead of at once, so that an adapter can send several to the database
+    together. When one raises, leave the unit of work without committing: nothing of it
+    is kept (the SQL adapter has rolled it back already).
     """
 
     fixtures: FixtureRepository

@@ -7,6 +7,7 @@ are queued only after it commits.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from goat_core.errors import (
     InvalidInput,
     MalformedMessage,
     NotEnoughBonds,
+    NotEnoughMoney,
     PaymentError,
     Unavailable,
     UnknownFixture,
@@ -207,23 +209,30 @@ class Exchange:
     def _sell(self, orders: Sequence[_Order]) -> list[Purchase | Exception]:
         """Write a lot of ``buy_bonds`` orders in one transaction (see ``GroupCommit``).
 
-        An order whose fixture is unknown, started or short of bonds gets its error and
-        the others go on; a purchase, debit or reservation that fails raises, and nothing
+        An order whose fixture is unknown, started or short of bonds, or whose wallet is
+        short of money, gets its error and the others go on; a purchase, debit or
+        reservation that fails even so (another process got there first) raises, and nothing
         of the lot is kept. A busy or unreachable database is no one order's fault: every
         order of the lot gets that error at once (one by one, each would wait as long).
         """
         try:
             return self._write_lot(orders)
         except (Busy, Unavailable) as error:
-            return [error] * len(orders)
+            return [copy.copy(error) for _ in orders]  # each caller raises its own
 
     def _write_lot(self, orders: Sequence[_Order]) -> list[Purchase | Exception]:
-        outcomes: list[Purchase | Exception] = []
+        outcomes: dict[int, Purchase | Exception] = {}  # by the order's position
         taken: dict[int, int] = {}  # bonds of each fixture this lot takes
+        spent: dict[str, int] = {}  # money of each wallet this lot takes
         with self.uow() as uow:
             fixtures = uow.fixtures.get_many({order.command.fixture_id for order in orders})
-            for order in orders:
+            payers = {order.command.user_id for order in orders if order.command.wallet}
+            balances = uow.wallets.balances(payers) if payers else {}
+            # by user: two lots (two API processes) lock the same wallets in the same order
+            for i in sorted(range(len(orders)), key=lambda i: orders[i].command.user_id):
+                order = orders[i]
                 command = order.command
+                cost = command.quantity * self.rules.bond_price
                 try:
                     fixture = self._on_sale(
                         command,
@@ -231,25 +240,28 @@ class Exchange:
                         order.now,
                         taken.get(command.fixture_id, 0),
                     )
+                    left = balances.get(command.user_id, 0) - spent.get(command.user_id, 0)
+                    if command.wallet and left < cost:  # one broke buyer must not fail the lot
+                        raise NotEnoughMoney(command.user_id, cost)
                 except GoatError as error:
-                    outcomes.append(error)
+                    outcomes[i] = error
                     continue
                 purchase = self._purchase(order, fixture)
                 uow.purchases.create(purchase)
                 if command.wallet:
-                    cost = command.quantity * self.rules.bond_price
                     uow.wallets.debit(
                         command.user_id, cost, LedgerKind.PURCHASE, purchase.request_id, order.now
                     )
+                    spent[command.user_id] = spent.get(command.user_id, 0) + cost
                 uow.outbox.add(TOPIC_REQUESTS, render_request(purchase, fixture))
                 taken[fixture.id] = taken.get(fixture.id, 0) + command.quantity
-                outcomes.append(purchase)
+                outcomes[i] = purchase
             # the fixture rows are the hottest locks of the system: take them last, each
             # once, in id order (two lots never wait for each other crosswise)
             for fixture_id, quantity in sorted(taken.items()):
                 uow.fixtures.reserve(fixture_id, quantity)
             uow.commit()  # raises what a deferred write above may not have raised yet
-        written = [p for p in outcomes if isinstance(p, Purchase)]
+        written = [p for p in outcomes.values() if isinstance(p, Purchase)]
         if written:  # one line per transaction: a line per purchase costs more than its write
             log.info(
                 "purchases written: %s",
@@ -259,7 +271,7 @@ class Exchange:
                     for p in written
                 ),
             )
-        return outcomes
+        return [outcomes[i] for i in range(len(orders))]
 
     def _purchase(self, order: _Order, fixture: Fixture) -> Purchase:
         command, payment = order.command, order.payment

@@ -601,6 +601,16 @@ def test_user_is_created_once_with_an_empty_wallet(backend: Backend) -> None:
     assert again == created
 
 
+def test_balances_reads_several_wallets_at_once(backend: Backend) -> None:
+    """balances() gives each known user's balance by id and leaves unknown users out."""
+    with backend.uow() as uow:
+        uow.wallets.credit("alice", 5000, LedgerKind.TOP_UP, None, NOW)
+        uow.users.get_or_create("bob", None, None)
+        uow.commit()
+        assert uow.wallets.balances({"alice", "bob", "nobody"}) == {"alice": 5000, "bob": 0}
+        assert uow.wallets.balances(set()) == {}
+
+
 def test_wallet_credits_and_debits_with_a_ledger(backend: Backend) -> None:
     """credit() and debit() move the balance, never below zero, each with a ledger entry."""
     with backend.uow() as uow:

@@ -29,7 +29,7 @@ from goat_adapters.sql import tables as t
 from goat_core.errors import NotEnoughBonds
 from goat_core.model import HOLDING_STATUSES, Outcome, Result, Rules
 from goat_core.ports import UnitOfWorkFactory
-from goat_core.services import BuyBonds, Exchange
+from goat_core.services import BuyBonds, Exchange, _Order
 from goat_core.wire import TOPIC_HISTORY, TOPIC_REQUESTS, TOPIC_VALIDATION, render_history
 from tests.contract.test_repositories import NOW, fixture
 
@@ -196,6 +196,50 @@ def test_our_purchases_racing_other_groups_keep_availability_exact(market: Marke
         p.request_id.like("early-%"), p.status == "rejected"
     )
     assert market.scalar(rejected) == 10
+
+
+@pytest.mark.integration
+def test_two_lots_paying_from_the_same_wallets_never_deadlock(fresh_database_url: str) -> None:
+    """Lots of two exchanges debiting alice and bob in opposite orders both go through."""
+    market = Market.open(fresh_database_url)
+    for user in ("alice", "bob"):
+        market.exchange.top_up(user, 10_000)
+    with market.database.engine.begin() as connection:  # widens the window between debits
+        connection.exec_driver_sql(
+            "CREATE FUNCTION slowly() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END$$"
+        )
+        connection.exec_driver_sql(
+            "CREATE TRIGGER slowly BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION slowly()"
+        )
+
+    def lot(exchange: Exchange, *users: str) -> list[_Order]:
+        return [
+            _Order(
+                BuyBonds(user, 1, Outcome.HOME, 1, True),
+                exchange.ids.new_id(),
+                NOW,
+                None,
+                None,
+                None,
+            )
+            for user in users
+        ]
+
+    first, second = market.exchanges[:2]
+    lots = [(first, lot(first, "alice", "bob")), (second, lot(second, "bob", "alice"))]
+    outcomes = race(2, lambda i: _assert_written(lots[i][0]._sell(lots[i][1])))
+    try:
+        assert outcomes == Counter({"ok": 2}), outcomes
+        assert market.held() == 4
+    finally:
+        market.database.dispose()
+
+
+def _assert_written(outcomes: list[object]) -> None:
+    failed = [o for o in outcomes if isinstance(o, Exception)]
+    if failed:
+        raise failed[0]
 
 
 def interleave(market: Market, first: tuple[str, str], second: tuple[str, str]) -> None:

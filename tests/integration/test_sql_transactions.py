@@ -7,7 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from goat_adapters.sql import SqlDatabase
-from tests.contract.test_repositories import fixture
+from goat_core.errors import NotEnoughBonds
+from goat_core.model import LedgerKind
+from tests.contract.test_repositories import fixture, purchase
 
 NOW = datetime(2024, 10, 1, 12, 0, tzinfo=UTC)
 
@@ -63,4 +65,27 @@ def test_a_unit_of_work_is_used_inside_its_block_only(fresh_database_url: str) -
         uow.fixtures.get(1)
     with uow, pytest.raises(RuntimeError), uow:
         pass
+    database.dispose()
+
+
+def test_a_failed_deferred_write_rolls_the_whole_transaction_back(fresh_database_url: str) -> None:
+    """After a deferred write fails, even a caller that commits again keeps nothing."""
+    database = SqlDatabase(fresh_database_url)
+    with database.unit_of_work() as setup:
+        setup.fixtures.upsert_many([fixture(1)], 40, NOW)
+        setup.wallets.credit("alice", 1000, LedgerKind.TOP_UP, None, NOW)
+        setup.commit()
+    with database.unit_of_work() as careless:
+        careless.purchases.create(purchase("r1"))
+        careless.wallets.debit("alice", 500, LedgerKind.PURCHASE, "r1", NOW)
+        careless.fixtures.reserve(1, 41)
+        with pytest.raises(NotEnoughBonds):
+            careless.commit()
+        careless.commit()
+    with database.unit_of_work() as reader:
+        assert reader.purchases.get("r1") is None
+        assert reader.wallets.balances({"alice"}) == {"alice": 1000}
+        found = reader.fixtures.get(1)
+    assert found is not None
+    assert found.available_bonds == 40
     database.dispose()

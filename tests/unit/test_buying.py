@@ -311,8 +311,9 @@ def test_a_purchase_that_fails_among_others_fails_alone(world: World) -> None:
     world.fund(USER, 1000)  # one bond's worth
     world.fund("bob", 5000)
 
-    outcomes, _ = buy_together(world, ("bob", 1), (USER, 1), (USER, 1), ("bob", 404))
+    outcomes, commits = buy_together(world, ("bob", 1), (USER, 1), (USER, 1), ("bob", 404))
 
+    assert commits == 2  # the three that queued went in one lot: no one-by-one retry
     assert isinstance(outcomes[0], Bought)
     assert sorted(type(o).__name__ for o in outcomes[1:3]) == ["Bought", "NotEnoughMoney"]
     assert isinstance(outcomes[3], UnknownFixture)
@@ -334,5 +335,6 @@ def test_a_busy_database_fails_the_whole_lot_at_once(world: World) -> None:
 
     assert isinstance(outcomes[0], Bought)
     assert [type(o).__name__ for o in outcomes[1:]] == ["Busy", "Busy", "Busy"]
+    assert len({id(o) for o in outcomes[1:]}) == 3  # each caller raises its own error
     assert commits == 2  # the held lot, then one try for the three: not one try each
     assert world.available(1) == 39

@@ -135,3 +135,54 @@ def test_a_lot_holds_at_most_max_lot_items() -> None:
 def test_max_lot_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_lot"):
         GroupCommit(Recorder(), max_lot=0)
+
+
+def test_an_interrupt_while_retrying_item_by_item_leaves_no_caller_waiting() -> None:
+    """A BaseException during the one-by-one retry ends every item of the lot, and the
+    next lot is written by one writer at a time."""
+    writing, most = [0], [0]
+
+    def apply_lot(items: Sequence[int]) -> list[int | Exception]:
+        writing[0] += 1
+        most[0] = max(most[0], writing[0])
+        try:
+            if 0 in items:  # the first, held lot
+                hold.wait(timeout=10)
+            elif len(items) > 1:
+                raise ValueError("the lot fails as a whole")
+            elif items == [13]:
+                raise KeyboardInterrupt
+            time.sleep(0.01)
+            return [i * 10 for i in items]
+        finally:
+            writing[0] -= 1
+
+    hold = threading.Event()
+    entered = threading.Event()
+    group = GroupCommit(lambda items: (entered.set(), apply_lot(items))[1])
+    outcomes: dict[int, object] = {}
+
+    def run(item: int) -> None:
+        try:
+            outcomes[item] = group.submit(item)
+        except BaseException as error:
+            outcomes[item] = error
+
+    threads = [threading.Thread(target=run, args=(0,))]
+    threads[0].start()
+    assert entered.wait(timeout=10)
+    for queued, item in enumerate((2, 13, 4), start=1):
+        threads.append(threading.Thread(target=run, args=(item,)))
+        threads[-1].start()
+        wait_until(lambda queued=queued: group.waiting == queued)
+    hold.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads)
+    assert outcomes[0] == 0
+    # 2 wrote the lot [2, 13, 4]: its item went in, but the interrupt is raised in its thread
+    assert isinstance(outcomes[2], KeyboardInterrupt)
+    assert isinstance(outcomes[13], KeyboardInterrupt)
+    assert isinstance(outcomes[4], KeyboardInterrupt)  # not reached: ended, not re-written
+    assert most[0] == 1
+    assert group.submit(6) == 60  # the writer's role is free again

@@ -377,6 +377,9 @@ class _Wallets:
             raise ValueError("a credit must be positive")
         return self._move(user_id, amount, kind, reference, now)
 
+    def balances(self, user_ids: Collection[str]) -> dict[str, int]:
+        return {u: self.s.users[u].wallet for u in user_ids if u in self.s.users}
+
     def debit(
         self, user_id: str, amount: int, kind: LedgerKind, reference: str | None, now: datetime
     ) -> None:

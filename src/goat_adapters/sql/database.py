@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -351,10 +352,20 @@ class SqlUnitOfWork:
                 for cursor, (sql, writes) in zip(cursors, deferred.items(), strict=True):
                     cursor.executemany(sql, [parameters for parameters, _ in writes])
         except psycopg.Error as error:
-            raise self._failed(error, cursors[0], "(deferred writes)", {}) from error
-        for cursor, writes in zip(cursors, deferred.values(), strict=True):
-            if cursor.rowcount < len(writes):
-                raise writes[0][1]
+            failure: GoatError = self._failed(error, cursors[0], "(deferred writes)", {})
+        else:
+            short = (
+                writes[0][1]
+                for cursor, writes in zip(cursors, deferred.values(), strict=True)
+                if cursor.rowcount < len(writes)
+            )
+            if (found := next(short, None)) is None:
+                return
+            failure = found
+        # nothing of this transaction may be committed now, whatever the caller does next
+        with contextlib.suppress(GoatError):
+            self.rollback()
+        raise failure
 
     def _cursor(self, *, writes: bool) -> psycopg.Cursor[Any]:
         """The psycopg cursor of this unit of work's connection; ``writes`` opens the

@@ -106,6 +106,7 @@ _RESERVE = (
 )
 _GET_PURCHASE = sa.select(t.purchases).where(_P.request_id == sa.bindparam("rid"))
 _GET_USER = sa.select(t.users).where(_U.id == sa.bindparam("user_id"))
+_BALANCES = sa.select(_U.id, _U.wallet).where(_U.id.in_(sa.bindparam("ids", expanding=True)))
 _DEBIT = (
     sa.update(t.users)
     .where(_U.id == sa.bindparam("user_id"), _U.wallet >= sa.bindparam("amount"))
@@ -151,6 +152,7 @@ _PG_GET_FIXTURES = (
     f"SELECT {', '.join(_FIXTURE_COLUMNS)} FROM fixtures"  # noqa: S608
     " WHERE id = ANY(%(ids)s::bigint[])"
 )
+_PG_BALANCES = "SELECT id, wallet FROM users WHERE id = ANY(%(ids)s::varchar[])"
 _PG_RESERVE = (
     "UPDATE fixtures SET available = available - %(quantity)s::integer"
     " WHERE id = %(id)s::bigint AND available >= %(quantity)s::integer"
@@ -781,6 +783,15 @@ class SqlWalletRepository:
         balance = self._tx.execute(upsert).scalar_one()
         self._record(user_id, amount, kind, reference, now)
         return int(balance)
+
+    def balances(self, user_ids: Collection[str]) -> dict[str, int]:
+        """The balance of each of these users' wallets, by id, in one query."""
+        ids = {"ids": list(user_ids)}
+        if self._tx.prepares:
+            rows = self._tx.run(_PG_BALANCES, ids, writes=False).fetchall()
+        else:
+            rows = [(row.id, row.wallet) for row in self._tx.execute(_BALANCES, ids)]
+        return {user_id: int(wallet) for user_id, wallet in rows}
 
     def debit(
         self, user_id: str, amount: int, kind: LedgerKind, reference: str | None, now: datetime
