@@ -532,10 +532,10 @@ class Exchange:
         now = self.clock.now()
         with self.uow() as uow:
             won = uow.purchases.won_by_user(user_id)
-            fixtures = {p.fixture_id: uow.fixtures.get(p.fixture_id) for p in won}
+            fixtures = uow.fixtures.get_many({p.fixture_id for p in won})
             hits: dict[str, int] = {}
             for p in won:
-                fixture = fixtures[p.fixture_id]
+                fixture = fixtures.get(p.fixture_id)
                 team = fixture.team_for(p.result) if fixture else None
                 if team is not None:
                     hits[team.name] = hits.get(team.name, 0) + p.quantity

@@ -54,6 +54,22 @@ def wait_until(condition: Callable[[], bool]) -> None:
         time.sleep(0.001)
 
 
+def behind_a_held_lot(
+    recorder: Recorder, group: GroupCommit[int, int], items: Sequence[int]
+) -> tuple[dict[int, object], dict[int, object]]:
+    """Submit 2 as a lot that ``recorder`` holds, queue ``items`` behind it, then let all
+    finish; the outcomes of the first lot and of the queued items."""
+    recorder.hold.clear()
+    first, outcomes = submit_in_threads(group, [2])
+    assert recorder.entered.wait(timeout=10)
+    others, more = submit_in_threads(group, items)
+    wait_until(lambda: group.waiting == len(items))
+    recorder.hold.set()
+    for thread in first + others:
+        thread.join(timeout=10)
+    return outcomes, more
+
+
 def test_a_lone_caller_writes_a_lot_of_one() -> None:
     """One caller at a time: each item is its own lot, and submit() returns its result."""
     recorder = Recorder()
@@ -66,15 +82,7 @@ def test_a_lone_caller_writes_a_lot_of_one() -> None:
 def test_callers_arriving_while_a_lot_is_written_form_the_next_lot() -> None:
     """Items submitted while the writer is busy are applied together, in one lot."""
     recorder = Recorder()
-    recorder.hold.clear()
-    group = GroupCommit(recorder)
-    first, outcomes = submit_in_threads(group, [2])
-    assert recorder.entered.wait(timeout=10)
-    others, more = submit_in_threads(group, [4, 6, 8])
-    wait_until(lambda: group.waiting == 3)
-    recorder.hold.set()
-    for thread in first + others:
-        thread.join(timeout=10)
+    outcomes, more = behind_a_held_lot(recorder, GroupCommit(recorder), [4, 6, 8])
     assert recorder.lots[0] == [2]
     assert sorted(recorder.lots[1]) == [4, 6, 8]
     assert {**outcomes, **more} == {2: 20, 4: 40, 6: 60, 8: 80}
@@ -83,15 +91,7 @@ def test_callers_arriving_while_a_lot_is_written_form_the_next_lot() -> None:
 def test_an_item_refused_within_a_lot_fails_alone() -> None:
     """An outcome that is an exception is raised to its own caller only."""
     recorder = Recorder()
-    recorder.hold.clear()
-    group = GroupCommit(recorder)
-    first, _ = submit_in_threads(group, [2])
-    assert recorder.entered.wait(timeout=10)
-    others, more = submit_in_threads(group, [3, 4])
-    wait_until(lambda: group.waiting == 2)
-    recorder.hold.set()
-    for thread in first + others:
-        thread.join(timeout=10)
+    _, more = behind_a_held_lot(recorder, GroupCommit(recorder), [3, 4])
     assert sorted(recorder.lots[1]) == [3, 4]
     assert more[4] == 40
     assert isinstance(more[3], ValueError)
@@ -101,15 +101,7 @@ def test_an_item_refused_within_a_lot_fails_alone() -> None:
 def test_a_lot_that_fails_whole_is_retried_item_by_item() -> None:
     """When applying a lot raises, each item is applied alone: only the guilty one fails."""
     recorder = Recorder(fail=lambda lot: 666 in lot)
-    recorder.hold.clear()
-    group = GroupCommit(recorder)
-    first, _ = submit_in_threads(group, [2])
-    assert recorder.entered.wait(timeout=10)
-    others, more = submit_in_threads(group, [4, 666, 6])
-    wait_until(lambda: group.waiting == 3)
-    recorder.hold.set()
-    for thread in first + others:
-        thread.join(timeout=10)
+    _, more = behind_a_held_lot(recorder, GroupCommit(recorder), [4, 666, 6])
     assert sorted(sorted(lot) for lot in recorder.lots) == [[2], [4], [6]]
     assert (more[4], more[6]) == (40, 60)
     assert isinstance(more[666], ValueError)
@@ -119,15 +111,7 @@ def test_a_lot_that_fails_whole_is_retried_item_by_item() -> None:
 def test_a_lot_holds_at_most_max_lot_items() -> None:
     """More waiting than max_lot: they go in several lots, none larger than max_lot."""
     recorder = Recorder()
-    recorder.hold.clear()
-    group = GroupCommit(recorder, max_lot=2)
-    first, _ = submit_in_threads(group, [2])
-    assert recorder.entered.wait(timeout=10)
-    others, more = submit_in_threads(group, [4, 6, 8, 10, 12])
-    wait_until(lambda: group.waiting == 5)
-    recorder.hold.set()
-    for thread in first + others:
-        thread.join(timeout=10)
+    _, more = behind_a_held_lot(recorder, GroupCommit(recorder, max_lot=2), [4, 6, 8, 10, 12])
     assert [len(lot) for lot in recorder.lots] == [1, 2, 2, 1]
     assert more == {4: 40, 6: 60, 8: 80, 10: 100, 12: 120}
 

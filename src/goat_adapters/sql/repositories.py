@@ -850,11 +850,11 @@ class SqlOutbox:
 
     def add(self, topic: str, payload: str) -> None:
         """Queue a message to publish after this unit of work commits."""
+        parameters = {"topic": topic, "payload": payload}
         if self._tx.prepares:  # deferred: it cannot fail but for the database itself
-            parameters = {"topic": topic, "payload": payload}
             self._tx.defer(_PG_ADD_OUTBOX, parameters, Unavailable("the outbox took nothing"))
         else:
-            self._tx.execute(_ADD_OUTBOX, {"topic": topic, "payload": payload})
+            self._tx.execute(_ADD_OUTBOX, parameters)
 
     def pending(self, limit: int) -> list[OutboxMessage]:
         """Unsent messages, oldest first."""
