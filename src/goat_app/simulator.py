@@ -35,7 +35,7 @@ import attrs
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from goat_core.model import Fixture, League, Odds, Result, Team
+from goat_core.model import Fixture, League, MatchState, Odds, Team
 from goat_core.wire import (
     TOPIC_HISTORY,
     TOPIC_INFO,
@@ -265,16 +265,16 @@ class CourseSimulator:
         played = (now - match.fixture.kickoff) / timedelta(minutes=self.config.match_minutes)
         return max(0, min(90, int(played * 90)))
 
-    def _result(self, match: _Match, now: datetime) -> Result:
+    def _result(self, match: _Match, now: datetime) -> MatchState:
         minute = self._minute(match, now)
         if now < match.fixture.kickoff:
-            return Result(match.fixture.id, "NS", "Not Started")
+            return MatchState(match.fixture.id, "NS", "Not Started")
         if now >= self._end(match):
-            return Result(
+            return MatchState(
                 match.fixture.id, "FT", "Match Finished", 90, match.goals_home, match.goals_away
             )
         status, long = ("1H", "First Half") if minute < 45 else ("2H", "Second Half")
-        return Result(
+        return MatchState(
             match.fixture.id,
             status,
             long,

@@ -22,43 +22,43 @@ from typing import Generic, TypeVar
 import attrs
 
 Item = TypeVar("Item")
-Result = TypeVar("Result")
+Answer = TypeVar("Answer")
 
 
 @attrs.define(eq=False)
-class _Ticket(Generic[Item, Result]):
+class _Ticket(Generic[Item, Answer]):
     item: Item
     done: bool = False
-    result: Result | None = None
+    answer: Answer | None = None
     error: BaseException | None = None
     # set once: when the ticket is done, or when its thread is to write the next lot
     wake: threading.Event = attrs.field(factory=threading.Event)
 
-    def outcome(self) -> Result:
+    def answer_or_raise(self) -> Answer:
         if self.error is not None:
             raise self.error
-        return self.result  # type: ignore[return-value]  # set whenever error is not
+        return self.answer  # type: ignore[return-value]  # set whenever error is not
 
 
-class GroupCommit(Generic[Item, Result]):
+class GroupCommit(Generic[Item, Answer]):
     """Apply items submitted by concurrent threads in lots (see the module's docstring).
 
-    ``apply_lot(items)`` applies a lot in one transaction and returns one outcome per
-    item, in order: its result, or the exception that kept that item out while the others
-    went in. It raises if it applied nothing. ``submit(item)`` returns the item's result
+    ``apply_lot(items)`` applies a lot in one transaction and returns one answer per
+    item, in order: its value, or the exception that kept that item out while the others
+    went in. It raises if it applied nothing. ``submit(item)`` returns the item's answer
     or raises its exception.
     """
 
     def __init__(
         self,
-        apply_lot: Callable[[Sequence[Item]], Sequence[Result | Exception]],
+        apply_lot: Callable[[Sequence[Item]], Sequence[Answer | Exception]],
         max_lot: int = 100,
     ) -> None:
         if max_lot < 1:
             raise ValueError("max_lot must be at least 1")
         self._apply_lot = apply_lot
         self._max_lot = max_lot
-        self._waiting: list[_Ticket[Item, Result]] = []
+        self._waiting: list[_Ticket[Item, Answer]] = []
         self._writing = False
         self._lock = threading.Lock()
 
@@ -68,9 +68,9 @@ class GroupCommit(Generic[Item, Result]):
         with self._lock:
             return len(self._waiting)
 
-    def submit(self, item: Item) -> Result:
+    def submit(self, item: Item) -> Answer:
         """Apply ``item``, in a lot with whatever other threads submit meanwhile."""
-        ticket: _Ticket[Item, Result] = _Ticket(item)
+        ticket: _Ticket[Item, Answer] = _Ticket(item)
         with self._lock:
             if self._writing:
                 self._waiting.append(ticket)
@@ -80,9 +80,9 @@ class GroupCommit(Generic[Item, Result]):
         ticket.wake.wait()
         if not ticket.done:  # this thread writes the next lot: its item and those waiting
             self._write_next(ticket)
-        return ticket.outcome()
+        return ticket.answer_or_raise()
 
-    def _write_next(self, ticket: _Ticket[Item, Result]) -> None:
+    def _write_next(self, ticket: _Ticket[Item, Answer]) -> None:
         with self._lock:
             lot = [ticket, *self._waiting[: self._max_lot - 1]]
             del self._waiting[: self._max_lot - 1]
@@ -97,10 +97,10 @@ class GroupCommit(Generic[Item, Result]):
             for done in lot[1:]:
                 done.wake.set()
 
-    def _write(self, lot: list[_Ticket[Item, Result]]) -> None:
-        """Apply a lot; every ticket ends done, with its result or its error."""
+    def _write(self, lot: list[_Ticket[Item, Answer]]) -> None:
+        """Apply a lot; every ticket ends done, with its answer or its error."""
         try:
-            outcomes = self._apply_lot([ticket.item for ticket in lot])
+            answers = self._apply_lot([ticket.item for ticket in lot])
         except Exception as error:
             if len(lot) == 1:
                 lot[0].error, lot[0].done = error, True
@@ -118,11 +118,11 @@ class GroupCommit(Generic[Item, Result]):
             for ticket in lot:
                 ticket.error, ticket.done = error, True
             raise
-        if len(outcomes) != len(lot):  # a bug in apply_lot: let no caller wait forever
-            outcomes = [RuntimeError("the lot gave no outcome for this item")] * len(lot)
-        for ticket, outcome in zip(lot, outcomes, strict=True):
-            if isinstance(outcome, Exception):
-                ticket.error = outcome
+        if len(answers) != len(lot):  # a bug in apply_lot: let no caller wait forever
+            answers = [RuntimeError("the lot gave no outcome for this item")] * len(lot)
+        for ticket, answer in zip(lot, answers, strict=True):
+            if isinstance(answer, Exception):
+                ticket.error = answer
             else:
-                ticket.result = outcome
+                ticket.answer = answer
             ticket.done = True

@@ -58,7 +58,7 @@ class LedgerKind(enum.StrEnum):
     PAYOUT = "payout"
 
 
-class PaymentOutcome(enum.StrEnum):
+class PaymentStatus(enum.StrEnum):
     """What the user did on the payment page."""
 
     ACCEPTED = "accepted"
@@ -177,7 +177,7 @@ class Fixture:
 
 
 @attrs.frozen
-class Result:
+class MatchState:
     """One entry of fixtures/history: the state of a fixture at some moment."""
 
     fixture_id: int
@@ -224,7 +224,7 @@ class Purchase:
     payout: int | None = None
     buy_order: str | None = None
     payment_url: str | None = None
-    payment_outcome: PaymentOutcome | None = None
+    payment_status: PaymentStatus | None = None
     location: str | None = None
     updated_at: datetime | None = None
 
@@ -323,7 +323,7 @@ class PaymentStart:
 
 
 @attrs.frozen
-class PaymentResult:
+class PaymentConfirmation:
     """What the provider says of a transaction when we commit it."""
 
     token: str

@@ -19,14 +19,14 @@ from goat_core.model import (
     Fixture,
     LedgerEntry,
     LedgerKind,
+    MatchState,
     OutboxMessage,
-    PaymentOutcome,
-    PaymentResult,
+    PaymentConfirmation,
     PaymentStart,
+    PaymentStatus,
     Purchase,
     PurchaseStatus,
     Recommendations,
-    Result,
     User,
     ValidationMessage,
 )
@@ -77,7 +77,7 @@ class FixtureRepository(Protocol):
     def upcoming(self, now: datetime) -> list[Fixture]:
         """Every fixture that has not started at ``now``."""
 
-    def apply_result(self, result: Result, now: datetime) -> bool:
+    def apply_result(self, result: MatchState, now: datetime) -> bool:
         """Record status and goals from fixtures/history; False if the fixture is unknown.
 
         A result that is not final never overwrites a finished fixture (False then).
@@ -140,7 +140,7 @@ class PurchaseRepository(Protocol):
         now: datetime,
         *,
         payout: int | None = None,
-        payment_outcome: PaymentOutcome | None = None,
+        payment_status: PaymentStatus | None = None,
     ) -> bool:
         """Move the purchase to ``to`` only if its status is one of ``allowed_from``.
 
@@ -277,7 +277,7 @@ class PaymentGateway(Protocol):
     def start(self, buy_order: str, session_id: str, amount: int, return_url: str) -> PaymentStart:
         """Open a transaction for ``amount`` CLP; the user pays at ``url`` with ``token``."""
 
-    def commit(self, token: str) -> PaymentResult:
+    def commit(self, token: str) -> PaymentConfirmation:
         """Confirm the transaction after the user returns; say whether it was authorized.
 
         Raises ``PaymentError`` when the provider fails or the token is unknown.

@@ -33,15 +33,15 @@ from goat_core.grouping import GroupCommit
 from goat_core.model import (
     Fixture,
     LedgerKind,
+    MatchState,
     Outcome,
-    PaymentOutcome,
     PaymentStart,
+    PaymentStatus,
     Purchase,
     PurchaseStatus,
     Recommendation,
     Recommendations,
     RequestMessage,
-    Result,
     Rules,
     ValidationMessage,
     payout,
@@ -146,7 +146,7 @@ class Exchange:
             uow.commit()
         return len(fixtures)
 
-    def record_results(self, results: Sequence[Result]) -> int:
+    def record_results(self, results: Sequence[MatchState]) -> int:
         """Apply fixtures/history: update each fixture, settle finished ones; return settled."""
         with self.uow() as uow:
             settled = self._record_results(uow, results)
@@ -337,7 +337,7 @@ class Exchange:
             raise UnknownPurchase(back.buy_order or back.token or "")
         if purchase.status != PurchaseStatus.PENDING_PAYMENT:
             return purchase
-        outcome = PaymentOutcome.CANCELLED
+        outcome = PaymentStatus.CANCELLED
         captured = 0
         if back.token and not back.cancelled:
             try:
@@ -349,17 +349,17 @@ class Exchange:
                     return again  # a concurrent commit won the race
                 raise
             paid = result.authorized and result.amount == purchase.cost(self.rules)
-            outcome = PaymentOutcome.ACCEPTED if paid else PaymentOutcome.REJECTED
+            outcome = PaymentStatus.ACCEPTED if paid else PaymentStatus.REJECTED
             captured = result.amount if result.authorized else 0
         now = self.clock.now()
-        accepted = outcome == PaymentOutcome.ACCEPTED
+        accepted = outcome == PaymentStatus.ACCEPTED
         with self.uow() as uow:
             moved = uow.purchases.transition(
                 purchase.request_id,
                 {PurchaseStatus.PENDING_PAYMENT},
                 PurchaseStatus.ACCEPTED if accepted else PurchaseStatus.REJECTED,
                 now,
-                payment_outcome=outcome,
+                payment_status=outcome,
             )
             if moved:
                 if accepted:
@@ -400,7 +400,7 @@ class Exchange:
                     {PurchaseStatus.PENDING_PAYMENT},
                     PurchaseStatus.REJECTED,
                     now,
-                    payment_outcome=PaymentOutcome.CANCELLED,
+                    payment_status=PaymentStatus.CANCELLED,
                 ):
                     uow.fixtures.release(purchase.fixture_id, purchase.reserved)
                     message = ValidationMessage(purchase.request_id, self.rules.group_id, False)
@@ -645,7 +645,7 @@ class Exchange:
         if purchase is not None and purchase.is_ours:
             self._enqueue(JOB_RECEIPT, request_id=purchase.request_id)
 
-    def _record_results(self, uow: UnitOfWork, results: Sequence[Result]) -> int:
+    def _record_results(self, uow: UnitOfWork, results: Sequence[MatchState]) -> int:
         settled = 0
         now = self.clock.now()
         # by fixture id (stable), so that two listeners lock fixtures in the same order

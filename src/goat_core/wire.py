@@ -18,10 +18,10 @@ from goat_core.errors import MalformedMessage
 from goat_core.model import (
     Fixture,
     League,
+    MatchState,
     Odds,
     Purchase,
     RequestMessage,
-    Result,
     Team,
     ValidationMessage,
 )
@@ -64,7 +64,7 @@ def parse_fixtures(payload: bytes | str) -> list[Fixture]:
     ]
 
 
-def parse_history(payload: bytes | str) -> list[Result]:
+def parse_history(payload: bytes | str) -> list[MatchState]:
     """A fixtures/history message: fixtures with status and goals."""
     items = _list(_object(load(payload), ""), "fixtures")
     results = []
@@ -75,7 +75,7 @@ def parse_history(payload: bytes | str) -> list[Result]:
         status = _object(info.get("status"), f"{at}.fixture.status")
         goals = _object(item.get("goals") or {}, f"{at}.goals")
         results.append(
-            Result(
+            MatchState(
                 fixture_id=_int(info, "id", f"{at}.fixture"),
                 status=_str(status, "short", f"{at}.fixture.status"),
                 status_long=_opt_str(status, "long", f"{at}.fixture.status"),
@@ -157,7 +157,7 @@ def render_fixtures(fixtures: list[Fixture]) -> str:
     return json.dumps({"fixtures": [_fixture_document(f) for f in fixtures]})
 
 
-def render_history(results: list[Result]) -> str:
+def render_history(results: list[MatchState]) -> str:
     """Results as a fixtures/history message (used by the simulator and tests)."""
     return json.dumps(
         {

@@ -17,7 +17,7 @@ from goat_adapters.memory import (
     SequentialIds,
 )
 from goat_core.errors import NotEnoughBonds, NotEnoughMoney
-from goat_core.model import LedgerKind, Outcome, PurchaseStatus, Result, Rules
+from goat_core.model import LedgerKind, MatchState, Outcome, PurchaseStatus, Rules
 from goat_core.services import BuyBonds, Exchange, PaymentReturn
 from goat_core.wire import (
     TOPIC_HISTORY,
@@ -156,9 +156,9 @@ def test_accepted_purchase_is_settled_once_with_exact_odds(market: Market) -> No
     market.exchange.top_up(USER, 3000)
     request_id = market.buy(3)
     assert market.validate(request_id, valid=True) == "applied"
-    final = render_history([Result(1, "FT", "Match Finished", 90, 2, 1)])
+    final = render_history([MatchState(1, "FT", "Match Finished", 90, 2, 1)])
     assert market.exchange.receive(TOPIC_HISTORY, final) == "applied"
-    assert market.exchange.record_results([Result(1, "FT", "Match Finished", 90, 2, 1)]) == 0
+    assert market.exchange.record_results([MatchState(1, "FT", "Match Finished", 90, 2, 1)]) == 0
     with market.backend.uow() as uow:
         settled = uow.purchases.get(request_id)
     assert settled is not None
@@ -238,7 +238,7 @@ def test_recommendations_are_stored_per_user(market: Market) -> None:
     market.exchange.top_up(USER, 1000)
     request_id = market.buy(1)
     market.validate(request_id, valid=True)
-    market.exchange.record_results([Result(1, "FT", None, 90, 1, 0)])
+    market.exchange.record_results([MatchState(1, "FT", None, 90, 1, 0)])
     fresh = market.exchange.recommend(USER)
     with market.backend.uow() as uow:
         stored = uow.recommendations.get(USER)

@@ -16,14 +16,14 @@ from goat_core.model import (
     Fixture,
     League,
     LedgerKind,
+    MatchState,
     Odds,
     Outcome,
-    PaymentOutcome,
+    PaymentStatus,
     Purchase,
     PurchaseStatus,
     Recommendation,
     Recommendations,
-    Result,
     Team,
     ValidationMessage,
 )
@@ -322,8 +322,8 @@ def test_apply_result_records_status_and_goals(backend: Backend) -> None:
     add_fixtures(backend, fixture())
     later = NOW + timedelta(days=5)
     with backend.uow() as uow:
-        assert uow.fixtures.apply_result(Result(1, "FT", "Match Finished", 90, 2, 1), later)
-        assert not uow.fixtures.apply_result(Result(2, "FT", None, 90, 0, 0), later)
+        assert uow.fixtures.apply_result(MatchState(1, "FT", "Match Finished", 90, 2, 1), later)
+        assert not uow.fixtures.apply_result(MatchState(2, "FT", None, 90, 0, 0), later)
         uow.commit()
     with backend.uow() as uow:
         stored = uow.fixtures.get(1)
@@ -337,7 +337,7 @@ def test_late_info_never_reopens_a_finished_fixture(backend: Backend) -> None:
     """A fixtures/info upsert after the final result keeps the final status and goals."""
     add_fixtures(backend, fixture())
     with backend.uow() as uow:
-        uow.fixtures.apply_result(Result(1, "FT", "Match Finished", 90, 2, 1), NOW)
+        uow.fixtures.apply_result(MatchState(1, "FT", "Match Finished", 90, 2, 1), NOW)
         uow.fixtures.upsert_many([attrs.evolve(fixture(), referee="Late Ref")], 40, NOW)
         uow.commit()
     with backend.uow() as uow:
@@ -370,8 +370,8 @@ def test_an_in_play_result_never_reopens_a_finished_fixture(backend: Backend) ->
     """apply_result() of a non-final result on a finished fixture changes nothing (False)."""
     add_fixtures(backend, fixture())
     with backend.uow() as uow:
-        assert uow.fixtures.apply_result(Result(1, "FT", "Match Finished", 90, 2, 1), NOW)
-        assert not uow.fixtures.apply_result(Result(1, "2H", "Second Half", 80, 1, 1), NOW)
+        assert uow.fixtures.apply_result(MatchState(1, "FT", "Match Finished", 90, 2, 1), NOW)
+        assert not uow.fixtures.apply_result(MatchState(1, "2H", "Second Half", 80, 1, 1), NOW)
         uow.fixtures.lock(1)  # and the result lock may be taken, fixture known or not
         uow.fixtures.lock(404)
         uow.commit()
@@ -565,7 +565,7 @@ def test_transition_only_from_allowed_statuses(backend: Backend) -> None:
             {PurchaseStatus.PENDING_PAYMENT},
             PurchaseStatus.ACCEPTED,
             later,
-            payment_outcome=PaymentOutcome.ACCEPTED,
+            payment_status=PaymentStatus.ACCEPTED,
         )
         assert not uow.purchases.transition(
             "r1", {PurchaseStatus.PENDING_PAYMENT}, PurchaseStatus.REJECTED, later
@@ -581,7 +581,7 @@ def test_transition_only_from_allowed_statuses(backend: Backend) -> None:
         stored = uow.purchases.get("r1")
     assert stored is not None
     assert stored.status is PurchaseStatus.WON
-    assert stored.payment_outcome is PaymentOutcome.ACCEPTED
+    assert stored.payment_status is PaymentStatus.ACCEPTED
     assert (stored.payout, stored.updated_at) == (3700, later)
 
 

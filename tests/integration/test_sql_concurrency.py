@@ -27,7 +27,7 @@ from goat_adapters.memory import (
 from goat_adapters.sql import SqlDatabase, SqlFixtureRepository, SqlUnitOfWork
 from goat_adapters.sql import tables as t
 from goat_core.errors import NotEnoughBonds
-from goat_core.model import HOLDING_STATUSES, Outcome, Result, Rules
+from goat_core.model import HOLDING_STATUSES, MatchState, Outcome, Rules
 from goat_core.ports import UnitOfWorkFactory
 from goat_core.services import BuyBonds, Exchange, _Order
 from goat_core.wire import TOPIC_HISTORY, TOPIC_REQUESTS, TOPIC_VALIDATION, render_history
@@ -302,7 +302,7 @@ def test_a_purchase_accepted_while_its_final_result_arrives_is_settled(
     market = Market.open(fresh_database_url)
     market.exchange.receive(TOPIC_REQUESTS, peer_request("late-1", 2))
     verdict = {"request_id": "late-1", "group_id": "6", "seller": 0, "valid": True}
-    history = render_history([Result(1, "FT", "Match Finished", 90, 0, 2)])  # Chelsea wins
+    history = render_history([MatchState(1, "FT", "Match Finished", 90, 0, 2)])  # Chelsea wins
     try:
         interleave(market, (TOPIC_VALIDATION, json.dumps(verdict)), (TOPIC_HISTORY, history))
         assert status_of(market, "late-1") == "won"

@@ -22,10 +22,10 @@ from goat_core.model import (
     Fixture,
     League,
     LedgerEntry,
+    MatchState,
     Odds,
     Outcome,
     Purchase,
-    Result,
     Rules,
     Team,
 )
@@ -161,7 +161,7 @@ class World:
     def result(
         self, fixture_id: int, status: str, home: int | None = None, away: int | None = None
     ) -> str:
-        history = render_history([Result(fixture_id, status, None, None, home, away)])
+        history = render_history([MatchState(fixture_id, status, None, None, home, away)])
         return self.exchange.receive(TOPIC_HISTORY, history)
 
     # -- looking -----------------------------------------------------------------------

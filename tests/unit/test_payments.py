@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from goat_core.errors import InvalidInput, PaymentError, UnknownPurchase
-from goat_core.model import PaymentOutcome, PaymentResult, PaymentStart, Purchase, PurchaseStatus
+from goat_core.model import (
+    PaymentConfirmation,
+    PaymentStart,
+    PaymentStatus,
+    Purchase,
+    PurchaseStatus,
+)
 from goat_core.services import JOB_RECEIPT, PaymentReturn
 from goat_core.wire import TOPIC_VALIDATION
 from tests.unit.support import OTHER_USER, USER, World
@@ -22,7 +28,7 @@ def test_paid_purchase_is_accepted_and_announced(world: World) -> None:
     final = world.exchange.commit_payment(USER, PaymentReturn(token=purchase.deposit_token))
 
     assert final.status is PurchaseStatus.ACCEPTED
-    assert final.payment_outcome is PaymentOutcome.ACCEPTED
+    assert final.payment_status is PaymentStatus.ACCEPTED
     assert world.published(TOPIC_VALIDATION) == [
         {"request_id": purchase.request_id, "group_id": "15", "seller": 0, "valid": True}
     ]
@@ -39,7 +45,7 @@ def test_refused_payment_rejects_and_gives_bonds_back(world: World) -> None:
     final = world.exchange.commit_payment(USER, PaymentReturn(token=purchase.deposit_token))
 
     assert final.status is PurchaseStatus.REJECTED
-    assert final.payment_outcome is PaymentOutcome.REJECTED
+    assert final.payment_status is PaymentStatus.REJECTED
     assert world.available(1) == 40
     assert world.published(TOPIC_VALIDATION)[0]["valid"] is False
     assert all(job != JOB_RECEIPT for job, _ in world.jobs.enqueued)
@@ -56,7 +62,7 @@ def test_cancelled_payment_rejects_without_asking_the_provider(world: World) -> 
     )
 
     assert final.status is PurchaseStatus.REJECTED
-    assert final.payment_outcome is PaymentOutcome.CANCELLED
+    assert final.payment_status is PaymentStatus.CANCELLED
     assert world.payments.committed == []
     assert world.available(1) == 40
     assert world.published(TOPIC_VALIDATION)[0]["valid"] is False
@@ -69,7 +75,7 @@ def test_timed_out_payment_is_found_by_buy_order(world: World) -> None:
     final = world.exchange.commit_payment(USER, PaymentReturn(buy_order=purchase.buy_order))
 
     assert final.request_id == purchase.request_id
-    assert final.payment_outcome is PaymentOutcome.CANCELLED
+    assert final.payment_status is PaymentStatus.CANCELLED
     assert world.payments.committed == []
     assert world.available(1) == 40
 
@@ -226,8 +232,8 @@ def test_money_taken_for_a_purchase_that_is_not_accepted_goes_to_the_wallet(
         def start(self, *arguments: object) -> PaymentStart:
             raise AssertionError("not used")
 
-        def commit(self, token: str) -> PaymentResult:
-            return PaymentResult(token, authorized=True, amount=1500, buy_order="x")
+        def commit(self, token: str) -> PaymentConfirmation:
+            return PaymentConfirmation(token, authorized=True, amount=1500, buy_order="x")
 
     world.exchange.payments = WrongAmount()
     final = world.exchange.commit_payment(USER, PaymentReturn(token=purchase.deposit_token))
@@ -249,7 +255,7 @@ def test_purchases_left_unpaid_are_cancelled_after_the_timeout(world: World) -> 
     assert world.exchange.expire_payments() == 0
 
     assert world.purchase(stale.request_id).status is PurchaseStatus.REJECTED
-    assert world.purchase(stale.request_id).payment_outcome is PaymentOutcome.CANCELLED
+    assert world.purchase(stale.request_id).payment_status is PaymentStatus.CANCELLED
     assert world.purchase(recent.request_id).status is PurchaseStatus.PENDING_PAYMENT
     assert world.available(1) == 39
     assert world.published(TOPIC_VALIDATION) == [

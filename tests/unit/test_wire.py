@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 
 from goat_core.errors import MalformedMessage
-from goat_core.model import Odds, Outcome, Result
+from goat_core.model import MatchState, Odds, Outcome
 from goat_core.wire import (
     load,
     parse_fixtures,
@@ -89,7 +89,7 @@ def test_history_sample_keeps_statuses_and_goals() -> None:
     results = parse_history(sample_text("history.json"))
 
     assert len(results) == 30
-    assert results[0] == Result(1208083, "FT", "Match Finished", 90, 5, 3)
+    assert results[0] == MatchState(1208083, "FT", "Match Finished", 90, 5, 3)
     assert results[0].is_final
     not_started = results[1]
     assert (not_started.status, not_started.goals_home, not_started.is_final) == ("NS", None, False)
@@ -113,7 +113,7 @@ def test_only_finished_statuses_with_both_goals_are_final(
     status: str, home: int | None, away: int | None, final: bool
 ) -> None:
     """A result settles bonds only with status FT/AET/PEN and both goals known."""
-    (result,) = parse_history(render_history([Result(1, status, None, None, home, away)]))
+    (result,) = parse_history(render_history([MatchState(1, status, None, None, home, away)]))
 
     assert result.is_final is final
 

@@ -35,14 +35,14 @@ from goat_core.model import (
     Fixture,
     LedgerEntry,
     LedgerKind,
+    MatchState,
     OutboxMessage,
-    PaymentOutcome,
-    PaymentResult,
+    PaymentConfirmation,
     PaymentStart,
+    PaymentStatus,
     Purchase,
     PurchaseStatus,
     Recommendations,
-    Result,
     User,
     ValidationMessage,
 )
@@ -221,7 +221,7 @@ class _Fixtures:
     def upcoming(self, now: datetime) -> list[Fixture]:
         return [f for f in self.s.fixtures.values() if not f.has_started(now)]
 
-    def apply_result(self, result: Result, now: datetime) -> bool:
+    def apply_result(self, result: MatchState, now: datetime) -> bool:
         known = self.s.fixtures.get(result.fixture_id)
         if known is None or (known.is_finished and not result.is_final):
             return False
@@ -339,7 +339,7 @@ class _Purchases:
         now: datetime,
         *,
         payout: int | None = None,
-        payment_outcome: PaymentOutcome | None = None,
+        payment_status: PaymentStatus | None = None,
     ) -> bool:
         purchase = self.s.purchases.get(request_id)
         if purchase is None or purchase.status not in allowed_from:
@@ -348,8 +348,8 @@ class _Purchases:
         purchase.updated_at = now
         if payout is not None:
             purchase.payout = payout
-        if payment_outcome is not None:
-            purchase.payment_outcome = payment_outcome
+        if payment_status is not None:
+            purchase.payment_status = payment_status
         return True
 
 
@@ -495,12 +495,12 @@ class InMemoryPaymentGateway:
         self.sessions[token] = session_id
         return PaymentStart(url=self.base_url, token=token)
 
-    def commit(self, token: str) -> PaymentResult:
+    def commit(self, token: str) -> PaymentConfirmation:
         if token not in self.started or token in self.committed:
             raise PaymentError(f"transaction {token} cannot be committed")
         self.committed.append(token)
         buy_order, amount = self.started[token]
-        return PaymentResult(token, token not in self._refused, amount, buy_order)
+        return PaymentConfirmation(token, token not in self._refused, amount, buy_order)
 
     def refuse(self, token: str) -> None:
         self._refused.add(token)

@@ -35,15 +35,15 @@ from goat_core.model import (
     League,
     LedgerEntry,
     LedgerKind,
+    MatchState,
     Odds,
     OutboxMessage,
     Outcome,
-    PaymentOutcome,
+    PaymentStatus,
     Purchase,
     PurchaseStatus,
     Recommendation,
     Recommendations,
-    Result,
     Team,
     User,
     ValidationMessage,
@@ -460,7 +460,7 @@ class SqlFixtureRepository:
         """An advisory lock named after the fixture's result: the row stays free for buyers."""
         _advisory_lock(self._tx, f"fixture-result:{fixture_id}")
 
-    def apply_result(self, result: Result, now: datetime) -> bool:
+    def apply_result(self, result: MatchState, now: datetime) -> bool:
         """Record status and goals from fixtures/history; False if the fixture is unknown.
 
         The guard is in the statement: a late in-play result racing the final one must
@@ -561,7 +561,7 @@ def _purchase_values(p: Purchase) -> dict[str, Any]:
         "payout": p.payout,
         "buy_order": p.buy_order,
         "payment_url": p.payment_url,
-        "payment_outcome": p.payment_outcome.value if p.payment_outcome else None,
+        "payment_outcome": p.payment_status.value if p.payment_status else None,
         "location": p.location,
         "updated_at": p.updated_at,
     }
@@ -595,7 +595,7 @@ def _purchase(row: Row[Any] | SimpleNamespace) -> Purchase:
         payout=row.payout,
         buy_order=row.buy_order,
         payment_url=row.payment_url,
-        payment_outcome=PaymentOutcome(row.payment_outcome) if row.payment_outcome else None,
+        payment_status=PaymentStatus(row.payment_outcome) if row.payment_outcome else None,
         location=row.location,
         updated_at=row.updated_at,
     )
@@ -714,7 +714,7 @@ class SqlPurchaseRepository:
         now: datetime,
         *,
         payout: int | None = None,
-        payment_outcome: PaymentOutcome | None = None,
+        payment_status: PaymentStatus | None = None,
     ) -> bool:
         """Move the purchase to ``to`` only if its status is one of ``allowed_from``.
 
@@ -729,7 +729,7 @@ class SqlPurchaseRepository:
             "to": to.value,
             "now": now,
             "new_payout": payout,
-            "new_outcome": payment_outcome.value if payment_outcome else None,
+            "new_outcome": payment_status.value if payment_status else None,
         }
         return _changed(self._tx.execute(_TRANSITION, parameters))
 

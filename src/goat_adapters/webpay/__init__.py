@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import attrs
 
 from goat_core.errors import PaymentError
-from goat_core.model import PaymentResult, PaymentStart
+from goat_core.model import PaymentConfirmation, PaymentStart
 
 __all__ = ["SandboxPaymentGateway", "SandboxTransaction"]
 
@@ -58,7 +58,7 @@ class SandboxPaymentGateway:
             )
         return PaymentStart(url=f"{self.base_url}/webpay/sandbox/{token}", token=token)
 
-    def commit(self, token: str) -> PaymentResult:
+    def commit(self, token: str) -> PaymentConfirmation:
         """Confirm a transaction the payer approved or rejected on the sandbox page."""
         with self._lock:
             transaction = self._transactions.get(token)
@@ -67,7 +67,7 @@ class SandboxPaymentGateway:
             if transaction.committed or transaction.decision not in ("approve", "reject"):
                 raise PaymentError(f"sandbox transaction {token} cannot be committed")
             transaction.committed = True
-            return PaymentResult(
+            return PaymentConfirmation(
                 token=token,
                 authorized=transaction.decision == "approve",
                 amount=transaction.amount,

@@ -60,7 +60,7 @@ from goat_core.errors import (
     UnknownFixture,
     UnknownPurchase,
 )
-from goat_core.model import Outcome, PaymentOutcome, Purchase, PurchaseStatus, ValidationMessage
+from goat_core.model import Outcome, PaymentStatus, Purchase, PurchaseStatus, ValidationMessage
 from goat_core.ports import FixtureQuery
 from goat_core.services import JOB_RECEIPT, JOB_RECOMMEND, BuyBonds, PaymentReturn
 
@@ -446,10 +446,10 @@ def _payment_return(
 
 
 def _status(purchase: Purchase) -> str:
-    if purchase.payment_outcome is not None:
-        return purchase.payment_outcome.value
+    if purchase.payment_status is not None:
+        return purchase.payment_status.value
     if purchase.status == PurchaseStatus.REJECTED:
-        return PaymentOutcome.REJECTED.value
+        return PaymentStatus.REJECTED.value
     return purchase.status.value
 
 

@@ -337,7 +337,7 @@ def purchase_out(p: Purchase) -> PurchaseOut:
         updated_at=p.updated_at,
         user_id=p.user_id,
         payout=p.payout,
-        payment_outcome=p.payment_outcome.value if p.payment_outcome else None,
+        payment_outcome=p.payment_status.value if p.payment_status else None,
         location=p.location,
     )
 
