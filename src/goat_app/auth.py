@@ -22,6 +22,7 @@ from typing import Any, Protocol
 import attrs
 import jwt
 
+from goat_adapters.local.files import installation_secret
 from goat_app.settings import Settings
 from goat_core.errors import GoatError, Unavailable
 
@@ -165,7 +166,7 @@ class DevelopmentTokenVerifier:
     @property
     def secret(self) -> bytes:
         if self._secret is None:
-            self._secret = development_secret(self.data_dir)
+            self._secret = installation_secret(self.data_dir, DEV_SECRET_FILE)
         return self._secret
 
     def verify(self, token: str) -> Identity:
@@ -196,26 +197,6 @@ class DevelopmentTokenVerifier:
             "exp": now + timedelta(days=days),
         }
         return jwt.encode(claims, self.secret, algorithm="HS256")
-
-
-def development_secret(data_dir: Path, name: str = DEV_SECRET_FILE) -> bytes:
-    """This installation's secret ``name``, created (atomically, mode 0600) on first use."""
-    path = data_dir / name
-    try:
-        return path.read_bytes().strip()
-    except FileNotFoundError:
-        pass
-    data_dir.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=".secret-")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(secrets.token_hex(32).encode())
-        # link fails if another process won the race: then everyone uses its secret
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-    finally:
-        os.unlink(temporary)
-    return path.read_bytes().strip()
 
 
 def verifier_for(settings: Settings) -> TokenVerifier:

@@ -10,6 +10,7 @@ Every error the core raises, and every error an adapter lets out, is a ``GoatErr
     │   ├── NotEnoughBonds
     │   ├── NotAccepted
     │   └── Busy                  a lock was not granted in time; safe to retry
+    ├── Forbidden                 the caller is known but may not do this (HTTP 403)
     ├── NotEnoughMoney            the wallet cannot pay (HTTP 402)
     ├── FixtureStarted            the fixture is no longer on sale (HTTP 422)
     ├── InvalidInput              a value from outside is wrong; ``field`` names it (HTTP 400/422)
@@ -58,6 +59,10 @@ class NotAccepted(Conflict):
 
 class Busy(Conflict):
     """A lock was not granted within the configured bound; retrying is safe."""
+
+
+class Forbidden(GoatError):
+    """The caller is known but may not do this (an admin's task)."""
 
 
 class NotEnoughMoney(GoatError):

@@ -24,6 +24,20 @@ class Outcome(enum.StrEnum):
     DRAW = "draw"
     AWAY = "away"
 
+    @classmethod
+    def parse(cls, text: str) -> Outcome | None:
+        """``home``, ``draw``, ``away`` in any case, or ``---`` (a draw on the wire); else None.
+
+        Team names need the fixture: see ``Fixture.outcome_of``.
+        """
+        text = text.strip()
+        if text == "---":
+            return cls.DRAW
+        try:
+            return cls(text.casefold())
+        except ValueError:
+            return None
+
 
 class PurchaseStatus(enum.StrEnum):
     """Where a purchase is in its life (CONTRACT §4)."""
@@ -160,15 +174,12 @@ class Fixture:
 
     def outcome_of(self, result: str) -> Outcome | None:
         """Read the wire ``result``: a team name, ``---``, or home/away/draw; None if neither."""
-        text = result.strip()
-        lowered = text.casefold()
-        if text == "---" or lowered == "draw":
-            return Outcome.DRAW
-        if lowered == self.home.name.casefold() or lowered == "home":
+        lowered = result.strip().casefold()
+        if lowered == self.home.name.casefold():
             return Outcome.HOME
-        if lowered == self.away.name.casefold() or lowered == "away":
+        if lowered == self.away.name.casefold():
             return Outcome.AWAY
-        return None
+        return Outcome.parse(result)
 
     def wire_result(self, outcome: Outcome) -> str:
         """How ``outcome`` is written on the wire: the team name, or ``---`` for a draw."""
@@ -234,6 +245,14 @@ class Purchase:
 
     def cost(self, rules: Rules) -> int:
         return self.quantity * rules.bond_price
+
+
+@attrs.frozen
+class Viewer:
+    """Who asks, as a verified token says: what they may see and do depends on it."""
+
+    user_id: str
+    admin: bool = False
 
 
 @attrs.frozen

@@ -2,7 +2,10 @@
 
 Each method's docstring is its contract: adapters (SQL, in-memory, ...) must honour it,
 and ``tests/contract`` checks that they do. Every method of a repository runs inside the
-unit of work that owns it; nothing is visible to others before ``commit()``.
+unit of work that owns it, raises its error at once, and nothing is visible to others
+before ``commit()``. The one exception to "at once" is the sale hot path, which has a
+port of its own (``SaleLedger``): it may send a whole lot of writes to the database in
+one go.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Protocol, Self
 
 import attrs
 
+from goat_core.jobs import Job
 from goat_core.model import (
     DeadLetter,
     Fixture,
@@ -30,6 +34,30 @@ from goat_core.model import (
     User,
     ValidationMessage,
 )
+
+__all__ = [
+    "Auctions",
+    "BrokerPublisher",
+    "Clock",
+    "DeadLetters",
+    "FixtureQuery",
+    "FixtureRepository",
+    "IdGenerator",
+    "Inbox",
+    "JobQueue",
+    "Outbox",
+    "ParkedValidations",
+    "PaymentGateway",
+    "PurchaseRepository",
+    "ReceiptStore",
+    "RecommendationRepository",
+    "Sale",
+    "SaleLedger",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UserRepository",
+    "WalletRepository",
+]
 
 
 @attrs.frozen
@@ -83,16 +111,12 @@ class FixtureRepository(Protocol):
         A result that is not final never overwrites a finished fixture (False then).
         """
 
-    def reserve(self, fixture_id: int, quantity: int) -> None:
-        """Take exactly ``quantity`` bonds, or raise ``NotEnoughBonds`` (a deferred write).
+    def reserve(self, fixture_id: int, quantity: int) -> int:
+        """Take as many of ``quantity`` bonds as are available; return how many were taken.
 
         Atomic under any concurrency: availability never goes below zero; a fixture that
-        is not stored has no bonds. Callers make this the last write before commit, as
-        the fixture row is the hottest lock.
+        is not stored has no bonds (0 taken).
         """
-
-    def reserve_up_to(self, fixture_id: int, quantity: int) -> int:
-        """Take as many of ``quantity`` bonds as are available; return how many were taken."""
 
     def release(self, fixture_id: int, quantity: int) -> None:
         """Give ``quantity`` previously reserved bonds back."""
@@ -108,9 +132,6 @@ class PurchaseRepository(Protocol):
 
     def add(self, purchase: Purchase) -> bool:
         """Insert the purchase; False (and no change) if its request_id is already known."""
-
-    def create(self, purchase: Purchase) -> None:
-        """Insert a new purchase, or raise ``Conflict`` if its request_id is known (deferred)."""
 
     def get(self, request_id: str) -> Purchase | None:
         """The purchase, or None."""
@@ -166,14 +187,6 @@ class WalletRepository(Protocol):
     ) -> int:
         """Add ``amount`` > 0 to the wallet with a ledger entry; return the new balance."""
 
-    def debit(
-        self, user_id: str, amount: int, kind: LedgerKind, reference: str | None, now: datetime
-    ) -> None:
-        """Take ``amount`` > 0 with a ledger entry, or raise ``NotEnoughMoney`` (deferred).
-
-        Atomic under any concurrency: the balance never goes below zero.
-        """
-
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         """Every movement of the wallet, oldest first."""
 
@@ -226,15 +239,35 @@ class RecommendationRepository(Protocol):
         """Replace the user's recommendations."""
 
 
-class UnitOfWork(Protocol):
-    """One transaction: ``with uow: ...; uow.commit()``. Leaving without commit rolls back.
+@attrs.frozen
+class Sale:
+    """One purchase of our users as the sale hot path writes it."""
 
-    Deferred writes (``purchases.create``, ``wallets.debit``, ``fixtures.reserve``,
-    ``outbox.add``) may raise their error from a later call of the unit of work or from
-    ``commit()`` instead of at once, so that an adapter can send several to the database
-    together. When one raises, leave the unit of work without committing: nothing of it
-    is kept (the SQL adapter has rolled it back already).
-    """
+    purchase: Purchase
+    debit: int
+    """CLP taken from the buyer's wallet: the cost when paid by wallet, else 0."""
+    announcement: str
+    """The fixtures/requests message that announces it (queued in the outbox)."""
+
+
+class SaleLedger(Protocol):
+    """The sale hot path: a lot of our users' purchases written together."""
+
+    def record(self, sales: Sequence[Sale], now: datetime) -> None:
+        """Write every sale of the lot in this unit of work, all or nothing.
+
+        For each sale: insert its purchase, debit its wallet (never below zero) with a
+        ``purchase`` ledger entry, queue its announcement in the outbox; then reserve the
+        bonds of every fixture once for the lot's total, last and in fixture-id order (the
+        fixture rows are the hottest locks). Debits go in the order of ``sales``. An
+        adapter may send all of it to the database at once. Raises ``Conflict`` (a
+        request id is known), ``NotEnoughMoney`` or ``NotEnoughBonds``; after an error the
+        unit of work must be left without committing, and nothing of it is kept.
+        """
+
+
+class UnitOfWork(Protocol):
+    """One transaction: ``with uow: ...; uow.commit()``. Leaving without commit rolls back."""
 
     fixtures: FixtureRepository
     purchases: PurchaseRepository
@@ -246,6 +279,7 @@ class UnitOfWork(Protocol):
     dead_letters: DeadLetters
     auctions: Auctions
     recommendations: RecommendationRepository
+    sales: SaleLedger
 
     def __enter__(self) -> Self: ...
 
@@ -284,29 +318,6 @@ class PaymentGateway(Protocol):
         """
 
 
-@attrs.frozen
-class Receipt:
-    """What a purchase receipt shows."""
-
-    request_id: str
-    user_name: str | None
-    user_email: str | None
-    fixture: str
-    league: str
-    round: str
-    kickoff: datetime
-    result: str
-    quantity: int
-    amount: int
-    paid_with: str
-    issued_at: datetime
-
-
-class ReceiptRenderer(Protocol):
-    def render(self, receipt: Receipt) -> bytes:
-        """The receipt as a PDF document."""
-
-
 class ReceiptStore(Protocol):
     def put(self, key: str, document: bytes) -> str:
         """Store the document under ``key`` (overwriting); return a URL to fetch it."""
@@ -315,30 +326,18 @@ class ReceiptStore(Protocol):
         """A URL for the stored document, or None if nothing is stored under ``key``."""
 
 
-@attrs.frozen
-class Email:
-    to: str
-    subject: str
-    body: str
-    attachment_name: str | None = None
-    attachment: bytes | None = None
-
-
-class Mailer(Protocol):
-    def send(self, email: Email) -> None:
-        """Deliver the email or raise ``Unavailable``."""
-
-
 class BrokerPublisher(Protocol):
     def publish(self, topic: str, payload: str) -> None:
         """Send with QoS 1 and return once the broker acknowledged; else raise ``Unavailable``."""
 
 
 class JobQueue(Protocol):
-    def enqueue(self, job: str, **arguments: str) -> str:
-        """Queue ``job`` with its arguments to run after the caller's commit; return its id.
+    def enqueue(self, job: Job) -> str:
+        """Queue ``job`` to run after the caller's commit; return its id.
 
-        Jobs are safe to run twice. Raises ``Unavailable`` if the queue cannot be reached.
+        Jobs are safe to run twice, so a queue may fold a job equal to one still waiting
+        into it (and answer that one's id). Raises ``Unavailable`` if the queue cannot be
+        reached.
         """
 
 
@@ -350,8 +349,3 @@ class Clock(Protocol):
 class IdGenerator(Protocol):
     def new_id(self) -> str:
         """A new unique id (a UUID string)."""
-
-
-class Geolocator(Protocol):
-    def locate(self, ip: str) -> str | None:
-        """A human-readable place for an IP address, or None if unknown."""

@@ -10,7 +10,7 @@ For tests and for services that want to run the whole core without a server::
     )
 
 Recorders for assertions: ``store.outbox_messages()``, ``InMemoryBroker.published``,
-``InMemoryJobQueue.enqueued``, ``InMemoryMailer.sent``. A unit of work holds the store's
+``InMemoryJobQueue.enqueued``. A unit of work holds the store's
 lock for its whole ``with`` block (transactions run one at a time, so every conditional
 update is trivially atomic) and works on a copy that ``commit()`` installs.
 """
@@ -30,6 +30,7 @@ import attrs
 
 from goat_core import ports
 from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney, PaymentError, Unavailable
+from goat_core.jobs import Job
 from goat_core.model import (
     DeadLetter,
     Fixture,
@@ -46,15 +47,13 @@ from goat_core.model import (
     User,
     ValidationMessage,
 )
-from goat_core.ports import Email, FixtureQuery
+from goat_core.ports import FixtureQuery
+from goat_core.wire import TOPIC_REQUESTS
 
 __all__ = [
-    "FixedGeolocator",
     "InMemoryBroker",
     "InMemoryJobQueue",
-    "InMemoryMailer",
     "InMemoryPaymentGateway",
-    "InMemoryReceiptRenderer",
     "InMemoryReceiptStore",
     "InMemoryStore",
     "InMemoryUnitOfWork",
@@ -131,6 +130,7 @@ class InMemoryUnitOfWork:
     dead_letters: ports.DeadLetters
     auctions: ports.Auctions
     recommendations: ports.RecommendationRepository
+    sales: ports.SaleLedger
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
@@ -169,6 +169,7 @@ class InMemoryUnitOfWork:
         self.dead_letters = _DeadLetters(state)
         self.auctions = _Auctions(state)
         self.recommendations = _Recommendations(state)
+        self.sales = _Sales(state)
 
 
 @attrs.define
@@ -236,15 +237,7 @@ class _Fixtures:
         )
         return True
 
-    def reserve(self, fixture_id: int, quantity: int) -> None:
-        if quantity <= 0:
-            raise ValueError("a reservation must be positive")
-        known = self.s.fixtures.get(fixture_id)
-        if known is None or (known.available_bonds or 0) < quantity:
-            raise NotEnoughBonds(fixture_id, quantity)
-        self._set(known, (known.available_bonds or 0) - quantity)
-
-    def reserve_up_to(self, fixture_id: int, quantity: int) -> int:
+    def reserve(self, fixture_id: int, quantity: int) -> int:
         known = self.s.fixtures.get(fixture_id)
         if known is None or quantity <= 0:
             return 0
@@ -267,10 +260,6 @@ class _Purchases:
 
     def lock(self, request_id: str) -> None:
         """Nothing to do: units of work on the store already run one at a time."""
-
-    def create(self, purchase: Purchase) -> None:
-        if not self.add(purchase):
-            raise Conflict(f"purchase {purchase.request_id} exists already")
 
     def add(self, purchase: Purchase) -> bool:
         if purchase.request_id in self.s.purchases:
@@ -380,16 +369,6 @@ class _Wallets:
     def balances(self, user_ids: Collection[str]) -> dict[str, int]:
         return {u: self.s.users[u].wallet for u in user_ids if u in self.s.users}
 
-    def debit(
-        self, user_id: str, amount: int, kind: LedgerKind, reference: str | None, now: datetime
-    ) -> None:
-        if amount <= 0:
-            raise ValueError("a debit must be positive")
-        user = self.s.users.get(user_id)
-        if user is None or user.wallet < amount:
-            raise NotEnoughMoney(user_id, amount)
-        self._move(user_id, -amount, kind, reference, now)
-
     def ledger(self, user_id: str) -> list[LedgerEntry]:
         return [e for e in self.s.ledger if e.user_id == user_id]
 
@@ -474,6 +453,44 @@ class _Recommendations:
         self.s.recommendations[recommendations.user_id] = recommendations
 
 
+@attrs.define
+class _Sales:
+    """The sale hot path: every check first, then every write, so a failure keeps nothing."""
+
+    s: _State
+
+    def record(self, sales: Sequence[ports.Sale], now: datetime) -> None:
+        purchases = _Purchases(self.s)
+        wanted: dict[int, int] = {}
+        spent: dict[str, int] = {}
+        for sale in sales:
+            purchase = sale.purchase
+            if purchases.get(purchase.request_id) is not None:
+                raise Conflict(f"purchase {purchase.request_id} exists already")
+            wanted[purchase.fixture_id] = wanted.get(purchase.fixture_id, 0) + purchase.quantity
+            if sale.debit:
+                user_id = purchase.user_id or ""
+                spent[user_id] = spent.get(user_id, 0) + sale.debit
+                user = self.s.users.get(user_id)
+                if user is None or user.wallet < spent[user_id]:
+                    raise NotEnoughMoney(user_id, sale.debit)
+        for fixture_id, quantity in sorted(wanted.items()):
+            known = self.s.fixtures.get(fixture_id)
+            if known is None or (known.available_bonds or 0) < quantity:
+                raise NotEnoughBonds(fixture_id, quantity)
+        wallets, outbox, fixtures = _Wallets(self.s), _Outbox(self.s), _Fixtures(self.s)
+        for sale in sales:
+            purchases.add(sale.purchase)
+            if sale.debit:
+                user_id = sale.purchase.user_id or ""
+                wallets._move(
+                    user_id, -sale.debit, LedgerKind.PURCHASE, sale.purchase.request_id, now
+                )
+            outbox.add(TOPIC_REQUESTS, sale.announcement)
+        for fixture_id, quantity in sorted(wanted.items()):
+            fixtures.reserve(fixture_id, quantity)
+
+
 class InMemoryPaymentGateway:
     """A Webpay stand-in: every transaction is authorized unless told otherwise.
 
@@ -520,33 +537,21 @@ class InMemoryBroker:
 
 
 class InMemoryJobQueue:
-    """Records jobs in ``enqueued``; with ``handlers`` it also runs them at once."""
+    """Records jobs in ``enqueued``; with ``run`` (say ``exchange.run_job``) it also runs
+    each at once, inside ``enqueue``. ``down = True`` makes it unreachable."""
 
-    def __init__(self, handlers: dict[str, Callable[..., object]] | None = None) -> None:
-        self.enqueued: list[tuple[str, dict[str, str]]] = []
-        self.handlers = handlers or {}
+    def __init__(self, run: Callable[[Job], object] | None = None) -> None:
+        self.enqueued: list[Job] = []
+        self.run = run
+        self.down = False
 
-    def enqueue(self, job: str, **arguments: str) -> str:
-        self.enqueued.append((job, arguments))
-        handler = self.handlers.get(job)
-        if handler is not None:
-            handler(**arguments)
+    def enqueue(self, job: Job) -> str:
+        if self.down:
+            raise Unavailable("the job queue is down")
+        self.enqueued.append(job)
+        if self.run is not None:
+            self.run(job)
         return str(len(self.enqueued))
-
-
-class InMemoryMailer:
-    def __init__(self) -> None:
-        self.sent: list[Email] = []
-
-    def send(self, email: Email) -> None:
-        self.sent.append(email)
-
-
-class InMemoryReceiptRenderer:
-    """Renders a tiny stand-in document that names the purchase (not a real PDF)."""
-
-    def render(self, receipt: object) -> bytes:
-        return f"%PDF-stand-in {receipt}".encode()
 
 
 class InMemoryReceiptStore:
@@ -583,11 +588,3 @@ class SequentialIds:
 
     def new_id(self) -> str:
         return str(uuid.UUID(int=(0x4000 << 64) | (0x8 << 60) | next(self._next)))
-
-
-class FixedGeolocator:
-    def __init__(self, places: dict[str, str] | None = None) -> None:
-        self.places = places or {}
-
-    def locate(self, ip: str) -> str | None:
-        return self.places.get(ip)

@@ -1,25 +1,29 @@
-"""Receipts kept as files under ``$GOAT_DATA_DIR/receipts`` (the embedded default).
+"""Files of this installation: receipts under ``$GOAT_DATA_DIR/receipts`` and its secrets.
 
-The PDF renderer and the S3 store are a later issue; this store already honours the
-``ports.ReceiptStore`` contract so that the API can answer ``GET /requests/{id}/receipt``.
+``FileReceiptStore`` is the ``ports.ReceiptStore`` of ``goat serve`` (the S3 store comes
+with the receipts issue); ``installation_secret`` keeps a random secret in a file, made
+once and shared by every process of the installation.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
 import re
+import secrets
 import tempfile
 from pathlib import Path
 
-from goat_app.auth import development_secret
 from goat_core.errors import InvalidInput
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 
 
 RECEIPT_SECRET_FILE = "receipt-url-secret"  # noqa: S105  # a file name, not a secret
+
+__all__ = ["RECEIPT_SECRET_FILE", "FileReceiptStore", "installation_secret"]
 
 
 class FileReceiptStore:
@@ -37,7 +41,7 @@ class FileReceiptStore:
 
     def _signature(self, key: str) -> str:
         if self._secret is None:
-            self._secret = development_secret(self.directory.parent, RECEIPT_SECRET_FILE)
+            self._secret = installation_secret(self.directory.parent, RECEIPT_SECRET_FILE)
         return hmac.new(self._secret, f"receipt:{key}".encode(), hashlib.sha256).hexdigest()
 
     def signed(self, key: str, signature: str) -> bool:
@@ -64,3 +68,23 @@ class FileReceiptStore:
     def url(self, key: str) -> str | None:
         target = self.path(key)
         return self._url(key, target) if target.is_file() else None
+
+
+def installation_secret(data_dir: Path, name: str) -> bytes:
+    """This installation's secret ``name``, created (atomically, mode 0600) on first use."""
+    path = data_dir / name
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=".secret-")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(secrets.token_hex(32).encode())
+        # link fails if another process won the race: then everyone uses its secret
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
+    return path.read_bytes().strip()

@@ -1,7 +1,7 @@
 """Jobs run inside the process, for ``goat serve`` and an API without a jobs service.
 
-A single worker thread takes jobs from a queue and runs the handler registered for each
-name. Jobs are safe to run twice (CONTRACT §5), so a job lost with the process is
+A single worker thread takes jobs from a queue and hands each to ``run`` (the exchange's
+``run_job``). Jobs are safe to run twice (CONTRACT §5), so a job lost with the process is
 recomputed on the next request that needs it, and a job equal to one still waiting is
 not queued again: a burst of purchases by one user costs one recomputation, not many.
 ``delay`` holds each job back that long after it was queued, so that such bursts fold.
@@ -17,31 +17,33 @@ import time
 from collections.abc import Callable
 
 from goat_core.errors import Unavailable
+from goat_core.jobs import Job
+
+__all__ = ["InProcessJobQueue"]
 
 log = logging.getLogger("goat.jobs")
-
-Handler = Callable[..., object]
 
 
 class InProcessJobQueue:
     """A ``ports.JobQueue`` served by one daemon worker thread of this process."""
 
-    def __init__(self, handlers: dict[str, Handler] | None = None, delay: float = 0.0) -> None:
-        self.handlers: dict[str, Handler] = dict(handlers or {})
+    def __init__(self, run: Callable[[Job], object], delay: float = 0.0) -> None:
+        self._run = run
         self.delay = delay
-        self._queue: queue.Queue[tuple[str, str, dict[str, str], float] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, Job, float] | None] = queue.Queue()
         self._ids = itertools.count(1)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._waiting: dict[tuple[str, tuple[tuple[str, str], ...]], str] = {}
+        self._waiting: dict[Job, str] = {}
         self.done: dict[str, str] = {}  # job id -> "finished" or "failed", for inspection
 
-    def start(self) -> None:
+    def start(self) -> InProcessJobQueue:
         """Start the worker thread (once)."""
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._work, name="goat-jobs", daemon=True)
                 self._thread.start()
+        return self
 
     def stop(self, timeout: float = 5) -> None:
         """Let the worker finish the queued jobs, then end it."""
@@ -56,27 +58,26 @@ class InProcessJobQueue:
         """Whether the worker thread is running."""
         return self._thread is not None and self._thread.is_alive()
 
-    def enqueue(self, job: str, **arguments: str) -> str:
+    def enqueue(self, job: Job) -> str:
         if not self.available:
             raise Unavailable("the in-process job worker is not running")
-        key = (job, tuple(sorted(arguments.items())))
         with self._lock:
-            waiting = self._waiting.get(key)
+            waiting = self._waiting.get(job)
             if waiting is not None:
                 return waiting
             job_id = f"local-{next(self._ids)}"
-            self._waiting[key] = job_id
-        self._queue.put((job_id, job, arguments, time.monotonic() + self.delay))
+            self._waiting[job] = job_id
+        self._queue.put((job_id, job, time.monotonic() + self.delay))
         return job_id
 
     def join(self) -> None:
         """Wait until every queued job has run (for tests and shutdown)."""
         self._queue.join()
 
-    def _finish(self, job_id: str, outcome: str) -> None:
+    def _finish(self, job_id: str, state: str) -> None:
         if len(self.done) > 10_000:  # a window for inspection, not a history
             self.done.clear()
-        self.done[job_id] = outcome
+        self.done[job_id] = state
 
     def _work(self) -> None:
         while True:
@@ -84,22 +85,17 @@ class InProcessJobQueue:
             try:
                 if item is None:
                     return
-                job_id, job, arguments, due = item
+                job_id, job, due = item
                 time.sleep(max(0.0, due - time.monotonic()))
                 with self._lock:
                     # from now on an equal job must run again: it may see newer data
-                    self._waiting.pop((job, tuple(sorted(arguments.items()))), None)
-                handler = self.handlers.get(job)
-                if handler is None:
-                    log.warning("job %s: no handler for %r, dropped", job_id, job)
-                    self._finish(job_id, "failed")
-                    continue
+                    self._waiting.pop(job, None)
                 try:
-                    handler(**arguments)
+                    self._run(job)
                     self._finish(job_id, "finished")
                 except Exception:
                     # a failed job must not kill the worker; it is safe to run again later
-                    log.exception("job %s (%s %s) failed", job_id, job, arguments)
+                    log.exception("job %s (%s) failed", job_id, job)
                     self._finish(job_id, "failed")
             finally:
                 self._queue.task_done()

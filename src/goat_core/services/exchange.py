@@ -1,0 +1,210 @@
+"""``Exchange``: the core's one door. Every use case and query goes through it.
+
+The work is done by one module per concern, which this facade builds over the ports
+and delegates to: ``purchasing``, ``accounts``, ``payments``, ``inbox`` (the broker's
+messages), ``outbox``, ``settlement`` (shared steps), ``recommendations`` and
+``queries`` (the read side). Each use case is one transaction or a few, never one held
+across a call to a provider; follow-up jobs are queued only after their commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from goat_core.jobs import Job, Recommend
+from goat_core.model import (
+    DeadLetter,
+    Fixture,
+    PaymentStart,
+    Purchase,
+    PurchaseStatus,
+    Recommendations,
+    Rules,
+    User,
+    ValidationMessage,
+    Viewer,
+)
+from goat_core.ports import (
+    BrokerPublisher,
+    Clock,
+    IdGenerator,
+    JobQueue,
+    PaymentGateway,
+    ReceiptStore,
+    UnitOfWorkFactory,
+)
+from goat_core.services.accounts import Accounts
+from goat_core.services.context import Context
+from goat_core.services.inbox import Handled, MessageInbox
+from goat_core.services.outbox import relay_outbox
+from goat_core.services.payments import PAYMENT_TIMEOUT, PaymentReturn, Payments
+from goat_core.services.purchasing import Bought, BuyBonds, Purchasing
+from goat_core.services.queries import Page, Queries, RecommendedFixtures
+from goat_core.services.recommendations import Recommending
+
+__all__ = ["Exchange"]
+
+log = logging.getLogger("goat.core")
+
+
+class Exchange:
+    """The bond exchange of one group, over the ports it is given.
+
+    ``receipts`` is where receipts are found (``GET /requests/{id}/receipt``); without
+    it every receipt stays "being made".
+    """
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        payments: PaymentGateway,
+        jobs: JobQueue,
+        clock: Clock,
+        ids: IdGenerator,
+        rules: Rules | None = None,
+        receipts: ReceiptStore | None = None,
+    ) -> None:
+        self.context = Context(uow, clock, ids, jobs, rules or Rules())
+        self._purchasing = Purchasing(self.context, payments)
+        self._accounts = Accounts(self.context)
+        self._payments = Payments(self.context, payments)
+        self._inbox = MessageInbox(self.context)
+        self._recommending = Recommending(self.context)
+        self.queries = Queries(self.context, receipts)
+        """The read side (``goat_core.services.queries``)."""
+
+    @property
+    def uow(self) -> UnitOfWorkFactory:
+        """The units of work the exchange runs on (for tools and tests)."""
+        return self.context.uow
+
+    @property
+    def clock(self) -> Clock:
+        return self.context.clock
+
+    @property
+    def rules(self) -> Rules:
+        return self.context.rules
+
+    # -- our users (purchasing, accounts, payments) ---------------------------------
+
+    def buy_bonds(self, command: BuyBonds) -> Bought:
+        """Buy bonds for one of our users: see ``Purchasing.buy_bonds``."""
+        return self._purchasing.buy_bonds(command)
+
+    def register(self, user_id: str, email: str | None, name: str | None) -> User:
+        """The user, created with an empty wallet on first sight."""
+        return self._accounts.register(user_id, email, name)
+
+    def top_up(self, user_id: str, amount: int) -> int:
+        """Add money to a user's wallet; return the new balance (``Accounts.top_up``)."""
+        return self._accounts.top_up(user_id, amount)
+
+    def payment_for(self, user_id: str, request_id: str) -> PaymentStart:
+        """Where the owner pays a purchase awaiting payment."""
+        return self._payments.payment_for(user_id, request_id)
+
+    def commit_payment(self, user_id: str, back: PaymentReturn) -> Purchase:
+        """Settle a payment when its payer comes back (``Payments.commit_payment``)."""
+        return self._payments.commit_payment(user_id, back)
+
+    def commit_return(self, back: PaymentReturn) -> Purchase:
+        """Settle a payment from a browser without a token (``Payments.commit_return``)."""
+        return self._payments.commit_return(back)
+
+    def expire_payments(self, timeout: timedelta = PAYMENT_TIMEOUT, batch: int = 100) -> int:
+        """Cancel our purchases left unpaid longer than ``timeout``; return how many."""
+        return self._payments.expire_payments(timeout, batch)
+
+    # -- the broker (inbox, outbox) --------------------------------------------------
+
+    def receive(self, topic: str, payload: bytes | str) -> Handled:
+        """Apply one broker message exactly once (``MessageInbox.receive``)."""
+        return self._inbox.receive(topic, payload)
+
+    def receive_many(self, messages: Sequence[tuple[str, bytes | str]]) -> list[Handled]:
+        """Apply several broker messages in one transaction where they allow it."""
+        return self._inbox.receive_many(messages)
+
+    def apply_validation(self, message: ValidationMessage) -> bool:
+        """Apply a validation verdict as if it came from the broker (admins)."""
+        return self._inbox.apply_validation(message)
+
+    def keep_dead_letter(self, topic: str, payload: str, reason: str) -> None:
+        """Keep a message that could not be applied, for an admin to inspect."""
+        self._inbox.keep_dead_letter(topic, payload, reason)
+
+    def relay_outbox(self, publisher: BrokerPublisher, batch: int = 100) -> int:
+        """Publish queued messages oldest first; return how many were acknowledged."""
+        return relay_outbox(self.context.uow, publisher, batch)
+
+    # -- jobs ---------------------------------------------------------------------------
+
+    def run_job(self, job: Job) -> None:
+        """Do what a queued job asks: what every job queue's worker calls."""
+        if isinstance(job, Recommend):
+            self.recommend(job.user_id)
+        else:  # MakeReceipt: rendering arrives with the receipts issue
+            log.info("receipt for %s: rendering is not built yet", job.request_id)
+
+    def recommend(self, user_id: str) -> Recommendations:
+        """Recompute and store a user's recommendations (the ``Recommend`` job)."""
+        return self._recommending.recommend(user_id)
+
+    # -- the read side (see ``queries``) --------------------------------------------------
+
+    def fixtures(
+        self,
+        page: int = 1,
+        count: int = 25,
+        *,
+        home: str | None = None,
+        away: str | None = None,
+        date: dt.date | None = None,
+    ) -> Page[Fixture]:
+        """Fixtures by kick-off; with any filter, only fixtures not yet started."""
+        return self.queries.fixtures(page, count, home=home, away=away, date=date)
+
+    def fixture(self, fixture_id: int) -> Fixture:
+        """One fixture with its availability."""
+        return self.queries.fixture(fixture_id)
+
+    def purchases(
+        self,
+        viewer: Viewer,
+        page: int = 1,
+        count: int = 25,
+        *,
+        status: PurchaseStatus | None = None,
+        user_id: str | None = None,
+    ) -> Page[Purchase]:
+        """The viewer's purchases, newest first (an admin may name another user)."""
+        return self.queries.purchases(viewer, page, count, status=status, user_id=user_id)
+
+    def purchase(self, viewer: Viewer, request_id: str) -> Purchase:
+        """One purchase, for its owner or an admin."""
+        return self.queries.purchase(viewer, request_id)
+
+    def receipt(self, viewer: Viewer, request_id: str) -> str | None:
+        """The URL of the owner's receipt, or None while it is being made."""
+        return self.queries.receipt(viewer, request_id)
+
+    def balance(self, user_id: str) -> int:
+        """A wallet's balance in CLP."""
+        return self.queries.balance(user_id)
+
+    def recommendations(self, user_id: str) -> RecommendedFixtures:
+        """A user's last computed recommendations with their fixtures."""
+        return self.queries.recommendations(user_id)
+
+    def dead_letters(self, viewer: Viewer, page: int = 1, count: int = 25) -> Page[DeadLetter]:
+        """Kept broker messages, newest first (admins)."""
+        return self.queries.dead_letters(viewer, page, count)
+
+    def outbox_backlog(self) -> int:
+        """How many of our messages wait to be published."""
+        return self.queries.outbox_backlog()

@@ -1,0 +1,232 @@
+"""Our users buy bonds: checked, paid by wallet or opened on Webpay, written in lots.
+
+A purchase ends on its fixture's row, the hottest lock of the system, so the purchases
+that threads make at the same moment are written as one lot in one transaction
+(``goat_core.grouping``) through the ``SaleLedger`` port; each caller still gets only
+its own outcome.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+import attrs
+
+from goat_core.errors import (
+    Busy,
+    FixtureStarted,
+    GoatError,
+    InvalidInput,
+    NotEnoughBonds,
+    NotEnoughMoney,
+    Unavailable,
+    UnknownFixture,
+)
+from goat_core.grouping import GroupCommit
+from goat_core.jobs import Recommend
+from goat_core.model import Fixture, Outcome, PaymentStart, Purchase, PurchaseStatus
+from goat_core.ports import PaymentGateway, Sale
+from goat_core.services.context import Context
+from goat_core.wire import render_request
+
+__all__ = ["Bought", "BuyBonds", "Purchasing"]
+
+log = logging.getLogger("goat.core")
+
+
+@attrs.frozen
+class BuyBonds:
+    """A user of our group buys ``quantity`` bonds on ``result`` of a fixture.
+
+    ``result`` is an ``Outcome``, or text as a user writes it: home, draw, away, ``---``
+    or the name of either team.
+    """
+
+    user_id: str
+    fixture_id: int
+    result: Outcome | str
+    quantity: int
+    wallet: bool
+    return_url: str = ""
+
+
+@attrs.frozen
+class Bought:
+    """A new purchase, and where to pay it when it is paid through Webpay."""
+
+    purchase: Purchase
+    payment: PaymentStart | None
+
+
+@attrs.frozen
+class _Order:
+    """A ``BuyBonds`` on its way to the database, with what was settled before."""
+
+    command: BuyBonds
+    result: Outcome
+    request_id: str
+    now: datetime
+    payment: PaymentStart | None
+    buy_order: str | None
+
+
+class Purchasing:
+    """Buying bonds for our users."""
+
+    def __init__(self, context: Context, payments: PaymentGateway) -> None:
+        self._context = context
+        self._payments = payments
+        self._lots: GroupCommit[_Order, Purchase] = GroupCommit(self._sell)
+
+    def buy_bonds(self, command: BuyBonds) -> Bought:
+        """Reserve bonds for one of our users and announce the purchase.
+
+        By wallet the cost is debited in the same transaction and the purchase waits for
+        the course's validation (``pending``); otherwise a Webpay transaction is opened and
+        the purchase waits for payment (``pending_payment``). Raises ``InvalidInput``,
+        ``UnknownFixture``, ``FixtureStarted``, ``NotEnoughMoney`` or ``NotEnoughBonds``
+        and then changes nothing.
+        """
+        context, rules = self._context, self._context.rules
+        if command.quantity < 1:
+            raise InvalidInput("quantity", "must be at least 1")
+        if command.quantity > rules.bonds_per_fixture:
+            raise InvalidInput("quantity", f"must be at most {rules.bonds_per_fixture}")
+        result = self._outcome(command)
+        now = context.clock.now()
+        payment = None
+        buy_order = None
+        if not command.wallet:
+            # no payment for what could not be sold (the lot checks again)
+            with context.uow() as uow:
+                _on_sale(command, uow.fixtures.get(command.fixture_id), now)
+            # A fresh id, never published (unlike the request id): a timed-out return names
+            # the purchase by its buy order alone, so only the payer may know it. Webpay
+            # caps it at 26; the tail is what tells sequential ids apart.
+            buy_order = context.ids.new_id().replace("-", "")[-26:]
+            # the session id travels in the return URL: a digest, not the user's id
+            session = hashlib.sha256(command.user_id.encode()).hexdigest()[:32]
+            cost = command.quantity * rules.bond_price
+            payment = self._payments.start(buy_order, session, cost, command.return_url)
+        order = _Order(command, result, context.ids.new_id(), now, payment, buy_order)
+        purchase = self._lots.submit(order)
+        context.follow_up(Recommend(command.user_id))
+        return Bought(purchase, payment)
+
+    def _outcome(self, command: BuyBonds) -> Outcome:
+        if isinstance(command.result, Outcome):
+            return command.result
+        found = Outcome.parse(command.result)
+        if found is not None:
+            return found
+        with self._context.uow() as uow:  # a team's name: the fixture says which side
+            fixture = uow.fixtures.get(command.fixture_id)
+        if fixture is None:
+            raise UnknownFixture(command.fixture_id)
+        found = fixture.outcome_of(command.result)
+        if found is None:
+            raise InvalidInput("result", "must be home, draw, away, a team of the fixture or ---")
+        return found
+
+    def _sell(self, orders: Sequence[_Order]) -> list[Purchase | Exception]:
+        """Write a lot of orders in one transaction (see ``GroupCommit``).
+
+        An order whose fixture is unknown, started or short of bonds, or whose wallet is
+        short of money, gets its error and the others go on; a write that fails even so
+        (another process got there first) raises, and nothing of the lot is kept. A busy
+        or unreachable database is no one order's fault: every order of the lot gets that
+        error at once (one by one, each would wait as long).
+        """
+        try:
+            return self._write_lot(orders)
+        except (Busy, Unavailable) as error:
+            return [copy.copy(error) for _ in orders]  # each caller raises its own
+
+    def _write_lot(self, orders: Sequence[_Order]) -> list[Purchase | Exception]:
+        rules = self._context.rules
+        answers: dict[int, Purchase | Exception] = {}  # by the order's position
+        taken: dict[int, int] = {}  # bonds of each fixture this lot takes
+        spent: dict[str, int] = {}  # money of each wallet this lot takes
+        sales: list[Sale] = []
+        with self._context.uow() as uow:
+            fixtures = uow.fixtures.get_many({order.command.fixture_id for order in orders})
+            # Wallets are checked up front so that one broke buyer does not fail the lot;
+            # a lot of one needs no check: its failure is its answer.
+            payers = {order.command.user_id for order in orders if order.command.wallet}
+            balances = uow.wallets.balances(payers) if payers and len(orders) > 1 else None
+            # by user: two lots (two API processes) debit the same wallets in the same order
+            for i in sorted(range(len(orders)), key=lambda i: orders[i].command.user_id):
+                order = orders[i]
+                command = order.command
+                cost = command.quantity * rules.bond_price
+                try:
+                    fixture = _on_sale(
+                        command,
+                        fixtures.get(command.fixture_id),
+                        order.now,
+                        taken.get(command.fixture_id, 0),
+                    )
+                    if command.wallet and balances is not None:
+                        left = balances.get(command.user_id, 0) - spent.get(command.user_id, 0)
+                        if left < cost:
+                            raise NotEnoughMoney(command.user_id, cost)
+                except GoatError as error:
+                    answers[i] = error
+                    continue
+                purchase = self._purchase(order, fixture)
+                debit = cost if command.wallet else 0
+                sales.append(Sale(purchase, debit, render_request(purchase, fixture)))
+                spent[command.user_id] = spent.get(command.user_id, 0) + debit
+                taken[fixture.id] = taken.get(fixture.id, 0) + command.quantity
+                answers[i] = purchase
+            if sales:
+                uow.sales.record(sales, orders[0].now)
+                uow.commit()
+        if sales:  # one line per transaction: a line per purchase costs more than its write
+            log.info(
+                "purchases written: %s",
+                ", ".join(
+                    f"{s.purchase.request_id} ({s.purchase.quantity} of fixture "
+                    f"{s.purchase.fixture_id} by {'wallet' if s.debit else 'webpay'})"
+                    for s in sales
+                ),
+            )
+        return [answers[i] for i in range(len(orders))]
+
+    def _purchase(self, order: _Order, fixture: Fixture) -> Purchase:
+        command, payment = order.command, order.payment
+        return Purchase(
+            request_id=order.request_id,
+            group_id=self._context.rules.group_id,
+            fixture_id=fixture.id,
+            league_name=fixture.league.name,
+            round=fixture.league.round,
+            date=fixture.kickoff.date().isoformat(),
+            result=order.result,
+            quantity=command.quantity,
+            reserved=command.quantity,
+            wallet=command.wallet,
+            created_at=order.now,
+            status=PurchaseStatus.PENDING if command.wallet else PurchaseStatus.PENDING_PAYMENT,
+            deposit_token=payment.token if payment else "",
+            user_id=command.user_id,
+            buy_order=order.buy_order,
+            payment_url=payment.url if payment else None,
+            updated_at=order.now,
+        )
+
+
+def _on_sale(command: BuyBonds, fixture: Fixture | None, now: datetime, taken: int = 0) -> Fixture:
+    """The fixture, if the command may buy its bonds now (``taken`` are gone already)."""
+    if fixture is None:
+        raise UnknownFixture(command.fixture_id)
+    if fixture.has_started(now):
+        raise FixtureStarted(fixture.id)
+    left = fixture.available_bonds
+    if left is not None and left - taken < command.quantity:
+        raise NotEnoughBonds(fixture.id, command.quantity)
+    return fixture

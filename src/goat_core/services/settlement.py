@@ -1,0 +1,115 @@
+"""Deciding and settling purchases: plain functions over a unit of work.
+
+Validations (from the broker, an admin or our own payment flow) decide a purchase;
+final results settle the accepted ones. Several use cases share these steps, always
+inside their own transaction, so they take the unit of work rather than open one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+
+from goat_core.model import (
+    LedgerKind,
+    MatchState,
+    Purchase,
+    PurchaseStatus,
+    Rules,
+    ValidationMessage,
+    payout,
+)
+from goat_core.ports import UnitOfWork
+
+__all__ = ["apply_validation", "record_results", "settle", "settle_if_finished"]
+
+
+def apply_validation(
+    uow: UnitOfWork, message: ValidationMessage, rules: Rules, now: datetime
+) -> bool:
+    """Decide a pending purchase by a validation; True if it decided one or parked it.
+
+    A validation whose request has not arrived is parked for it. The first verdict wins;
+    a rejection gives back the bonds and, for our wallet purchases, the money.
+    """
+    purchase = uow.purchases.get(message.request_id)
+    if purchase is None:
+        # Its request may be being recorded right now: wait for that, then look again,
+        # so that the validation is either applied or parked where the request finds it.
+        uow.purchases.lock(message.request_id)
+        purchase = uow.purchases.get(message.request_id)
+    if purchase is None:
+        uow.parked.park(message, now)
+        return True
+    if purchase.status != PurchaseStatus.PENDING:
+        return False  # already decided (first verdict wins), or awaiting our payment
+    pending = {PurchaseStatus.PENDING}
+    if message.valid:
+        if not uow.purchases.transition(purchase.request_id, pending, PurchaseStatus.ACCEPTED, now):
+            return False
+        settle_if_finished(uow, purchase.request_id, rules, now)
+        return True
+    if not uow.purchases.transition(purchase.request_id, pending, PurchaseStatus.REJECTED, now):
+        return False
+    if purchase.is_ours and purchase.wallet and purchase.user_id is not None:
+        uow.wallets.credit(
+            purchase.user_id, purchase.cost(rules), LedgerKind.REFUND, purchase.request_id, now
+        )
+    uow.fixtures.release(purchase.fixture_id, purchase.reserved)
+    return True
+
+
+def record_results(
+    uow: UnitOfWork, states: Sequence[MatchState], rules: Rules, now: datetime
+) -> int:
+    """Apply fixtures/history: update each fixture, settle finished ones; return settled."""
+    settled = 0
+    # by fixture id (stable), so that two listeners lock fixtures in the same order
+    for state in sorted(states, key=lambda s: s.fixture_id):
+        if state.is_final:
+            uow.fixtures.lock(state.fixture_id)  # accepting waits, or we see it
+        # (a late in-play state is refused by apply_result: it never reopens a fixture)
+        if not uow.fixtures.apply_result(state, now) or not state.is_final:
+            continue
+        for purchase in uow.purchases.for_fixture(state.fixture_id, PurchaseStatus.ACCEPTED):
+            settled += settle(uow, purchase, rules, now)
+    return settled
+
+
+def settle_if_finished(uow: UnitOfWork, request_id: str, rules: Rules, now: datetime) -> None:
+    """A purchase accepted after its fixture ended is settled right away."""
+    purchase = uow.purchases.get(request_id)
+    if purchase is not None and purchase.status == PurchaseStatus.ACCEPTED:
+        # a final result being recorded right now either waits for us (and then sees
+        # this purchase accepted) or is seen by the read below
+        uow.fixtures.lock(purchase.fixture_id)
+        settle(uow, purchase, rules, now)
+
+
+def settle(uow: UnitOfWork, purchase: Purchase, rules: Rules, now: datetime) -> int:
+    """Mark an accepted purchase of a finished fixture won or lost, paying our winners.
+
+    Returns 1 if this call settled it, 0 if the fixture is not finished or another
+    settled it first.
+    """
+    fixture = uow.fixtures.get(purchase.fixture_id)
+    if fixture is None or not fixture.is_finished:
+        return 0
+    won = fixture.winner == purchase.result
+    amount = 0
+    if won and purchase.is_ours:
+        odd = fixture.odds.for_outcome(purchase.result) if fixture.odds else Decimal(1)
+        amount = payout(purchase.quantity, rules.bond_price, odd)
+    moved = uow.purchases.transition(
+        purchase.request_id,
+        {PurchaseStatus.ACCEPTED},
+        PurchaseStatus.WON if won else PurchaseStatus.LOST,
+        now,
+        payout=amount,
+    )
+    if not moved:
+        return 0
+    if amount and purchase.user_id is not None:
+        uow.wallets.credit(purchase.user_id, amount, LedgerKind.PAYOUT, purchase.request_id, now)
+    return 1
