@@ -17,8 +17,9 @@ from goat_adapters.memory import (
     SequentialIds,
 )
 from goat_core.errors import NotEnoughBonds, NotEnoughMoney
+from goat_core.jobs import MakeReceipt
 from goat_core.model import LedgerKind, MatchState, Outcome, PurchaseStatus, Rules
-from goat_core.services import BuyBonds, Exchange, PaymentReturn
+from goat_core.services import BuyBonds, Exchange, Handled, PaymentReturn
 from goat_core.wire import (
     TOPIC_HISTORY,
     TOPIC_INFO,
@@ -38,7 +39,9 @@ class Market:
     """An exchange on one backend, with in-memory payments, jobs and clock."""
 
     backend: Backend
-    payments: InMemoryPaymentGateway = attrs.Factory(InMemoryPaymentGateway)
+    payments: InMemoryPaymentGateway = attrs.Factory(
+        lambda: InMemoryPaymentGateway(payer_pays=True)
+    )
     jobs: InMemoryJobQueue = attrs.Factory(InMemoryJobQueue)
     exchange: Exchange = attrs.field(init=False)
 
@@ -51,7 +54,7 @@ class Market:
             ids=SequentialIds(),
             rules=Rules(group_id="15", bond_price=1000, bonds_per_fixture=40),
         )
-        assert self.exchange.receive(TOPIC_INFO, render_fixtures([fixture(1)])) == "applied"
+        assert self.exchange.receive(TOPIC_INFO, render_fixtures([fixture(1)])) == Handled.APPLIED
 
     def buy(self, quantity: int, *, wallet: bool = True, result: Outcome = Outcome.HOME) -> str:
         bought = self.exchange.buy_bonds(
@@ -130,7 +133,7 @@ def test_failed_purchase_changes_nothing(market: Market) -> None:
     market.exchange.top_up(USER, 2000)
     with pytest.raises(NotEnoughMoney):
         market.buy(3)
-    assert market.peer_request("peer-1", 39) == "applied"
+    assert market.peer_request("peer-1", 39) == Handled.APPLIED
     with pytest.raises(NotEnoughBonds):
         market.buy(2)
     assert (market.available(), market.balance()) == (1, 2000)
@@ -144,9 +147,9 @@ def test_rejection_refunds_and_gives_bonds_back_once(market: Market) -> None:
     """A negative validation of our wallet purchase refunds it and frees its bonds, once."""
     market.exchange.top_up(USER, 3000)
     request_id = market.buy(3)
-    assert market.validate(request_id, valid=False) == "applied"
-    assert market.validate(request_id, valid=False) == "duplicate"
-    assert market.validate(request_id, valid=True, group_id="1") == "ignored"
+    assert market.validate(request_id, valid=False) == Handled.APPLIED
+    assert market.validate(request_id, valid=False) == Handled.DUPLICATE
+    assert market.validate(request_id, valid=True, group_id="1") == Handled.IGNORED
     assert market.status(request_id) is PurchaseStatus.REJECTED
     assert (market.available(), market.balance()) == (40, 3000)
 
@@ -155,9 +158,9 @@ def test_accepted_purchase_is_settled_once_with_exact_odds(market: Market) -> No
     """A finished fixture pays an accepted winning bond 1000 × odd into the wallet, once."""
     market.exchange.top_up(USER, 3000)
     request_id = market.buy(3)
-    assert market.validate(request_id, valid=True) == "applied"
+    assert market.validate(request_id, valid=True) == Handled.APPLIED
     final = render_history([MatchState(1, "FT", "Match Finished", 90, 2, 1)])
-    assert market.exchange.receive(TOPIC_HISTORY, final) == "applied"
+    assert market.exchange.receive(TOPIC_HISTORY, final) == Handled.APPLIED
     assert market.exchange.record_results([MatchState(1, "FT", "Match Finished", 90, 2, 1)]) == 0
     with market.backend.uow() as uow:
         settled = uow.purchases.get(request_id)
@@ -183,7 +186,7 @@ def test_webpay_purchase_is_accepted_on_commit_and_answers_the_same_again(
     assert market.available() == 38
     validations = [m for topic, m in market.published() if topic == TOPIC_VALIDATION]
     assert validations == [{"request_id": request_id, "group_id": "15", "seller": 0, "valid": True}]
-    assert ("receipt", {"request_id": request_id}) in market.jobs.enqueued
+    assert MakeReceipt(request_id) in market.jobs.enqueued
 
 
 def test_refused_webpay_payment_gives_the_bonds_back(market: Market) -> None:
@@ -200,8 +203,8 @@ def test_refused_webpay_payment_gives_the_bonds_back(market: Market) -> None:
 
 def test_duplicate_request_reserves_once(market: Market) -> None:
     """The same peer request received twice reserves its bonds once."""
-    assert market.peer_request("peer-1", 5) == "applied"
-    assert market.peer_request("peer-1", 5) == "duplicate"
+    assert market.peer_request("peer-1", 5) == Handled.APPLIED
+    assert market.peer_request("peer-1", 5) == Handled.DUPLICATE
     assert market.available() == 35
 
 
@@ -209,20 +212,20 @@ def test_oversized_peer_request_takes_what_is_left_and_gives_back_exactly_that(
     market: Market,
 ) -> None:
     """A peer asking for more than is left gets the rest; its rejection returns only that."""
-    assert market.peer_request("peer-1", 38) == "applied"
-    assert market.peer_request("peer-2", 5) == "applied"
+    assert market.peer_request("peer-1", 38) == Handled.APPLIED
+    assert market.peer_request("peer-2", 5) == Handled.APPLIED
     with market.backend.uow() as uow:
         short = uow.purchases.get("peer-2")
     assert short is not None
     assert (short.quantity, short.reserved, market.available()) == (5, 2, 0)
-    assert market.validate("peer-2", valid=False, group_id="6") == "applied"
+    assert market.validate("peer-2", valid=False, group_id="6") == Handled.APPLIED
     assert market.available() == 2
 
 
 def test_validation_before_its_request_is_applied_on_arrival(market: Market) -> None:
     """A validation that arrives first is parked and applied when its request comes."""
-    assert market.validate("peer-9", valid=False, group_id="6") == "applied"
-    assert market.peer_request("peer-9", 3) == "applied"
+    assert market.validate("peer-9", valid=False, group_id="6") == Handled.APPLIED
+    assert market.peer_request("peer-9", 3) == Handled.APPLIED
     assert market.status("peer-9") is PurchaseStatus.REJECTED
     assert market.available() == 40
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
-import time
 from datetime import timedelta
 
-import attrs
 import pytest
 
 from goat_adapters.memory import InMemoryStore, InMemoryUnitOfWork
@@ -20,10 +18,12 @@ from goat_core.errors import (
     NotEnoughMoney,
     UnknownFixture,
 )
+from goat_core.jobs import Recommend
 from goat_core.model import LedgerKind, Outcome, PurchaseStatus, Rules
-from goat_core.services import JOB_RECOMMEND, Bought, BuyBonds
+from goat_core.services import Bought, BuyBonds, Exchange
 from goat_core.wire import TOPIC_REQUESTS
 from tests.unit.support import KICKOFF, USER, World, make_fixture
+from tests.waiting import wait_until
 
 
 def test_wallet_purchase_debits_reserves_and_announces_at_once(world: World) -> None:
@@ -112,7 +112,7 @@ def test_each_purchase_queues_a_recommendation(world: World) -> None:
 
     world.buy(USER, 1, Outcome.HOME, 1)
 
-    assert world.jobs.enqueued == [(JOB_RECOMMEND, {"user_id": USER})]
+    assert world.jobs.enqueued == [Recommend(USER)]
 
 
 def test_unknown_fixture_changes_nothing(world: World) -> None:
@@ -264,8 +264,12 @@ def buy_together(
     (a Bought or an error, in order) and the number of commits tried."""
     commits: list[int] = []
     release = threading.Event()
-    exchange = attrs.evolve(
-        world.exchange, uow=lambda: HeldFirstCommit(world.store, commits, release, fail)
+    exchange = Exchange(
+        uow=lambda: HeldFirstCommit(world.store, commits, release, fail),
+        payments=world.payments,
+        jobs=world.jobs,
+        clock=world.clock,
+        ids=world.ids,
     )
     outcomes: list[object] = [None] * len(buyers)
 
@@ -278,13 +282,11 @@ def buy_together(
 
     first = threading.Thread(target=buy, args=(0,))
     first.start()
-    while not commits:
-        time.sleep(0.001)
+    wait_until(lambda: commits, what="the first purchase's commit")
     others = [threading.Thread(target=buy, args=(i,)) for i in range(1, len(buyers))]
     for thread in others:
         thread.start()
-    while exchange._sales.waiting < len(others):
-        time.sleep(0.001)
+    wait_until(lambda: exchange.purchasing.waiting == len(others), what="the others to queue")
     release.set()
     for thread in [first, *others]:
         thread.join(timeout=10)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from goat_core.grouping import GroupCommit
+from tests.waiting import wait_until
 
 
 class Recorder:
@@ -45,13 +46,6 @@ def submit_in_threads(
     for thread in threads:
         thread.start()
     return threads, outcomes
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 10
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.001)
 
 
 def behind_a_held_lot(

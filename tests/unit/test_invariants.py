@@ -36,7 +36,7 @@ from goat_core.model import (
     Rules,
     payout,
 )
-from goat_core.services import PaymentReturn
+from goat_core.services import Handled, PaymentReturn
 from goat_core.wire import TOPIC_HISTORY, TOPIC_REQUESTS, TOPIC_VALIDATION
 from tests import strategies
 from tests.unit.support import NOW, World, make_fixture, request_payload
@@ -95,8 +95,8 @@ class ExchangeMachine(RuleBasedStateMachine):
     def receive(self, topic: str, payload: str) -> str:
         before = self.world.snapshot()
         answer = self.world.exchange.receive(topic, payload)
-        assert answer != "malformed"  # every message made here is well formed
-        if answer == "duplicate":
+        assert answer != Handled.MALFORMED  # every message made here is well formed
+        if answer == Handled.DUPLICATE:
             assert self.world.snapshot() == before
         self.received.append((topic, payload))
         return answer
@@ -199,7 +199,7 @@ class ExchangeMachine(RuleBasedStateMachine):
 
         answer = self.receive(TOPIC_REQUESTS, json.dumps(payload))
 
-        if answer != "applied":
+        if answer != Handled.APPLIED:
             assert self.find(request_id) == known
             return
         assert known is None
@@ -223,7 +223,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         answer = self.receive(TOPIC_VALIDATION, json.dumps(payload))
 
         after = self.find(request_id)
-        if answer == "duplicate":
+        if answer == Handled.DUPLICATE:
             return
         if before is None:
             assert after is None
@@ -269,7 +269,7 @@ class ExchangeMachine(RuleBasedStateMachine):
     def redeliver(self, data: st.DataObject) -> None:
         topic, payload = data.draw(st.sampled_from(self.received))
 
-        assert self.receive(topic, payload) == "duplicate"
+        assert self.receive(topic, payload) == Handled.DUPLICATE
 
     @rule(hours=st.integers(min_value=1, max_value=12))
     def time_passes(self, hours: int) -> None:
@@ -292,7 +292,10 @@ class ExchangeMachine(RuleBasedStateMachine):
         assert len(broker.published) - sent_before == backlog
         state = self.world.snapshot()[:4]
         for topic, payload in broker.published[sent_before:]:
-            assert self.world.exchange.receive(topic, payload) in {"ignored", "duplicate"}
+            assert self.world.exchange.receive(topic, payload) in {
+                Handled.IGNORED,
+                Handled.DUPLICATE,
+            }
         assert self.world.snapshot()[:4] == state
 
     # -- invariants ------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from goat_core.errors import InvalidInput, PaymentError, UnknownPurchase
+from goat_core.jobs import MakeReceipt
 from goat_core.model import (
     PaymentConfirmation,
     PaymentStart,
@@ -12,7 +13,7 @@ from goat_core.model import (
     Purchase,
     PurchaseStatus,
 )
-from goat_core.services import JOB_RECEIPT, PaymentReturn
+from goat_core.services import Exchange, PaymentReturn
 from goat_core.wire import TOPIC_VALIDATION
 from tests.unit.support import OTHER_USER, USER, World
 
@@ -32,7 +33,7 @@ def test_paid_purchase_is_accepted_and_announced(world: World) -> None:
     assert world.published(TOPIC_VALIDATION) == [
         {"request_id": purchase.request_id, "group_id": "15", "seller": 0, "valid": True}
     ]
-    assert (JOB_RECEIPT, {"request_id": purchase.request_id}) in world.jobs.enqueued
+    assert MakeReceipt(purchase.request_id) in world.jobs.enqueued
     assert world.available(1) == 38
     assert world.ledger(USER) == []
 
@@ -48,7 +49,7 @@ def test_refused_payment_rejects_and_gives_bonds_back(world: World) -> None:
     assert final.payment_status is PaymentStatus.REJECTED
     assert world.available(1) == 40
     assert world.published(TOPIC_VALIDATION)[0]["valid"] is False
-    assert all(job != JOB_RECEIPT for job, _ in world.jobs.enqueued)
+    assert not any(isinstance(job, MakeReceipt) for job in world.jobs.enqueued)
     assert world.ledger(USER) == []
 
 
@@ -235,8 +236,14 @@ def test_money_taken_for_a_purchase_that_is_not_accepted_goes_to_the_wallet(
         def commit(self, token: str) -> PaymentConfirmation:
             return PaymentConfirmation(token, authorized=True, amount=1500, buy_order="x")
 
-    world.exchange.payments = WrongAmount()
-    final = world.exchange.commit_payment(USER, PaymentReturn(token=purchase.deposit_token))
+    paid_wrong = Exchange(
+        uow=world.store.unit_of_work,
+        payments=WrongAmount(),
+        jobs=world.jobs,
+        clock=world.clock,
+        ids=world.ids,
+    )
+    final = paid_wrong.commit_payment(USER, PaymentReturn(token=purchase.deposit_token))
 
     assert final.status is PurchaseStatus.REJECTED
     assert world.balance(USER) == 1500

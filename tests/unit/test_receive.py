@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from goat_core.model import Outcome, PurchaseStatus
+from goat_core.services import Handled
 from goat_core.wire import (
     TOPIC_AUCTIONS,
     TOPIC_HISTORY,
@@ -22,7 +23,7 @@ from tests.unit.support import USER, World, make_fixture, request_payload, sampl
 
 def test_peer_purchase_reserves_what_it_asks(world: World) -> None:
     """Another group's purchase reserves its bonds here and is recorded pending."""
-    assert world.peer_request("peer-1", quantity=5, result="Chelsea", group_id=6) == "applied"
+    assert world.peer_request("peer-1", quantity=5, result="Chelsea", group_id=6) == Handled.APPLIED
 
     purchase = world.purchase("peer-1")
     assert purchase.status is PurchaseStatus.PENDING
@@ -64,10 +65,10 @@ def test_peer_purchase_larger_than_what_is_left_is_partial(world: World) -> None
 def test_peer_request_twice_changes_nothing(world: World) -> None:
     """The same request delivered twice is a duplicate and reserves only once."""
     payload = json.dumps(request_payload("peer-1", quantity=3))
-    assert world.exchange.receive(TOPIC_REQUESTS, payload) == "applied"
+    assert world.exchange.receive(TOPIC_REQUESTS, payload) == Handled.APPLIED
     before = world.snapshot()
 
-    assert world.exchange.receive(TOPIC_REQUESTS, payload) == "duplicate"
+    assert world.exchange.receive(TOPIC_REQUESTS, payload) == Handled.DUPLICATE
 
     assert world.snapshot() == before
     assert world.available(1) == 37
@@ -78,7 +79,7 @@ def test_peer_request_resent_differently_changes_nothing(world: World) -> None:
     world.peer_request("peer-1", quantity=3, group_id="6")
     before = world.snapshot()
 
-    assert world.peer_request("peer-1", quantity=3, group_id=6) == "ignored"
+    assert world.peer_request("peer-1", quantity=3, group_id=6) == Handled.IGNORED
 
     assert world.snapshot() == before
 
@@ -90,14 +91,14 @@ def test_our_own_echo_changes_nothing(world: World) -> None:
     (message,) = world.store.outbox_messages()
     before = world.snapshot()
 
-    assert world.exchange.receive(TOPIC_REQUESTS, message.payload) == "ignored"
+    assert world.exchange.receive(TOPIC_REQUESTS, message.payload) == Handled.IGNORED
 
     assert world.snapshot() == before
 
 
 def test_unknown_request_claiming_our_group_changes_nothing(world: World) -> None:
     """A request in our group's name that we never made reserves nothing."""
-    assert world.peer_request("forged", group_id="15", quantity=4) == "ignored"
+    assert world.peer_request("forged", group_id="15", quantity=4) == Handled.IGNORED
 
     assert world.store.purchases() == []
     assert world.available(1) == 40
@@ -107,7 +108,7 @@ def test_request_for_unknown_fixture_is_a_dead_letter(world: World) -> None:
     """A request on a fixture we do not know is kept with the reason, not applied."""
     payload = json.dumps(request_payload("peer-1", fixture_id=999))
 
-    assert world.exchange.receive(TOPIC_REQUESTS, payload) == "malformed"
+    assert world.exchange.receive(TOPIC_REQUESTS, payload) == Handled.MALFORMED
 
     (letter,) = world.store.dead_letters()
     assert (letter.topic, letter.payload) == (TOPIC_REQUESTS, payload)
@@ -117,7 +118,7 @@ def test_request_for_unknown_fixture_is_a_dead_letter(world: World) -> None:
 
 def test_request_with_unresolvable_result_is_a_dead_letter(world: World) -> None:
     """A result naming neither team nor a side is kept as malformed, reserving nothing."""
-    assert world.peer_request("peer-1", result="Liverpool") == "malformed"
+    assert world.peer_request("peer-1", result="Liverpool") == Handled.MALFORMED
 
     (letter,) = world.store.dead_letters()
     assert letter.reason.startswith("result:")
@@ -131,7 +132,7 @@ def test_malformed_payload_is_kept_and_reported(world: World, topic: str) -> Non
     """Garbage on any topic is answered "malformed" and kept with its topic and reason."""
     before = world.snapshot()
 
-    assert world.exchange.receive(topic, b"{not json") == "malformed"
+    assert world.exchange.receive(topic, b"{not json") == Handled.MALFORMED
 
     (letter,) = world.store.dead_letters()
     assert (letter.topic, letter.payload) == (topic, "{not json")
@@ -153,10 +154,10 @@ def test_fixtures_info_sample_is_applied_from_bytes_and_string() -> None:
     world = World()
 
     assert world.exchange.receive(TOPIC_INFO, sample_text("fixtures_info.json").encode()) == (
-        "applied"
+        Handled.APPLIED
     )
     assert world.exchange.receive(TOPIC_INFO, sample_text("fixtures_info_as_string.json")) == (
-        "applied"
+        Handled.APPLIED
     )
 
     assert len(world.store.fixtures()) == 10
@@ -177,15 +178,15 @@ def test_same_payload_twice_is_duplicate(world: World) -> None:
     """receive() answers "duplicate" to a payload it already applied on that topic."""
     payload = sample_text("fixtures_info.json")
 
-    assert world.exchange.receive(TOPIC_INFO, payload) == "applied"
-    assert world.exchange.receive(TOPIC_INFO, payload.encode()) == "duplicate"
+    assert world.exchange.receive(TOPIC_INFO, payload) == Handled.APPLIED
+    assert world.exchange.receive(TOPIC_INFO, payload.encode()) == Handled.DUPLICATE
 
 
 def test_auctions_are_stored_as_received(world: World) -> None:
     """A fixtures/auctions message is stored verbatim."""
     payload = '{"auction_id": "a1", "quantity": 2}'
 
-    assert world.exchange.receive(TOPIC_AUCTIONS, payload) == "applied"
+    assert world.exchange.receive(TOPIC_AUCTIONS, payload) == Handled.APPLIED
 
     assert world.store.auctions() == [payload]
 
@@ -194,14 +195,14 @@ def test_deeply_nested_payload_is_malformed_not_a_crash(world: World) -> None:
     """A JSON document nested deeper than the parser's recursion limit is kept as malformed."""
     payload = "[" * 100_000 + "]" * 100_000
 
-    assert world.exchange.receive(TOPIC_REQUESTS, payload) == "malformed"
+    assert world.exchange.receive(TOPIC_REQUESTS, payload) == Handled.MALFORMED
 
     assert world.store.dead_letters()[0].topic == TOPIC_REQUESTS
 
 
 def test_undecodable_bytes_are_malformed(world: World) -> None:
     """A payload that is not UTF-8 is kept as malformed."""
-    assert world.exchange.receive(TOPIC_VALIDATION, b"\xff\xfe\x00") == "malformed"
+    assert world.exchange.receive(TOPIC_VALIDATION, b"\xff\xfe\x00") == Handled.MALFORMED
 
 
 @settings(max_examples=150, deadline=None)
@@ -224,8 +225,8 @@ def test_any_payload_gets_one_of_the_four_answers(
 
     answer = world.exchange.receive(topic, payload)
 
-    assert answer in {"applied", "ignored", "malformed"}
-    assert world.exchange.receive(topic, payload) in {"duplicate", "malformed"}
+    assert answer in {Handled.APPLIED, Handled.IGNORED, Handled.MALFORMED}
+    assert world.exchange.receive(topic, payload) in {Handled.DUPLICATE, Handled.MALFORMED}
     assert 0 <= world.available(1) <= 40
 
 
@@ -238,7 +239,7 @@ def test_receive_many_applies_a_batch_like_one_by_one(world: World) -> None:
         [(TOPIC_REQUESTS, request), (TOPIC_VALIDATION, validation), (TOPIC_REQUESTS, request)]
     )
 
-    assert answers == ["applied", "applied", "duplicate"]
+    assert answers == [Handled.APPLIED, Handled.APPLIED, Handled.DUPLICATE]
     assert world.purchase("peer-1").status is PurchaseStatus.REJECTED
     assert world.available(1) == 40
 
@@ -249,6 +250,6 @@ def test_receive_many_keeps_good_messages_beside_a_bad_one(world: World) -> None
 
     answers = world.exchange.receive_many([(TOPIC_REQUESTS, good), (TOPIC_REQUESTS, "{oops")])
 
-    assert answers == ["applied", "malformed"]
+    assert answers == [Handled.APPLIED, Handled.MALFORMED]
     assert world.available(1) == 38
     assert len(world.store.dead_letters()) == 1

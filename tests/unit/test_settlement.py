@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from goat_core.model import LedgerKind, Odds, Outcome, PurchaseStatus, payout
+from goat_core.services import Handled
 from goat_core.wire import TOPIC_HISTORY
 from tests.unit.support import USER, World, make_fixture, sample_text
 
@@ -26,7 +27,7 @@ def test_winning_bonds_pay_quantity_times_price_times_odd(world: World) -> None:
     """An accepted winning bet pays quantity × price × odd into the wallet and is won."""
     request_id = _accepted(world, Outcome.HOME, 3)
 
-    assert world.result(1, "FT", 2, 1) == "applied"
+    assert world.result(1, "FT", 2, 1) == Handled.APPLIED
 
     purchase = world.purchase(request_id)
     assert purchase.status is PurchaseStatus.WON
@@ -92,7 +93,7 @@ def test_settlement_happens_once(world: World) -> None:
     world.result(1, "FT", 1, 0)
     before = world.snapshot()
 
-    assert world.result(1, "FT", 1, 0) == "duplicate"
+    assert world.result(1, "FT", 1, 0) == Handled.DUPLICATE
     world.result(1, "AET", 1, 0)
     world.result(1, "PEN", 3, 0)
 
@@ -180,7 +181,7 @@ def test_result_for_unknown_fixture_is_skipped(world: World) -> None:
     """A history entry for a fixture we never saw changes nothing and is not an error."""
     before = world.snapshot()
 
-    assert world.result(424242, "FT", 1, 0) == "applied"
+    assert world.result(424242, "FT", 1, 0) == Handled.APPLIED
 
     assert world.snapshot()[1:] == before[1:]
     assert world.store.dead_letters() == []
@@ -194,7 +195,7 @@ def test_history_sample_settles_known_fixtures() -> None:
     lost = _accepted(world, Outcome.HOME, 1, fixture_id=1208087)  # Everton 0-0 Newcastle
     open_ = _accepted(world, Outcome.HOME, 1, fixture_id=1208082)  # not started yet
 
-    assert world.exchange.receive(TOPIC_HISTORY, sample_text("history.json")) == "applied"
+    assert world.exchange.receive(TOPIC_HISTORY, sample_text("history.json")) == Handled.APPLIED
 
     assert world.purchase(won).status is PurchaseStatus.WON
     assert world.purchase(won).payout == 2050

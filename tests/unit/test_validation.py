@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from goat_core.jobs import MakeReceipt
 from goat_core.model import LedgerKind, Outcome, PurchaseStatus, ValidationMessage
-from goat_core.services import JOB_RECEIPT
+from goat_core.services import Handled
 from goat_core.wire import TOPIC_VALIDATION
 from tests.unit.support import USER, World
 
@@ -12,7 +13,7 @@ def test_acceptance_keeps_the_bonds(world: World) -> None:
     """A valid verdict accepts a pending purchase; its bonds stay reserved."""
     world.peer_request("peer-1", quantity=3)
 
-    assert world.validate("peer-1", True) == "applied"
+    assert world.validate("peer-1", True) == Handled.APPLIED
 
     assert world.purchase("peer-1").status is PurchaseStatus.ACCEPTED
     assert world.available(1) == 37
@@ -23,7 +24,7 @@ def test_rejection_gives_back_exactly_what_was_reserved(world: World) -> None:
     world.peer_request("peer-1", quantity=38)
     world.peer_request("peer-2", quantity=5)  # gets 2 of 5
 
-    assert world.validate("peer-2", False) == "applied"
+    assert world.validate("peer-2", False) == Handled.APPLIED
 
     assert world.purchase("peer-2").status is PurchaseStatus.REJECTED
     assert world.available(1) == 2
@@ -50,7 +51,7 @@ def test_acceptance_of_ours_queues_a_receipt(world: World) -> None:
 
     world.validate(request_id, True)
 
-    assert (JOB_RECEIPT, {"request_id": request_id}) in world.jobs.enqueued
+    assert MakeReceipt(request_id) in world.jobs.enqueued
 
 
 def test_acceptance_of_a_peer_purchase_queues_nothing(world: World) -> None:
@@ -69,8 +70,8 @@ def test_repeated_validation_changes_nothing(world: World) -> None:
     world.validate(request_id, False)
     before = world.snapshot()
 
-    assert world.validate(request_id, False) == "duplicate"
-    assert world.validate(request_id, False, group_id=1) == "ignored"
+    assert world.validate(request_id, False) == Handled.DUPLICATE
+    assert world.validate(request_id, False, group_id=1) == Handled.IGNORED
 
     assert world.snapshot() == before
     assert world.balance(USER) == 2000
@@ -84,8 +85,8 @@ def test_first_verdict_wins(world: World) -> None:
     world.validate("peer-2", False)
     before = world.snapshot()
 
-    assert world.validate("peer-1", False) == "ignored"
-    assert world.validate("peer-2", True) == "ignored"
+    assert world.validate("peer-1", False) == Handled.IGNORED
+    assert world.validate("peer-2", True) == Handled.IGNORED
 
     assert world.snapshot() == before
     assert world.purchase("peer-1").status is PurchaseStatus.ACCEPTED
@@ -129,8 +130,8 @@ def test_validation_of_a_purchase_awaiting_payment_is_ignored(world: World) -> N
     request_id = world.buy(USER, 1, Outcome.HOME, 2, wallet=False).purchase.request_id
     before = world.snapshot()
 
-    assert world.validate(request_id, True) == "ignored"
-    assert world.validate(request_id, False) == "ignored"
+    assert world.validate(request_id, True) == Handled.IGNORED
+    assert world.validate(request_id, False) == Handled.IGNORED
 
     assert world.snapshot() == before
     assert world.purchase(request_id).status is PurchaseStatus.PENDING_PAYMENT

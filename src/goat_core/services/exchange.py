@@ -18,6 +18,7 @@ from goat_core.jobs import Job, Recommend
 from goat_core.model import (
     DeadLetter,
     Fixture,
+    MatchState,
     PaymentStart,
     Purchase,
     PurchaseStatus,
@@ -69,7 +70,8 @@ class Exchange:
         receipts: ReceiptStore | None = None,
     ) -> None:
         self.context = Context(uow, clock, ids, jobs, rules or Rules())
-        self._purchasing = Purchasing(self.context, payments)
+        self.purchasing = Purchasing(self.context, payments)
+        """Buying bonds (``goat_core.services.purchasing``)."""
         self._accounts = Accounts(self.context)
         self._payments = Payments(self.context, payments)
         self._inbox = MessageInbox(self.context)
@@ -94,7 +96,7 @@ class Exchange:
 
     def buy_bonds(self, command: BuyBonds) -> Bought:
         """Buy bonds for one of our users: see ``Purchasing.buy_bonds``."""
-        return self._purchasing.buy_bonds(command)
+        return self.purchasing.buy_bonds(command)
 
     def register(self, user_id: str, email: str | None, name: str | None) -> User:
         """The user, created with an empty wallet on first sight."""
@@ -129,6 +131,14 @@ class Exchange:
     def receive_many(self, messages: Sequence[tuple[str, bytes | str]]) -> list[Handled]:
         """Apply several broker messages in one transaction where they allow it."""
         return self._inbox.receive_many(messages)
+
+    def ingest_fixtures(self, fixtures: Sequence[Fixture]) -> int:
+        """Store fixtures as fixtures/info says them (without the inbox's once-only check)."""
+        return self._inbox.ingest_fixtures(fixtures)
+
+    def record_results(self, states: Sequence[MatchState]) -> int:
+        """Apply fixtures/history entries (without the inbox's check); how many settled."""
+        return self._inbox.record_results(states)
 
     def apply_validation(self, message: ValidationMessage) -> bool:
         """Apply a validation verdict as if it came from the broker (admins)."""

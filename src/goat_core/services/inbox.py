@@ -15,7 +15,14 @@ from collections.abc import Sequence
 
 from goat_core.errors import InvalidInput, MalformedMessage, UnknownFixture
 from goat_core.jobs import MakeReceipt
-from goat_core.model import Purchase, PurchaseStatus, RequestMessage, ValidationMessage
+from goat_core.model import (
+    Fixture,
+    MatchState,
+    Purchase,
+    PurchaseStatus,
+    RequestMessage,
+    ValidationMessage,
+)
 from goat_core.ports import UnitOfWork
 from goat_core.services.context import Context
 from goat_core.services.settlement import apply_validation, record_results
@@ -93,6 +100,22 @@ class MessageInbox:
         for validation, changed in validations:
             self._after_validation(validation, changed)
         return answers
+
+    def ingest_fixtures(self, fixtures: Sequence[Fixture]) -> int:
+        """Store fixtures as fixtures/info says them; new ones get the full count of bonds."""
+        context = self._context
+        with context.uow() as uow:
+            uow.fixtures.upsert_many(fixtures, context.rules.bonds_per_fixture, context.clock.now())
+            uow.commit()
+        return len(fixtures)
+
+    def record_results(self, states: Sequence[MatchState]) -> int:
+        """Apply fixtures/history entries: update fixtures, settle finished ones; how many."""
+        context = self._context
+        with context.uow() as uow:
+            settled = record_results(uow, states, context.rules, context.clock.now())
+            uow.commit()
+        return settled
 
     def apply_validation(self, message: ValidationMessage) -> bool:
         """Apply a fixtures/validation verdict (an admin's); True if it decided or parked one."""

@@ -82,6 +82,11 @@ class Purchasing:
         self._payments = payments
         self._lots: GroupCommit[_Order, Purchase] = GroupCommit(self._sell)
 
+    @property
+    def waiting(self) -> int:
+        """How many purchases wait for the lot being written (for tests and metrics)."""
+        return self._lots.waiting
+
     def buy_bonds(self, command: BuyBonds) -> Bought:
         """Reserve bonds for one of our users and announce the purchase.
 

@@ -1,0 +1,132 @@
+"""In-memory stand-ins for the providers: payments, broker, jobs, receipts, time and ids."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from goat_core.errors import PaymentError, Unavailable
+from goat_core.jobs import Job
+from goat_core.model import PaymentConfirmation, PaymentStart
+
+__all__ = [
+    "InMemoryBroker",
+    "InMemoryJobQueue",
+    "InMemoryPaymentGateway",
+    "InMemoryReceiptStore",
+    "ManualClock",
+    "SequentialIds",
+]
+
+
+class InMemoryPaymentGateway:
+    """A Webpay stand-in that behaves as Webpay (and the sandbox) does.
+
+    A transaction commits once, and only after its payer paid (``pay(token)``) or was
+    refused (``refuse(token)``); committing an undecided, unknown or committed token
+    raises ``PaymentError``. With ``payer_pays=True`` every payer pays as soon as the
+    transaction opens, for tests about what follows a payment.
+    """
+
+    def __init__(
+        self, base_url: str = "http://payments.invalid/pay", *, payer_pays: bool = False
+    ) -> None:
+        self.base_url = base_url
+        self.payer_pays = payer_pays
+        self.started: dict[str, tuple[str, int]] = {}
+        self.sessions: dict[str, str] = {}
+        self.committed: list[str] = []
+        self._paid: dict[str, bool] = {}  # token -> whether the payer's bank authorized it
+        self._tokens = itertools.count(1)
+
+    def start(self, buy_order: str, session_id: str, amount: int, return_url: str) -> PaymentStart:
+        token = f"tok{next(self._tokens):061d}"
+        self.started[token] = (buy_order, amount)
+        self.sessions[token] = session_id
+        if self.payer_pays:
+            self._paid[token] = True
+        return PaymentStart(url=self.base_url, token=token)
+
+    def commit(self, token: str) -> PaymentConfirmation:
+        if token not in self.started or token in self.committed or token not in self._paid:
+            raise PaymentError(f"transaction {token} cannot be committed")
+        self.committed.append(token)
+        buy_order, amount = self.started[token]
+        return PaymentConfirmation(token, self._paid[token], amount, buy_order)
+
+    def pay(self, token: str) -> None:
+        """The payer paid: the next commit of ``token`` is authorized."""
+        self._paid[token] = True
+
+    def refuse(self, token: str) -> None:
+        """The payer's bank refused: the next commit of ``token`` is not authorized."""
+        self._paid[token] = False
+
+
+class InMemoryBroker:
+    """A broker publisher that records what it sends; ``down = True`` makes it unreachable."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, str]] = []
+        self.down = False
+
+    def publish(self, topic: str, payload: str) -> None:
+        if self.down:
+            raise Unavailable("broker is down")
+        self.published.append((topic, payload))
+
+
+class InMemoryJobQueue:
+    """Records jobs in ``enqueued``; with ``run`` (say ``exchange.run_job``) it also runs
+    each at once, inside ``enqueue``. ``down = True`` makes it unreachable."""
+
+    def __init__(self, run: Callable[[Job], object] | None = None) -> None:
+        self.enqueued: list[Job] = []
+        self.run = run
+        self.down = False
+
+    def enqueue(self, job: Job) -> str:
+        if self.down:
+            raise Unavailable("the job queue is down")
+        self.enqueued.append(job)
+        if self.run is not None:
+            self.run(job)
+        return str(len(self.enqueued))
+
+
+class InMemoryReceiptStore:
+    def __init__(self, base_url: str = "memory://receipts/") -> None:
+        self.documents: dict[str, bytes] = {}
+        self.base_url = base_url
+
+    def put(self, key: str, document: bytes) -> str:
+        self.documents[key] = document
+        return self.base_url + key
+
+    def url(self, key: str) -> str | None:
+        return self.base_url + key if key in self.documents else None
+
+
+class ManualClock:
+    """A clock that only moves when told to."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2024, 10, 1, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+class SequentialIds:
+    """Predictable UUIDs: 00000000-0000-4000-8000-000000000001, ...002, ..."""
+
+    def __init__(self) -> None:
+        self._next = itertools.count(1)
+
+    def new_id(self) -> str:
+        return str(uuid.UUID(int=(0x4000 << 64) | (0x8 << 60) | next(self._next)))

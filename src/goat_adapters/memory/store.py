@@ -1,0 +1,467 @@
+"""The in-memory store: every repository of ``goat_core.ports`` over plain dicts.
+
+A unit of work holds the store's lock for its whole ``with`` block (transactions run one
+at a time, so every conditional update is trivially atomic) and works on a copy that
+``commit()`` installs.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+import attrs
+
+from goat_core import ports
+from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
+from goat_core.model import (
+    DeadLetter,
+    Fixture,
+    LedgerEntry,
+    LedgerKind,
+    MatchState,
+    OutboxMessage,
+    PaymentStatus,
+    Purchase,
+    PurchaseStatus,
+    Recommendations,
+    User,
+    ValidationMessage,
+)
+from goat_core.ports import FixtureQuery
+from goat_core.wire import TOPIC_REQUESTS
+
+__all__ = ["InMemoryStore", "InMemoryUnitOfWork"]
+
+
+@attrs.define
+class _State:
+    fixtures: dict[int, Fixture] = attrs.Factory(dict)
+    purchases: dict[str, Purchase] = attrs.Factory(dict)
+    users: dict[str, User] = attrs.Factory(dict)
+    ledger: list[LedgerEntry] = attrs.Factory(list)
+    outbox: list[tuple[OutboxMessage, bool]] = attrs.Factory(list)
+    inbox: set[str] = attrs.Factory(set)
+    parked: dict[str, ValidationMessage] = attrs.Factory(dict)
+    dead_letters: list[DeadLetter] = attrs.Factory(list)
+    auctions: list[str] = attrs.Factory(list)
+    recommendations: dict[str, Recommendations] = attrs.Factory(dict)
+
+
+class InMemoryStore:
+    """The committed state shared by every unit of work made from it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._state = _State()
+
+    def unit_of_work(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self)
+
+    # read-only views of committed state, for assertions
+    def fixtures(self) -> list[Fixture]:
+        with self._lock:
+            return list(self._state.fixtures.values())
+
+    def purchases(self) -> list[Purchase]:
+        with self._lock:
+            return copy.deepcopy(list(self._state.purchases.values()))
+
+    def users(self) -> list[User]:
+        with self._lock:
+            return list(self._state.users.values())
+
+    def ledger(self) -> list[LedgerEntry]:
+        with self._lock:
+            return list(self._state.ledger)
+
+    def outbox_messages(self) -> list[OutboxMessage]:
+        """Every message ever written to the outbox, sent or not."""
+        with self._lock:
+            return [message for message, _ in self._state.outbox]
+
+    def dead_letters(self) -> list[DeadLetter]:
+        with self._lock:
+            return list(self._state.dead_letters)
+
+    def auctions(self) -> list[str]:
+        with self._lock:
+            return list(self._state.auctions)
+
+
+class InMemoryUnitOfWork:
+    # typed as the ports: a Protocol's attributes are invariant, so this is what makes
+    # ``InMemoryStore.unit_of_work`` a ``UnitOfWorkFactory`` for mypy
+    fixtures: ports.FixtureRepository
+    purchases: ports.PurchaseRepository
+    users: ports.UserRepository
+    wallets: ports.WalletRepository
+    outbox: ports.Outbox
+    inbox: ports.Inbox
+    parked: ports.ParkedValidations
+    dead_letters: ports.DeadLetters
+    auctions: ports.Auctions
+    recommendations: ports.RecommendationRepository
+    sales: ports.SaleLedger
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._state = _State()
+
+    def __enter__(self) -> Self:
+        self._store._lock.acquire()
+        self._begin()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._store._lock.release()
+
+    def commit(self) -> None:
+        self._store._state = self._state
+        self._begin()
+
+    def rollback(self) -> None:
+        self._begin()
+
+    def _begin(self) -> None:
+        self._state = copy.deepcopy(self._store._state)
+        state = self._state
+        self.fixtures = _Fixtures(state)
+        self.purchases = _Purchases(state)
+        self.users = _Users(state)
+        self.wallets = _Wallets(state)
+        self.outbox = _Outbox(state)
+        self.inbox = _Inbox(state)
+        self.parked = _Parked(state)
+        self.dead_letters = _DeadLetters(state)
+        self.auctions = _Auctions(state)
+        self.recommendations = _Recommendations(state)
+        self.sales = _Sales(state)
+
+
+@attrs.define
+class _Fixtures:
+    s: _State
+
+    def upsert_many(self, fixtures: Sequence[Fixture], initial_bonds: int, now: datetime) -> None:
+        for fixture in fixtures:
+            known = self.s.fixtures.get(fixture.id)
+            available = known.available_bonds if known else initial_bonds
+            if known is not None and known.is_finished:
+                fixture = attrs.evolve(
+                    fixture,
+                    status=known.status,
+                    status_long=known.status_long,
+                    elapsed=known.elapsed,
+                    goals_home=known.goals_home,
+                    goals_away=known.goals_away,
+                )
+            self.s.fixtures[fixture.id] = attrs.evolve(
+                fixture, available_bonds=available, updated_at=now
+            )
+
+    def get(self, fixture_id: int) -> Fixture | None:
+        return self.s.fixtures.get(fixture_id)
+
+    def get_many(self, fixture_ids: Collection[int]) -> dict[int, Fixture]:
+        return {i: self.s.fixtures[i] for i in fixture_ids if i in self.s.fixtures}
+
+    def lock(self, fixture_id: int) -> None:
+        """Nothing to do: units of work on the store already run one at a time."""
+
+    def page(self, query: FixtureQuery) -> tuple[list[Fixture], int]:
+        def matches(f: Fixture) -> bool:
+            if not query.filtered:
+                return True
+            return (
+                not f.has_started(query.now)
+                and (not query.home or query.home.casefold() in f.home.name.casefold())
+                and (not query.away or query.away.casefold() in f.away.name.casefold())
+                and (not query.date or f.kickoff.date() == query.date)
+            )
+
+        found = sorted(
+            (f for f in self.s.fixtures.values() if matches(f)), key=lambda f: (f.kickoff, f.id)
+        )
+        start = (query.page - 1) * query.count
+        return found[start : start + query.count], len(found)
+
+    def upcoming(self, now: datetime) -> list[Fixture]:
+        return [f for f in self.s.fixtures.values() if not f.has_started(now)]
+
+    def apply_result(self, result: MatchState, now: datetime) -> bool:
+        known = self.s.fixtures.get(result.fixture_id)
+        if known is None or (known.is_finished and not result.is_final):
+            return False
+        self.s.fixtures[known.id] = attrs.evolve(
+            known,
+            status=result.status,
+            status_long=result.status_long,
+            elapsed=result.elapsed,
+            goals_home=result.goals_home,
+            goals_away=result.goals_away,
+            updated_at=now,
+        )
+        return True
+
+    def reserve(self, fixture_id: int, quantity: int) -> int:
+        known = self.s.fixtures.get(fixture_id)
+        if known is None or quantity <= 0:
+            return 0
+        taken = min(quantity, known.available_bonds or 0)
+        self._set(known, (known.available_bonds or 0) - taken)
+        return taken
+
+    def release(self, fixture_id: int, quantity: int) -> None:
+        known = self.s.fixtures.get(fixture_id)
+        if known is not None and quantity > 0:
+            self._set(known, (known.available_bonds or 0) + quantity)
+
+    def _set(self, fixture: Fixture, available: int) -> None:
+        self.s.fixtures[fixture.id] = attrs.evolve(fixture, available_bonds=available)
+
+
+@attrs.define
+class _Purchases:
+    s: _State
+
+    def lock(self, request_id: str) -> None:
+        """Nothing to do: units of work on the store already run one at a time."""
+
+    def add(self, purchase: Purchase) -> bool:
+        if purchase.request_id in self.s.purchases:
+            return False
+        self.s.purchases[purchase.request_id] = copy.deepcopy(purchase)
+        return True
+
+    def get(self, request_id: str) -> Purchase | None:
+        return copy.deepcopy(self.s.purchases.get(request_id))
+
+    def find_by_payment(self, token: str | None, buy_order: str | None) -> Purchase | None:
+        ours = [p for p in self.s.purchases.values() if p.is_ours]
+        found = next((p for p in ours if token and p.deposit_token == token), None)
+        if found is None:
+            found = next((p for p in ours if buy_order and p.buy_order == buy_order), None)
+        return copy.deepcopy(found)
+
+    def page_for_user(
+        self, user_id: str | None, status: PurchaseStatus | None, page: int, count: int
+    ) -> tuple[list[Purchase], int]:
+        found = [
+            p
+            for p in self.s.purchases.values()
+            if p.is_ours
+            and (user_id is None or p.user_id == user_id)
+            and (status is None or p.status == status)
+        ]
+        found.sort(key=lambda p: (p.created_at, p.request_id), reverse=True)
+        start = (page - 1) * count
+        return copy.deepcopy(found[start : start + count]), len(found)
+
+    def for_fixture(self, fixture_id: int, status: PurchaseStatus) -> list[Purchase]:
+        return copy.deepcopy(
+            [
+                p
+                for p in self.s.purchases.values()
+                if p.fixture_id == fixture_id and p.status == status
+            ]
+        )
+
+    def won_by_user(self, user_id: str) -> list[Purchase]:
+        return copy.deepcopy(
+            [
+                p
+                for p in self.s.purchases.values()
+                if p.user_id == user_id and p.status == PurchaseStatus.WON
+            ]
+        )
+
+    def awaiting_payment(self, created_before: datetime, limit: int) -> list[Purchase]:
+        found = sorted(
+            (
+                p
+                for p in self.s.purchases.values()
+                if p.status == PurchaseStatus.PENDING_PAYMENT and p.created_at < created_before
+            ),
+            key=lambda p: (p.created_at, p.request_id),
+        )
+        return copy.deepcopy(found[:limit])
+
+    def transition(
+        self,
+        request_id: str,
+        allowed_from: Collection[PurchaseStatus],
+        to: PurchaseStatus,
+        now: datetime,
+        *,
+        payout: int | None = None,
+        payment_status: PaymentStatus | None = None,
+    ) -> bool:
+        purchase = self.s.purchases.get(request_id)
+        if purchase is None or purchase.status not in allowed_from:
+            return False
+        purchase.status = to
+        purchase.updated_at = now
+        if payout is not None:
+            purchase.payout = payout
+        if payment_status is not None:
+            purchase.payment_status = payment_status
+        return True
+
+
+@attrs.define
+class _Users:
+    s: _State
+
+    def get_or_create(self, user_id: str, email: str | None, name: str | None) -> User:
+        if user_id not in self.s.users:
+            self.s.users[user_id] = User(id=user_id, email=email, name=name)
+        return self.s.users[user_id]
+
+    def get(self, user_id: str) -> User | None:
+        return self.s.users.get(user_id)
+
+
+@attrs.define
+class _Wallets:
+    s: _State
+
+    def credit(
+        self, user_id: str, amount: int, kind: LedgerKind, reference: str | None, now: datetime
+    ) -> int:
+        if amount <= 0:
+            raise ValueError("a credit must be positive")
+        return self._move(user_id, amount, kind, reference, now)
+
+    def balances(self, user_ids: Collection[str]) -> dict[str, int]:
+        return {u: self.s.users[u].wallet for u in user_ids if u in self.s.users}
+
+    def ledger(self, user_id: str) -> list[LedgerEntry]:
+        return [e for e in self.s.ledger if e.user_id == user_id]
+
+    def _move(
+        self, user_id: str, amount: int, kind: LedgerKind, reference: str | None, now: datetime
+    ) -> int:
+        user = self.s.users.get(user_id) or User(id=user_id)
+        self.s.users[user_id] = attrs.evolve(user, wallet=user.wallet + amount)
+        self.s.ledger.append(LedgerEntry(user_id, amount, kind, reference, now))
+        return user.wallet + amount
+
+
+@attrs.define
+class _Outbox:
+    s: _State
+
+    def add(self, topic: str, payload: str) -> None:
+        self.s.outbox.append((OutboxMessage(len(self.s.outbox) + 1, topic, payload), False))
+
+    def pending(self, limit: int) -> list[OutboxMessage]:
+        return [m for m, sent in self.s.outbox if not sent][:limit]
+
+    def mark_sent(self, ids: Collection[int]) -> None:
+        self.s.outbox = [(m, sent or m.id in ids) for m, sent in self.s.outbox]
+
+    def backlog(self) -> int:
+        return sum(1 for _, sent in self.s.outbox if not sent)
+
+
+@attrs.define
+class _Inbox:
+    s: _State
+
+    def remember(self, key: str) -> bool:
+        if key in self.s.inbox:
+            return False
+        self.s.inbox.add(key)
+        return True
+
+
+@attrs.define
+class _Parked:
+    s: _State
+
+    def park(self, message: ValidationMessage, now: datetime) -> None:
+        self.s.parked.setdefault(message.request_id, message)
+
+    def take(self, request_id: str) -> ValidationMessage | None:
+        return self.s.parked.pop(request_id, None)
+
+
+@attrs.define
+class _DeadLetters:
+    s: _State
+
+    def add(self, topic: str, payload: str, reason: str, now: datetime) -> None:
+        self.s.dead_letters.append(
+            DeadLetter(len(self.s.dead_letters) + 1, topic, payload, reason, now)
+        )
+
+    def page(self, page: int, count: int) -> tuple[list[DeadLetter], int]:
+        newest = self.s.dead_letters[::-1]
+        return newest[(page - 1) * count : page * count], len(newest)
+
+
+@attrs.define
+class _Auctions:
+    s: _State
+
+    def add(self, payload: str, now: datetime) -> None:
+        self.s.auctions.append(payload)
+
+
+@attrs.define
+class _Recommendations:
+    s: _State
+
+    def get(self, user_id: str) -> Recommendations | None:
+        return self.s.recommendations.get(user_id)
+
+    def put(self, recommendations: Recommendations) -> None:
+        self.s.recommendations[recommendations.user_id] = recommendations
+
+
+@attrs.define
+class _Sales:
+    """The sale hot path: every check first, then every write, so a failure keeps nothing."""
+
+    s: _State
+
+    def record(self, sales: Sequence[ports.Sale], now: datetime) -> None:
+        purchases = _Purchases(self.s)
+        wanted: dict[int, int] = {}
+        spent: dict[str, int] = {}
+        for sale in sales:
+            purchase = sale.purchase
+            if purchases.get(purchase.request_id) is not None:
+                raise Conflict(f"purchase {purchase.request_id} exists already")
+            wanted[purchase.fixture_id] = wanted.get(purchase.fixture_id, 0) + purchase.quantity
+            if sale.debit:
+                user_id = purchase.user_id or ""
+                spent[user_id] = spent.get(user_id, 0) + sale.debit
+                user = self.s.users.get(user_id)
+                if user is None or user.wallet < spent[user_id]:
+                    raise NotEnoughMoney(user_id, sale.debit)
+        for fixture_id, quantity in sorted(wanted.items()):
+            known = self.s.fixtures.get(fixture_id)
+            if known is None or (known.available_bonds or 0) < quantity:
+                raise NotEnoughBonds(fixture_id, quantity)
+        wallets, outbox, fixtures = _Wallets(self.s), _Outbox(self.s), _Fixtures(self.s)
+        for sale in sales:
+            purchases.add(sale.purchase)
+            if sale.debit:
+                user_id = sale.purchase.user_id or ""
+                wallets._move(
+                    user_id, -sale.debit, LedgerKind.PURCHASE, sale.purchase.request_id, now
+                )
+            outbox.add(TOPIC_REQUESTS, sale.announcement)
+        for fixture_id, quantity in sorted(wanted.items()):
+            fixtures.reserve(fixture_id, quantity)
