@@ -25,6 +25,6 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the three packages."""
+    """mypy --strict over the three packages and the tests."""
     session.install("-e", ".[test]", "mypy>=1.11")
     session.run("mypy")

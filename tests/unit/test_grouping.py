@@ -137,7 +137,11 @@ def test_an_interrupt_while_retrying_item_by_item_leaves_no_caller_waiting() -> 
 
     hold = threading.Event()
     entered = threading.Event()
-    group = GroupCommit(lambda items: (entered.set(), apply_lot(items))[1])
+    def enter_then_apply(items: Sequence[int]) -> list[int | Exception]:
+        entered.set()
+        return apply_lot(items)
+
+    group: GroupCommit[int, int] = GroupCommit(enter_then_apply)
     outcomes: dict[int, object] = {}
 
     def run(item: int) -> None:
@@ -152,7 +156,7 @@ def test_an_interrupt_while_retrying_item_by_item_leaves_no_caller_waiting() -> 
     for queued, item in enumerate((2, 13, 4), start=1):
         threads.append(threading.Thread(target=run, args=(item,)))
         threads[-1].start()
-        wait_until(lambda queued=queued: group.waiting == queued)
+        wait_until(lambda: group.waiting == queued)  # noqa: B023  # used before the next turn
     hold.set()
     for thread in threads:
         thread.join(timeout=10)

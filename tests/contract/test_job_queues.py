@@ -1,0 +1,71 @@
+"""``ports.JobQueue``: the in-memory queue and the in-process worker honour one contract."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import attrs
+import pytest
+
+from goat_adapters.local import InProcessJobQueue
+from goat_adapters.memory import InMemoryJobQueue
+from goat_core.errors import Unavailable
+from goat_core.jobs import Job, MakeReceipt, Recommend
+from goat_core.ports import JobQueue
+from tests.waiting import wait_until
+
+
+@attrs.define
+class Queue:
+    """A queue under test, what its worker ran, and how to make it unreachable."""
+
+    queue: JobQueue
+    ran: list[Job]
+    stop: Callable[[], None]
+
+
+@pytest.fixture(params=["memory", "in-process"])
+def subject(request: pytest.FixtureRequest) -> Iterator[Queue]:
+    """Each queue in turn, with a worker that records every job it runs."""
+    ran: list[Job] = []
+    lock = threading.Lock()
+
+    def run(job: Job) -> None:
+        with lock:
+            ran.append(job)
+
+    if request.param == "memory":
+        memory = InMemoryJobQueue(run)
+        yield Queue(memory, ran, lambda: setattr(memory, "down", True))
+    else:
+        worker = InProcessJobQueue(run).start()
+        yield Queue(worker, ran, worker.stop)
+        worker.stop()
+
+
+def test_a_queued_job_is_run_with_its_spec(subject: Queue) -> None:
+    """What is enqueued reaches the worker as the same typed job, and gets an id."""
+    job_id = subject.queue.enqueue(Recommend("auth0|alice"))
+
+    assert job_id
+    wait_until(lambda: subject.ran == [Recommend("auth0|alice")], what="the job to run")
+
+
+def test_jobs_of_each_kind_reach_the_worker(subject: Queue) -> None:
+    """Different jobs are all run, each once."""
+    subject.queue.enqueue(Recommend("auth0|alice"))
+    subject.queue.enqueue(MakeReceipt("r-1"))
+
+    wait_until(lambda: len(subject.ran) == 2, what="both jobs to run")
+    assert sorted(map(repr, subject.ran)) == sorted(
+        map(repr, [Recommend("auth0|alice"), MakeReceipt("r-1")])
+    )
+
+
+def test_an_unreachable_queue_raises_unavailable(subject: Queue) -> None:
+    """A queue that cannot take jobs says so with Unavailable (the core reports it)."""
+    subject.stop()
+
+    with pytest.raises(Unavailable):
+        subject.queue.enqueue(Recommend("auth0|alice"))
