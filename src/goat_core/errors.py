@@ -21,6 +21,24 @@ Every error the core raises, and every error an adapter lets out, is a ``GoatErr
 
 from __future__ import annotations
 
+__all__ = [
+    "Busy",
+    "Conflict",
+    "FixtureStarted",
+    "Forbidden",
+    "GoatError",
+    "InvalidInput",
+    "MalformedMessage",
+    "NotAccepted",
+    "NotEnoughBonds",
+    "NotEnoughMoney",
+    "NotFound",
+    "PaymentError",
+    "Unavailable",
+    "UnknownFixture",
+    "UnknownPurchase",
+]
+
 
 class GoatError(Exception):
     """Root of every error goat raises on purpose."""

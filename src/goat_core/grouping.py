@@ -21,6 +21,11 @@ from typing import Generic, TypeVar
 
 import attrs
 
+__all__ = [
+    "GroupCommit",
+]
+
+
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
 

@@ -10,6 +10,36 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import attrs
 
+__all__ = [
+    "FINISHED_STATUSES",
+    "HOLDING_STATUSES",
+    "NOT_STARTED_STATUSES",
+    "DeadLetter",
+    "Fixture",
+    "League",
+    "LedgerEntry",
+    "LedgerKind",
+    "MatchState",
+    "Odds",
+    "OutboxMessage",
+    "Outcome",
+    "PaymentConfirmation",
+    "PaymentStart",
+    "PaymentStatus",
+    "Purchase",
+    "PurchaseStatus",
+    "Recommendation",
+    "Recommendations",
+    "RequestMessage",
+    "Rules",
+    "Team",
+    "User",
+    "ValidationMessage",
+    "Viewer",
+    "payout",
+]
+
+
 FINISHED_STATUSES = frozenset({"FT", "AET", "PEN"})
 """Short statuses after which a fixture has a final result."""
 

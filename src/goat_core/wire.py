@@ -26,6 +26,29 @@ from goat_core.model import (
     ValidationMessage,
 )
 
+__all__ = [
+    "MAX_INTEGER",
+    "MAX_ODD",
+    "MAX_QUANTITY",
+    "TOPICS",
+    "TOPIC_AUCTIONS",
+    "TOPIC_HISTORY",
+    "TOPIC_INFO",
+    "TOPIC_REQUESTS",
+    "TOPIC_VALIDATION",
+    "WIRE_DATETIME",
+    "load",
+    "parse_fixtures",
+    "parse_history",
+    "parse_request",
+    "parse_validation",
+    "render_fixtures",
+    "render_history",
+    "render_request",
+    "render_validation",
+]
+
+
 TOPIC_INFO = "fixtures/info"
 TOPIC_REQUESTS = "fixtures/requests"
 TOPIC_VALIDATION = "fixtures/validation"
