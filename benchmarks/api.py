@@ -45,11 +45,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from tests.servers.postgres import PostgresServer, find_binaries
 
 from goat_adapters.memory import InMemoryJobQueue, InMemoryPaymentGateway
-from goat_adapters.sql import SqlDatabase, upgrade
 from goat_app.auth import DevelopmentTokenVerifier
-from goat_app.compose import SystemClock, UuidIds
-from goat_core.model import Fixture, League, Odds, Rules, Team
-from goat_core.services import Exchange
+from goat_app.compose import Overrides, build_system, upgrade_database
+from goat_app.settings import Settings
+from goat_core.model import Fixture, League, Odds, Team
+from goat_core.wire import TOPIC_INFO, render_fixtures
 
 HOT_FIXTURE = 1
 WARMUP = 2.0  # seconds of load before measuring
@@ -271,18 +271,16 @@ def main() -> None:
         pgbench_runs = [round(pgbench(server, 64, seconds), 1)]
 
         url = server.create_database()
-        upgrade(url)
-        database = SqlDatabase(url)
-        exchange = Exchange(
-            uow=database.unit_of_work,  # type: ignore[arg-type]
-            payments=InMemoryPaymentGateway(),
-            jobs=InMemoryJobQueue(),
-            clock=SystemClock(),
-            ids=UuidIds(),
-            rules=Rules(bonds_per_fixture=BONDS),
+        settings = Settings(data_dir=data_dir, database_url=url, bonds_per_fixture=BONDS)
+        upgrade_database(settings)
+        # the core over the benchmark's database, to seed it (the API processes build their own)
+        seeding = build_system(
+            settings,
+            overrides=Overrides(payments=InMemoryPaymentGateway(), jobs=InMemoryJobQueue()),
         )
+        exchange = seeding.exchange
         later = datetime.now(UTC) + timedelta(days=30)
-        exchange.ingest_fixtures([fixture(HOT_FIXTURE, later)])
+        exchange.receive(TOPIC_INFO, render_fixtures([fixture(HOT_FIXTURE, later)]))
         tokens = DevelopmentTokenVerifier(data_dir)
         buy = {"fixture_id": HOT_FIXTURE, "result": "home", "quantity": 1, "wallet": True}
         purchases = []
@@ -304,10 +302,9 @@ def main() -> None:
         report["pgbench_hot_row_updates_per_s_64_clients"] = max(pgbench_runs)
 
         for start in range(2, 10_002, 1000):
-            exchange.ingest_fixtures(
-                [fixture(n, later + timedelta(minutes=n)) for n in range(start, start + 1000)]
-            )
-        database.dispose()
+            batch = [fixture(n, later + timedelta(minutes=n)) for n in range(start, start + 1000)]
+            exchange.receive(TOPIC_INFO, render_fixtures(batch))
+        seeding.close()
 
         listing = [http_request("GET", "/fixtures")] * 16
         api = Api(url, data_dir, 1, GOAT_FIXTURES_CACHE_MS="0")

@@ -11,6 +11,8 @@ from litestar import Litestar
 from goat_app.http import create_app
 from goat_app.settings import Settings
 
+__all__ = ["create"]
+
 
 def create() -> Litestar:
     """The API from the environment's settings."""

@@ -9,10 +9,6 @@ Identity never comes from a body or a query field: only from a verified token.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -23,8 +19,20 @@ import attrs
 import jwt
 
 from goat_adapters.local.files import installation_secret
-from goat_app.settings import Settings
 from goat_core.errors import GoatError, Unavailable
+from goat_core.model import Viewer
+
+__all__ = [
+    "ADMIN_PERMISSION",
+    "DevelopmentTokenVerifier",
+    "Identity",
+    "JwksTokenVerifier",
+    "NotAuthenticated",
+    "TokenVerifier",
+    "VerifiedTokens",
+    "development_subject",
+    "identity_from_claims",
+]
 
 ADMIN_PERMISSION = "goat:admin"
 DEV_ISSUER = "goat-development"
@@ -36,10 +44,6 @@ class NotAuthenticated(GoatError):
     """No token, or a token this installation does not accept (HTTP 401)."""
 
 
-class Forbidden(GoatError):
-    """The caller is known but may not do this (HTTP 403)."""
-
-
 @attrs.frozen
 class Identity:
     """A verified caller: the token's subject and what it says about them."""
@@ -49,6 +53,11 @@ class Identity:
     name: str | None = None
     admin: bool = False
     expires_at: float | None = None  # the token's ``exp``, seconds since the epoch
+
+    @property
+    def viewer(self) -> Viewer:
+        """Who asks, as the core sees it."""
+        return Viewer(self.user_id, self.admin)
 
 
 class TokenVerifier(Protocol):
@@ -156,16 +165,28 @@ class JwksTokenVerifier:
         return identity_from_claims(claims)
 
 
-class DevelopmentTokenVerifier:
-    """HS256 tokens signed with this installation's own random secret."""
+def development_subject(email: str) -> str:
+    """The user id of a development token issued for ``email``."""
+    return f"dev|{email}"
 
-    def __init__(self, data_dir: Path) -> None:
+
+class DevelopmentTokenVerifier:
+    """HS256 tokens signed with this installation's own random secret.
+
+    The secret is kept in ``$GOAT_DATA_DIR/dev-auth-secret`` (made on first use), or given
+    (``secret=``: e.g. a process that must not touch the disk, as ``goat_app.testing``).
+    """
+
+    def __init__(self, data_dir: Path | None = None, *, secret: bytes | None = None) -> None:
+        if data_dir is None and secret is None:
+            raise ValueError("a development verifier needs a data directory or a secret")
         self.data_dir = data_dir
-        self._secret: bytes | None = None
+        self._secret = secret
 
     @property
     def secret(self) -> bytes:
         if self._secret is None:
+            assert self.data_dir is not None  # checked by __init__
             self._secret = installation_secret(self.data_dir, DEV_SECRET_FILE)
         return self._secret
 
@@ -189,7 +210,7 @@ class DevelopmentTokenVerifier:
         claims: dict[str, Any] = {
             "iss": DEV_ISSUER,
             "aud": DEV_AUDIENCE,
-            "sub": f"dev|{email}",
+            "sub": development_subject(email),
             "email": email,
             "name": email.split("@")[0],
             "permissions": [ADMIN_PERMISSION] if admin else [],
@@ -197,12 +218,3 @@ class DevelopmentTokenVerifier:
             "exp": now + timedelta(days=days),
         }
         return jwt.encode(claims, self.secret, algorithm="HS256")
-
-
-def verifier_for(settings: Settings) -> TokenVerifier:
-    """The verifier the settings ask for: the issuer's JWKS, or development tokens."""
-    if settings.auth_issuer is not None and settings.auth_audience is not None:
-        return JwksTokenVerifier(
-            settings.auth_issuer, settings.auth_audience, settings.auth_jwks_url
-        )
-    return DevelopmentTokenVerifier(settings.data_dir)

@@ -17,6 +17,8 @@ from collections.abc import Callable, Sequence
 from goat_app.settings import Settings, SettingsError
 from goat_core.errors import GoatError
 
+__all__ = ["main"]
+
 log = logging.getLogger("goat.cli")
 
 DEFAULT_HOST = "127.0.0.1"
@@ -157,21 +159,16 @@ def _public_url(settings: Settings, host: str, port: int) -> str:
 def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
     import uvicorn  # heavy imports only for the commands that need them
 
-    from goat_adapters.sql import upgrade
-    from goat_app.compose import build_system
+    from goat_app.compose import BrokerOptions, build_system, upgrade_database
     from goat_app.http import create_app
-    from goat_app.listener import start_in_background
 
     _exit_cleanly_on_sigterm()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.database)
+    upgrade_database(settings)
     url = _public_url(settings, arguments.host, arguments.port)
-    system = build_system(settings, public_url=url)
+    system = build_system(
+        settings, public_url=url, broker=BrokerOptions(embedded_port=arguments.mqtt_port)
+    )
     try:
-        broker = start_in_background(settings, system.exchange, embedded_port=arguments.mqtt_port)
-        system.closers.append(broker.stop)
-        system.broker_state = broker.state
-        log.info("broker side running on %s", broker.broker_url)
         print(f"goat is running: API {url}  OpenAPI {url}/schema", flush=True)
         if settings.development_auth:
             print(
@@ -226,47 +223,54 @@ def _listener(arguments: argparse.Namespace, settings: Settings) -> int:
 
 
 def _simulate(arguments: argparse.Namespace, settings: Settings) -> int:
-    from goat_app.simulator import run_simulator
+    from goat_app.compose import start_simulator
+    from goat_app.listener import wait_for_signal
 
-    run_simulator(arguments.broker, arguments.group or settings.group_id)
+    handle = start_simulator(arguments.broker, arguments.group or settings.group_id)
+    try:
+        wait_for_signal()
+    finally:
+        handle.stop()
     return 0
 
 
 def _db(arguments: argparse.Namespace, settings: Settings) -> int:
-    from goat_adapters.sql import upgrade
+    from goat_app.compose import upgrade_database
 
-    if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.database)
+    upgrade_database(settings)
     log.info("database is at the newest schema")
     return 0
 
 
 def _token(arguments: argparse.Namespace, settings: Settings) -> int:
     from goat_app.auth import DevelopmentTokenVerifier
+    from goat_app.compose import build_verifier
 
-    if not settings.development_auth:
+    verifier = build_verifier(settings)
+    if not isinstance(verifier, DevelopmentTokenVerifier):
         print(
             "goat: GOAT_AUTH_ISSUER is set: tokens come from that issuer, not from goat token",
             file=sys.stderr,
         )
         return 2
-    verifier = DevelopmentTokenVerifier(settings.data_dir)
     print(verifier.issue(arguments.email, admin=arguments.admin, days=arguments.days))
     return 0
 
 
 def _dead_letters(arguments: argparse.Namespace, settings: Settings) -> int:
-    from goat_adapters.sql import SqlDatabase
+    from goat_app.compose import build_system
+    from goat_core.model import Viewer
 
-    database = SqlDatabase(settings.database)
+    system = build_system(settings)
     try:
-        with database.unit_of_work() as uow:
-            found, total = uow.dead_letters.page(max(arguments.page, 1), max(arguments.count, 1))
+        # whoever runs goat on this installation is its operator
+        found = system.exchange.dead_letters(
+            Viewer("goat-cli", admin=True), max(arguments.page, 1), max(arguments.count, 1)
+        )
     finally:
-        database.dispose()
-    print(f"{total} dead letter(s)")
-    for letter in found:
+        system.close()
+    print(f"{found.total} dead letter(s)")
+    for letter in found.items:
         print(
             f"#{letter.id} {letter.received_at:%Y-%m-%d %H:%M:%S} {letter.topic}: {letter.reason}"
         )

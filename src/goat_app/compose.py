@@ -1,140 +1,358 @@
 """The composition root: the only place where adapters are built, from ``Settings``.
 
-Nothing is created at import time: ``build_system`` makes a ``System`` on demand and
-``System.close`` releases what it opened.
+Every process of goat starts here. ``build_system`` builds what the process runs (the
+``Exchange`` over its ports, token verification, and, when asked, the broker side) and
+returns a frozen ``System`` whose ``close()`` stops and releases all of it, newest first::
+
+    system = build_system(settings, public_url=url, broker=BrokerOptions(embedded_port=1883))
+    try:
+        uvicorn.run(create_app(system))
+    finally:
+        system.close()
+
+``Overrides`` swaps any port for one of your own, so that a test or a library user runs
+the real HTTP app over the in-memory adapters (``goat_app.testing`` does exactly that).
+Nothing is created at import time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 
-from goat_adapters.sql import SqlDatabase
+import attrs
+
+from goat_adapters.local import FileReceiptStore, InProcessJobQueue, SystemClock, UuidIds
+from goat_adapters.memory import InMemoryJobQueue, InMemoryStore
+from goat_adapters.mqtt import BrokerAddress, PahoBrokerPublisher, PahoListener, PahoPeer
+from goat_adapters.mqtt.embedded import EmbeddedBroker
+from goat_adapters.sql import SqlDatabase, upgrade
 from goat_adapters.webpay import SandboxPaymentGateway
-from goat_app.auth import TokenVerifier, VerifiedTokens, verifier_for
-from goat_app.jobs import InProcessJobQueue
-from goat_app.receipts import FileReceiptStore
+from goat_app.auth import DevelopmentTokenVerifier, JwksTokenVerifier, TokenVerifier, VerifiedTokens
+from goat_app.broker import BrokerCounters, BrokerSide, log_counters_periodically
+from goat_app.relay import OutboxRelay, Periodic
 from goat_app.settings import Settings
-from goat_core.ports import PaymentGateway, ReceiptStore, UnitOfWorkFactory
-from goat_core.services import JOB_RECEIPT, JOB_RECOMMEND, Exchange
+from goat_app.simulator import SimulatorConfig, SimulatorHandle, run_in_background
+from goat_core.jobs import Job
+from goat_core.ports import (
+    Clock,
+    IdGenerator,
+    JobQueue,
+    PaymentGateway,
+    ReceiptStore,
+    UnitOfWorkFactory,
+)
+from goat_core.services import Exchange
+from goat_core.wire import TOPIC_REQUESTS
+
+__all__ = [
+    "DEFAULT_PUBLIC_URL",
+    "EMBEDDED_PORT",
+    "BrokerOptions",
+    "Overrides",
+    "System",
+    "build_system",
+    "build_verifier",
+    "listener_client_id",
+    "start_broker_side",
+    "start_simulator",
+    "upgrade_database",
+]
 
 log = logging.getLogger("goat.compose")
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+EMBEDDED_PORT = 1883
 JOB_DELAY_SECONDS = 1.0
 """In-process jobs wait this long, so that a user's burst of purchases costs one recompute."""
+EXPIRE_EVERY_SECONDS = 30.0
+"""How often the broker side cancels Webpay purchases left unpaid."""
 
 
-class SystemClock:
-    """The real time, timezone-aware UTC."""
+@attrs.frozen
+class Overrides:
+    """Ports to use instead of the ones the settings ask for; ``None`` keeps the setting's.
 
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-
-class UuidIds:
-    """Random UUID4 strings."""
-
-    def new_id(self) -> str:
-        return str(uuid.uuid4())
-
-
-class System:
-    """Everything a process of goat runs on, built from the settings.
-
-    A plain class on purpose: Litestar validates attrs-typed dependencies field by
-    field, and a system is a bag of live objects, not data.
+    A port given here belongs to the caller: the system does not start or close it.
     """
 
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        exchange: Exchange,
-        uow: UnitOfWorkFactory,
-        verifier: TokenVerifier,
-        payments: PaymentGateway,
-        sandbox: SandboxPaymentGateway | None,
-        jobs: InProcessJobQueue,
-        receipts: ReceiptStore,
-        public_url: str,
-        database_kind: str,
-    ) -> None:
-        self.settings = settings
-        self.exchange = exchange
-        self.uow = uow
-        self.verifier = verifier
-        self.payments = payments
-        self.sandbox = sandbox
-        self.jobs = jobs
-        self.receipts = receipts
-        self.public_url = public_url
-        self.database_kind = database_kind
-        self.broker_state: Callable[[], str] = lambda: "not connected by this process"
-        self.closers: list[Callable[[], None]] = []
-        # tokens verified lately, whose users are known to exist
-        self.tokens = VerifiedTokens()
+    uow: UnitOfWorkFactory | None = None
+    payments: PaymentGateway | None = None
+    jobs: JobQueue | None = None
+    clock: Clock | None = None
+    ids: IdGenerator | None = None
+    receipts: ReceiptStore | None = None
+    verifier: TokenVerifier | None = None
+
+
+@attrs.frozen
+class BrokerOptions:
+    """Run the broker side in this process: the listener, the outbox relay, payment expiry.
+
+    With ``GOAT_MQTT_URL`` unset and an ``embedded_port``, an embedded broker is started on
+    127.0.0.1:``embedded_port`` with the course simulator (``goat serve``); with
+    ``embedded_port=None`` nothing is embedded, and the listener connects to the local
+    default broker address (``goat listener``).
+    """
+
+    embedded_port: int | None = EMBEDDED_PORT
+    simulator: SimulatorConfig | None = None
+    batch: int = 100
+    relay_interval: float = 0.2
+    expire_every: float = EXPIRE_EVERY_SECONDS
+    log_every: float = 60.0
+
+
+@attrs.frozen
+class System:
+    """Everything one process of goat runs, built by ``build_system``; ``close()`` ends it."""
+
+    settings: Settings
+    exchange: Exchange
+    verifier: TokenVerifier
+    tokens: VerifiedTokens
+    """Tokens verified lately, whose users are known to exist."""
+    public_url: str
+    """Where this process is reachable (sandbox page, return page, receipt links)."""
+    database_kind: str
+    jobs_available: Callable[[], bool]
+    """Whether the job queue answers (``/workers/heartbeat``, ``/ready``)."""
+    sandbox: SandboxPaymentGateway | None = None
+    """The embedded Webpay sandbox, when it is the payment gateway (its pages are served)."""
+    receipt_files: FileReceiptStore | None = None
+    """The receipt store, when it keeps files that goat serves itself."""
+    broker: BrokerSide | None = None
+    """The broker side, when this process runs it."""
+    resources: contextlib.ExitStack = attrs.field(factory=contextlib.ExitStack, repr=False)
+    """What ``close()`` stops and releases, newest first."""
 
     @property
     def return_url(self) -> str:
         """Where Webpay sends the payer back: the frontend, or goat's own return page."""
         return self.settings.frontend_return_url or f"{self.public_url}/webpay/return"
 
+    def broker_state(self) -> str:
+        """The broker side's state for ``/ready``."""
+        return self.broker.state() if self.broker else "not connected by this process"
+
     def close(self) -> None:
-        """Stop the workers and release connections, newest first."""
-        while self.closers:
-            closer = self.closers.pop()
-            try:
-                closer()
-            except Exception:
-                log.exception("while closing")
+        """Stop the broker side and the workers, and release connections, newest first."""
+        self.resources.close()
 
 
-def _database(settings: Settings) -> tuple[UnitOfWorkFactory, str, Callable[[], None]]:
-    if settings.database_url is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)  # the embedded SQLite file
-    database = SqlDatabase(settings.database, lock_timeout_ms=settings.lock_timeout_ms)
-    return database.unit_of_work, database.dialect, database.dispose
+def build_system(
+    settings: Settings,
+    *,
+    public_url: str | None = None,
+    broker: BrokerOptions | None = None,
+    overrides: Overrides | None = None,
+) -> System:
+    """Build every adapter the settings ask for (or ``overrides`` gives), and start them.
 
-
-def build_system(settings: Settings, public_url: str | None = None) -> System:
-    """Build every adapter the settings ask for and the ``Exchange`` over them.
-
-    ``public_url`` is where this process is reachable (for the Webpay sandbox page, the
-    return page and receipt links); ``GOAT_PUBLIC_URL`` wins over it.
+    ``public_url`` is where this process is reachable; ``GOAT_PUBLIC_URL`` wins over it.
+    With ``broker``, the broker side runs in this process too. Raises ``Unavailable`` if an
+    embedded broker's port is taken; then nothing is left running.
     """
+    given = overrides or Overrides()
     base = (settings.public_url or public_url or DEFAULT_PUBLIC_URL).rstrip("/")
-    uow, kind, close_database = _database(settings)
-    sandbox = SandboxPaymentGateway(base)
-    jobs = InProcessJobQueue(delay=JOB_DELAY_SECONDS)
-    exchange = Exchange(
-        uow=uow,
-        payments=sandbox,
-        jobs=jobs,
-        clock=SystemClock(),
-        ids=UuidIds(),
-        rules=settings.rules,
-    )
-    jobs.handlers[JOB_RECOMMEND] = exchange.recommend
-    # receipts are rendered by a later issue; until then the job only says it ran
-    jobs.handlers[JOB_RECEIPT] = lambda request_id: log.info(
-        "receipt for %s: rendering is not implemented yet", request_id
-    )
-    system = System(
-        settings=settings,
-        exchange=exchange,
-        uow=uow,
-        verifier=verifier_for(settings),
-        payments=sandbox,
-        sandbox=sandbox,
-        jobs=jobs,
-        receipts=FileReceiptStore(settings.data_dir / "receipts", base),
-        public_url=base,
-        database_kind=kind,
-    )
-    system.closers.append(close_database)
-    jobs.start()
-    system.closers.append(jobs.stop)
-    return system
+    resources = contextlib.ExitStack()
+    try:
+        uow, kind = given.uow, _kind_of(given.uow)
+        if uow is None:
+            if settings.database_url is None:
+                settings.data_dir.mkdir(parents=True, exist_ok=True)  # the embedded SQLite file
+            database = SqlDatabase(settings.database, lock_timeout_ms=settings.lock_timeout_ms)
+            resources.callback(_logged(database.dispose))
+            uow, kind = database.unit_of_work, database.dialect
+        payments = given.payments or SandboxPaymentGateway(base)
+        receipts = given.receipts or FileReceiptStore(settings.data_dir / "receipts", base)
+
+        def run(job: Job) -> None:  # the queue's worker runs jobs on the exchange built below
+            exchange.run_job(job)
+
+        jobs, jobs_available = _jobs(given.jobs, run)
+        exchange = Exchange(
+            uow=uow,
+            payments=payments,
+            jobs=jobs,
+            clock=given.clock or SystemClock(),
+            ids=given.ids or UuidIds(),
+            rules=settings.rules,
+            receipts=receipts,
+        )
+        if isinstance(jobs, InProcessJobQueue) and given.jobs is None:
+            jobs.start()
+            resources.callback(_logged(jobs.stop))
+        side = None
+        if broker is not None:
+            side = _broker_side(settings, exchange, broker)
+            resources.callback(_logged(side.stop))
+        return System(
+            settings=settings,
+            exchange=exchange,
+            verifier=given.verifier or build_verifier(settings),
+            tokens=VerifiedTokens(),
+            public_url=base,
+            database_kind=kind,
+            jobs_available=jobs_available,
+            sandbox=payments if isinstance(payments, SandboxPaymentGateway) else None,
+            receipt_files=receipts if isinstance(receipts, FileReceiptStore) else None,
+            broker=side,
+            resources=resources,
+        )
+    except BaseException:
+        resources.close()
+        raise
+
+
+def build_verifier(settings: Settings) -> TokenVerifier:
+    """The verifier the settings ask for: the issuer's JWKS, or development tokens."""
+    if settings.auth_issuer is not None and settings.auth_audience is not None:
+        return JwksTokenVerifier(
+            settings.auth_issuer, settings.auth_audience, settings.auth_jwks_url
+        )
+    return DevelopmentTokenVerifier(settings.data_dir)
+
+
+def upgrade_database(settings: Settings) -> None:
+    """Bring the configured database (or the embedded SQLite file) to the newest schema."""
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database)
+
+
+def listener_client_id(settings: Settings) -> str:
+    """The stable MQTT client id that keeps the listener's persistent session."""
+    return settings.mqtt_client_id or f"goat-{settings.group_id}-listener"
+
+
+def start_broker_side(
+    address: BrokerAddress,
+    client_id: str,
+    exchange: Exchange,
+    *,
+    batch: int = 100,
+    relay_interval: float = 0.2,
+    expire_every: float = EXPIRE_EVERY_SECONDS,
+    log_every: float = 60.0,
+) -> BrokerSide:
+    """Start the listener, the publisher, the outbox relay and payment expiry for ``exchange``.
+
+    ``build_system`` calls it for ``BrokerOptions``; tests and benchmarks call it to run
+    the broker side over an exchange of their own.
+    """
+    counters = BrokerCounters()
+    publisher = PahoBrokerPublisher(
+        address,
+        f"{client_id}-publisher-{uuid.uuid4().hex[:8]}",
+        on_published=counters.count_published,
+        on_connected=counters.set_publisher_connected,
+    ).start()
+    relay = OutboxRelay(
+        lambda: exchange.relay_outbox(publisher, batch),
+        exchange.outbox_backlog,
+        interval=relay_interval,
+        on_backlog=counters.set_backlog,
+    ).start()
+    # its cancellations are announced by the relay, like any message of the outbox
+    expiry = Periodic(exchange.expire_payments, every=expire_every, name="payment-expiry").start()
+    listener = PahoListener(
+        address,
+        client_id,
+        exchange.receive_many,
+        batch=batch,
+        on_poison=exchange.keep_dead_letter,
+        on_count=counters.count,
+        on_connected=counters.set_listener_connected,
+    ).start()
+    side = BrokerSide(counters, listener, publisher, relay, expiry, address.url)
+    threading.Thread(
+        target=log_counters_periodically,
+        args=(counters, side.stopped, log_every),
+        name="goat-broker-counters",
+        daemon=True,
+    ).start()
+    log.info("listening to %s as %s", address.url, client_id)
+    return side
+
+
+def start_simulator(
+    broker_url: str, group_id: str, *, config: SimulatorConfig | None = None
+) -> SimulatorHandle:
+    """The course simulator on ``broker_url`` (``goat simulate``, ``goat serve``)."""
+    address = BrokerAddress.from_url(broker_url)
+    link = PahoPeer(address, f"goat-simulator-{uuid.uuid4().hex[:8]}", topics=(TOPIC_REQUESTS,))
+    return run_in_background(link, group_id, config=config, where=address.url)
+
+
+def _broker_side(settings: Settings, exchange: Exchange, options: BrokerOptions) -> BrokerSide:
+    """The broker side of ``build_system``: embedded broker and simulator first, if asked."""
+    embedded = None
+    if settings.mqtt_url is not None:
+        url = settings.mqtt_url
+    elif options.embedded_port is not None:
+        embedded = EmbeddedBroker("127.0.0.1", options.embedded_port).start()
+        url = embedded.url
+    else:
+        url = f"mqtt://127.0.0.1:{EMBEDDED_PORT}"
+    try:
+        side = start_broker_side(
+            BrokerAddress.from_url(url),
+            listener_client_id(settings),
+            exchange,
+            batch=options.batch,
+            relay_interval=options.relay_interval,
+            expire_every=options.expire_every,
+            log_every=options.log_every,
+        )
+    except BaseException:
+        if embedded is not None:
+            embedded.stop()
+        raise
+    log.info("broker side running on %s", url)
+    if embedded is None:
+        return side
+    side = attrs.evolve(side, embedded=embedded)
+    # the simulator's first fixtures/info must find the listener subscribed
+    if not side.listener.wait_subscribed(10.0):
+        log.warning("the listener is not subscribed yet; the simulator starts anyway")
+    try:
+        simulator = start_simulator(url, settings.group_id, config=options.simulator)
+    except BaseException:
+        side.stop()
+        raise
+    return attrs.evolve(side, simulator=simulator)
+
+
+def _jobs(
+    given: JobQueue | None, run: Callable[[Job], None]
+) -> tuple[JobQueue, Callable[[], bool]]:
+    """The job queue and how to tell whether it answers: in this process unless given."""
+    if given is None:
+        local = InProcessJobQueue(run=run, delay=JOB_DELAY_SECONDS)
+        return local, lambda: local.available
+    if isinstance(given, InProcessJobQueue):
+        return given, lambda: given.available
+    if isinstance(given, InMemoryJobQueue):
+        return given, lambda: not given.down
+    return given, lambda: True
+
+
+def _kind_of(uow: UnitOfWorkFactory | None) -> str:
+    """What /ready calls a database that was given rather than configured."""
+    return "memory" if isinstance(getattr(uow, "__self__", None), InMemoryStore) else "supplied"
+
+
+def _logged(close: Callable[[], object]) -> Callable[[], None]:
+    """``close``, logging its failure instead of raising it: the others must close too."""
+
+    def call() -> None:
+        try:
+            close()
+        except Exception:
+            log.exception("while closing")
+
+    return call

@@ -17,6 +17,8 @@ import attrs
 
 from goat_core.model import Rules
 
+__all__ = ["Settings", "SettingsError", "WebpayEnv"]
+
 WebpayEnv = Literal["sandbox", "integration", "production"]
 
 

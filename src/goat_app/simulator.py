@@ -2,8 +2,8 @@
 
 ``CourseSimulator`` decides what the course and the other groups would say; it is a pure,
 seeded state machine driven by ``tick(now)`` and ``heard(topic, payload)``, so the same
-seed and the same clock give the same messages. ``start_simulator`` and
-``run_simulator`` connect it to a broker:
+seed and the same clock give the same messages. ``run_in_background`` runs it over a
+link to a broker (``goat_app.compose.start_simulator`` builds one):
 
 - ``fixtures/info``: upcoming fixtures with Match Winner odds, the first kicking off a
   couple of minutes after start, then one every few minutes; republished periodically
@@ -23,17 +23,14 @@ import json
 import logging
 import math
 import random
-import signal
 import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Protocol
 
 import attrs
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from goat_core.model import Fixture, League, MatchState, Odds, Team
 from goat_core.wire import (
@@ -45,6 +42,14 @@ from goat_core.wire import (
     render_fixtures,
     render_history,
 )
+
+__all__ = [
+    "CourseSimulator",
+    "SimulatorConfig",
+    "SimulatorHandle",
+    "SimulatorLink",
+    "run_in_background",
+]
 
 log = logging.getLogger("goat.simulator")
 
@@ -327,12 +332,27 @@ class CourseSimulator:
         self._later(at + delay, self._validation(request_id, group, valid))
 
 
+class SimulatorLink(Protocol):
+    """How the simulator talks to a broker (``goat_adapters.mqtt.PahoPeer``)."""
+
+    on_message: Callable[[str, bytes], None] | None
+
+    def start(self) -> object:
+        """Connect in the background."""
+
+    def publish(self, topic: str, payload: str) -> None:
+        """Send a message (fire and forget: the link retries while disconnected)."""
+
+    def stop(self) -> None:
+        """Disconnect."""
+
+
 @attrs.define
 class SimulatorHandle:
     """A simulator running against a broker in a background thread."""
 
     simulator: CourseSimulator
-    client: mqtt.Client
+    link: SimulatorLink
     stopping: threading.Event
     thread: threading.Thread
 
@@ -340,50 +360,30 @@ class SimulatorHandle:
         """Stop ticking and disconnect."""
         self.stopping.set()
         self.thread.join(timeout)
-        self.client.disconnect()
-        self.client.loop_stop()
+        self.link.stop()
 
 
-def start_simulator(
-    broker_url: str,
+def run_in_background(
+    link: SimulatorLink,
     group_id: str,
     *,
     config: SimulatorConfig | None = None,
     tick_every: float = 0.25,
+    where: str = "the broker",
 ) -> SimulatorHandle:
-    """Connect to the broker and run a ``CourseSimulator`` in a background thread."""
-    from goat_adapters.mqtt import BrokerAddress  # the app layer may use adapters
+    """Run a ``CourseSimulator`` over ``link`` in a background thread.
 
-    address = BrokerAddress.from_url(broker_url)
+    It hears our requests through the link (to validate our wallet purchases) and ticks
+    every ``tick_every`` seconds. ``goat_app.compose.start_simulator`` builds the link.
+    """
     config = config or SimulatorConfig()
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=f"goat-simulator-{uuid.uuid4().hex[:8]}",
-        clean_session=True,
-        protocol=mqtt.MQTTv311,
-    )
-    if address.username:
-        client.username_pw_set(address.username, address.password)
-    client.reconnect_delay_set(min_delay=1, max_delay=10)
+    simulator = CourseSimulator(link.publish, group_id, datetime.now(UTC), config)
 
-    def publish(topic: str, payload: str) -> None:
-        # fire and forget at QoS 1: paho queues while disconnected and retries
-        client.publish(topic, payload, qos=1)
+    def heard(topic: str, payload: bytes) -> None:
+        simulator.heard(topic, payload, datetime.now(UTC))
 
-    simulator = CourseSimulator(publish, group_id, datetime.now(UTC), config)
-
-    def on_connect(
-        client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
-    ) -> None:
-        client.subscribe(TOPIC_REQUESTS, qos=1)
-
-    def on_message(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        simulator.heard(message.topic, bytes(message.payload), datetime.now(UTC))
-
-    client.on_connect = on_connect
-    client.on_message = on_message
-    client.connect_async(address.host, address.port, keepalive=30)
-    client.loop_start()
+    link.on_message = heard
+    link.start()
     stopping = threading.Event()
 
     def run() -> None:
@@ -398,29 +398,9 @@ def start_simulator(
     thread.start()
     log.info(
         "course simulator on %s: %d fixtures, group %s is ours, seed %d",
-        address.url,
+        where,
         config.fixtures,
         group_id,
         config.seed,
     )
-    return SimulatorHandle(simulator, client, stopping, thread)
-
-
-def run_simulator(
-    broker_url: str,
-    group_id: str,
-    *,
-    config: SimulatorConfig | None = None,
-    stop: threading.Event | None = None,
-) -> None:
-    """Drive any broker with simulated course traffic until SIGTERM/SIGINT (or ``stop``)."""
-    stop = stop or threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
-    handle = start_simulator(broker_url, group_id, config=config)
-    try:
-        while not stop.wait(1.0):
-            pass
-    finally:
-        handle.stop()
+    return SimulatorHandle(simulator, link, stopping, thread)

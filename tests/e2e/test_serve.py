@@ -152,7 +152,7 @@ def test_the_embedded_course_brings_fixtures_and_validates_a_wallet_purchase(
     """Fixtures arrive from the simulator, and our wallet purchase gets the course's verdict."""
     assert served.get("/ready").json()["dependencies"]["broker"].startswith("connected")
     # Normally under a second. The simulator can publish its first fixtures/info before the
-    # listener's subscription is acknowledged (start_in_background does not wait for it);
+    # listener's subscription is acknowledged (the broker side waits for it only up to 10 s);
     # the simulator then repeats fixtures/info after 60 s, hence the long bound.
     deadline = time.monotonic() + 90
     fixtures = served.get("/fixtures", None).json()["fixtures"]

@@ -1,4 +1,4 @@
-"""The course broker over paho-mqtt 2 (MQTT 3.1.1): a publisher and a listener.
+"""The course broker over paho-mqtt 2 (MQTT 3.1.1): a publisher, a listener and a peer.
 
 ``PahoBrokerPublisher`` is the ``BrokerPublisher`` port: QoS 1, and ``publish`` returns
 only once the broker sent its PUBACK. ``PahoListener`` subscribes to the fixtures topics
@@ -6,13 +6,18 @@ with QoS 1 under a persistent session and acknowledges each message only after t
 handler (``Exchange.receive_many``) returned, that is after its effect is committed: a
 crash between delivery and commit means the broker delivers the message again, and the
 inbox makes the second delivery change nothing. Exactly-once effects are the product of
-the two. ``OutboxRelay`` sends what the core queued in its outbox.
+the two. ``PahoPeer`` is a plain participant (fire-and-forget publishing, one callback for
+what it hears), for the course simulator.
 
+Neither counts nor schedules anything itself: they report what happens through small
+callbacks (``on_count``, ``on_connected``, ``on_published``), and the app decides what to
+do with it (the counters live in ``goat_app.broker``, the relay loop in ``goat_app.relay``).
 No paho error escapes: the publisher raises ``goat_core.errors.Unavailable``.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
 import queue
 import threading
@@ -30,11 +35,10 @@ from goat_core.wire import TOPICS
 
 __all__ = [
     "BrokerAddress",
-    "BrokerCounters",
     "Delivery",
-    "OutboxRelay",
     "PahoBrokerPublisher",
     "PahoListener",
+    "PahoPeer",
 ]
 
 log = logging.getLogger("goat.mqtt")
@@ -44,6 +48,22 @@ Delivery = tuple[str, bytes]
 
 Handler = Callable[[Sequence[Delivery]], Sequence[str]]
 """Applies messages and answers one outcome each (``Exchange.receive_many``)."""
+
+OnCount = Callable[[str, int], None]
+"""Told what the listener did: ``("received", n)``, ``("retries", 1)``, or one outcome of the
+handler (``"applied"``, ``"duplicate"``, ``"ignored"``, ``"malformed"``) with 1."""
+
+OnConnected = Callable[[bool], None]
+"""Told when a client's connection (for the listener: its subscription) comes or goes."""
+
+
+def _ignore_count(what: str, amount: int) -> None:
+    """The default ``OnCount``: nobody is counting."""
+
+
+def _ignore_connected(up: bool) -> None:
+    """The default ``OnConnected``: nobody is watching."""
+
 
 RETRYABLE = (Unavailable, Busy)
 """Errors after which the same message is simply tried again later."""
@@ -85,58 +105,6 @@ class BrokerAddress:
         return f"mqtt://{user}{self.host}:{self.port}"
 
 
-@attrs.define
-class BrokerCounters:
-    """What the broker side did since start, for logs and ``/ready`` (thread-safe)."""
-
-    received: int = 0
-    applied: int = 0
-    duplicates: int = 0
-    ignored: int = 0
-    malformed: int = 0
-    retries: int = 0
-    published: int = 0
-    backlog: int = 0
-    listener_connected: bool = False
-    publisher_connected: bool = False
-    _lock: threading.Lock = attrs.field(factory=threading.Lock, repr=False)
-
-    def add(self, **amounts: int) -> None:
-        """Add to named counters, e.g. ``add(received=3)``."""
-        with self._lock:
-            for name, amount in amounts.items():
-                setattr(self, name, getattr(self, name) + amount)
-
-    def set(self, **values: int | bool) -> None:
-        """Set named gauges, e.g. ``set(backlog=0)``."""
-        with self._lock:
-            for name, value in values.items():
-                setattr(self, name, value)
-
-    def outcome(self, outcome: str) -> None:
-        """Count one answer of ``Exchange.receive``."""
-        name = {"applied": "applied", "duplicate": "duplicates", "ignored": "ignored"}.get(
-            outcome, "malformed"
-        )
-        self.add(**{name: 1})
-
-    def snapshot(self) -> dict[str, int | bool]:
-        """A consistent copy of every counter."""
-        with self._lock:
-            return {
-                "received": self.received,
-                "applied": self.applied,
-                "duplicates": self.duplicates,
-                "ignored": self.ignored,
-                "malformed": self.malformed,
-                "retries": self.retries,
-                "published": self.published,
-                "backlog": self.backlog,
-                "listener_connected": self.listener_connected,
-                "publisher_connected": self.publisher_connected,
-            }
-
-
 def _client(address: BrokerAddress, client_id: str, clean_session: bool) -> mqtt.Client:
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
@@ -170,11 +138,13 @@ class PahoBrokerPublisher:
         client_id: str,
         *,
         timeout: float = 5.0,
-        counters: BrokerCounters | None = None,
+        on_published: Callable[[], None] | None = None,
+        on_connected: OnConnected | None = None,
     ) -> None:
         self.address = address
         self.timeout = timeout
-        self.counters = counters or BrokerCounters()
+        self._on_published = on_published
+        self._on_connected = on_connected or _ignore_connected
         # a clean session: what is not acknowledged stays in the outbox, not in paho
         self._client = _client(address, client_id, clean_session=True)
         self._client.on_connect = self._on_connect
@@ -206,7 +176,8 @@ class PahoBrokerPublisher:
             raise Unavailable(f"broker {self.address.url}: {error}") from None
         if not info.is_published():
             raise Unavailable(f"broker {self.address.url} did not acknowledge in {self.timeout}s")
-        self.counters.add(published=1)
+        if self._on_published is not None:
+            self._on_published()
 
     def close(self) -> None:
         """Disconnect and stop the network thread."""
@@ -224,13 +195,13 @@ class PahoBrokerPublisher:
             return
         log.info("publisher connected to %s", self.address.url)
         self._connected.set()
-        self.counters.set(publisher_connected=True)
+        self._on_connected(True)
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
     ) -> None:
         self._connected.clear()
-        self.counters.set(publisher_connected=False)
+        self._on_connected(False)
         if self._started:
             log.warning("publisher lost %s: %s", self.address.url, reason_code)
 
@@ -267,8 +238,9 @@ class PahoListener:
         *,
         topics: Sequence[str] = TOPICS,
         batch: int = 100,
-        counters: BrokerCounters | None = None,
         on_poison: Callable[[str, str, str], None] | None = None,
+        on_count: OnCount | None = None,
+        on_connected: OnConnected | None = None,
     ) -> None:
         self.address = address
         self.client_id = client_id
@@ -276,7 +248,8 @@ class PahoListener:
         self.on_poison = on_poison
         self.topics = tuple(topics)
         self.batch = batch
-        self.counters = counters or BrokerCounters()
+        self._count = on_count or _ignore_count
+        self._on_connected = on_connected or _ignore_connected
         self._queue: queue.Queue[_Received] = queue.Queue()
         self._client = _client(address, client_id, clean_session=False)
         self._client.on_connect = self._on_connect
@@ -309,7 +282,7 @@ class PahoListener:
         self._client.disconnect()
         self._client.loop_stop()
         self._subscribed.clear()
-        self.counters.set(listener_connected=False)
+        self._on_connected(False)
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
@@ -336,13 +309,13 @@ class PahoListener:
             log.error("listener: broker %s refused the subscription: %s", self.address.url, refused)
             return
         self._subscribed.set()
-        self.counters.set(listener_connected=True)
+        self._on_connected(True)
 
     def _on_disconnect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
     ) -> None:
         self._subscribed.clear()
-        self.counters.set(listener_connected=False)
+        self._on_connected(False)
         if not self._stopping.is_set():
             log.warning("listener lost %s: %s", self.address.url, reason_code)
 
@@ -365,7 +338,7 @@ class PahoListener:
                     lot.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            self.counters.add(received=len(lot))
+            self._count("received", len(lot))
             if not self._apply(lot):
                 return  # stopping: the broker delivers the unacknowledged ones again
             for item in lot:
@@ -391,9 +364,9 @@ class PahoListener:
                     return True
             else:
                 for outcome in outcomes:
-                    self.counters.outcome(outcome)
+                    self._count(str(outcome), 1)
                 return True
-            self.counters.add(retries=1)
+            self._count("retries", 1)
             if self._stopping.wait(pause):
                 return False
             pause = min(pause * 2, 5.0)
@@ -406,7 +379,7 @@ class PahoListener:
         except Exception:
             log.exception("could not keep the message that failed as a dead letter")
             return False
-        self.counters.outcome("malformed")
+        self._count("malformed", 1)
         return True
 
     def _ack(self, item: _Received) -> None:
@@ -420,75 +393,80 @@ class PahoListener:
             log.debug("ack of %d not sent: %s", item.mid, result)
 
 
-class OutboxRelay:
-    """A thread that publishes the outbox: every ``interval`` seconds, or when woken.
+class PahoPeer:
+    """A plain participant of the broker: publishes at QoS 1 without waiting for the
+    acknowledgement, and hands what it hears on ``topics`` to ``on_message(topic, payload)``.
+    The course simulator talks through it.
 
-    ``send`` is ``lambda: exchange.relay_outbox(publisher, batch)``; ``backlog`` counts
-    what waits. An outage only delays: the outbox keeps what was not acknowledged.
+    What is published while not connected waits here (at most ``keep`` messages, oldest
+    dropped first) and goes out once connected: handing it to paho before its CONNECT is
+    on the wire could put a PUBLISH first, which a broker answers by hanging up.
     """
 
     def __init__(
         self,
-        send: Callable[[], int],
-        backlog: Callable[[], int] | None = None,
+        address: BrokerAddress,
+        client_id: str,
         *,
-        interval: float = 0.2,
-        counters: BrokerCounters | None = None,
+        topics: Sequence[str] = (),
+        on_message: Callable[[str, bytes], None] | None = None,
+        keep: int = 10_000,
     ) -> None:
-        self.send = send
-        self.backlog = backlog
-        self.interval = interval
-        self.counters = counters or BrokerCounters()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.address = address
+        self.topics = tuple(topics)
+        self.on_message = on_message
+        self._client = _client(address, client_id, clean_session=True)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._lock = threading.Lock()
+        self._connected = False
+        self._waiting: collections.deque[tuple[str, str]] = collections.deque(maxlen=keep)
+        self._started = False
 
-    def start(self) -> OutboxRelay:
-        """Start relaying in a background thread."""
-        self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="goat-relay", daemon=True)
-        self._thread.start()
+    def start(self) -> PahoPeer:
+        """Connect in the background (idempotent)."""
+        if not self._started:
+            self._started = True
+            self._client.connect_async(self.address.host, self.address.port, keepalive=30)
+            self._client.loop_start()
         return self
 
-    def wake(self) -> None:
-        """Relay now rather than at the next tick (e.g. right after a purchase)."""
-        self._wake.set()
+    def publish(self, topic: str, payload: str) -> None:
+        """Send a QoS 1 message now, or once connected."""
+        with self._lock:
+            if not self._connected:
+                self._waiting.append((topic, payload))
+                return
+            self._client.publish(topic, payload.encode(), qos=1)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the current round."""
-        self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def stop(self) -> None:
+        """Disconnect and stop the network thread."""
+        if self._started:
+            self._started = False
+            self._client.disconnect()
+            self._client.loop_stop()
 
-    def _run(self) -> None:
-        last_error = ""
-        while not self._stopping.is_set():
-            sent = 0
-            try:
-                sent = self.send()
-                last_error = ""
-                if self.backlog is not None:
-                    self.counters.set(backlog=self.backlog())
-            except RETRYABLE as error:
-                if str(error) != last_error:  # say it once per outage, not 5 times a second
-                    log.warning("outbox waits: %s", error)
-                    last_error = str(error)
-            except Exception:
-                log.exception("outbox relay failed; will retry")
-            if sent:
-                continue  # there may be more right away
-            self._wake.wait(self.interval)
-            self._wake.clear()
+    def _on_connect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        if _failed(reason_code):
+            log.warning("peer: broker %s refused: %s", self.address.url, reason_code)
+            return
+        if self.topics:
+            client.subscribe([(topic, 1) for topic in self.topics])
+        with self._lock:  # held while flushing, so that what waited goes out first
+            self._connected = True
+            while self._waiting:
+                topic, payload = self._waiting.popleft()
+                client.publish(topic, payload.encode(), qos=1)
 
+    def _on_disconnect(
+        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
+    ) -> None:
+        with self._lock:
+            self._connected = False
 
-def log_counters_periodically(
-    counters: BrokerCounters, stop: threading.Event, interval: float = 60.0
-) -> None:
-    """Log the counters every ``interval`` seconds until ``stop`` is set (run in a thread)."""
-    last: dict[str, int | bool] = {}
-    while not stop.wait(interval):
-        now = counters.snapshot()
-        if now != last:
-            log.info("broker counters %s", " ".join(f"{k}={v}" for k, v in now.items()))
-            last = now
+    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if self.on_message is not None:
+            self.on_message(message.topic, bytes(message.payload))

@@ -16,6 +16,8 @@ from typing import Any
 
 from goat_core.errors import Unavailable
 
+__all__ = ["EmbeddedBroker"]
+
 log = logging.getLogger("goat.mqtt.embedded")
 
 

@@ -8,6 +8,7 @@ transbank-sdk adapter comes later and implements the same port.
 
 from __future__ import annotations
 
+import enum
 import secrets
 import threading
 from urllib.parse import urlencode
@@ -17,9 +18,15 @@ import attrs
 from goat_core.errors import PaymentError
 from goat_core.model import PaymentConfirmation, PaymentStart
 
-__all__ = ["SandboxPaymentGateway", "SandboxTransaction"]
+__all__ = ["SandboxDecision", "SandboxPaymentGateway", "SandboxTransaction"]
 
-DECISIONS = ("approve", "reject", "cancel")
+
+class SandboxDecision(enum.StrEnum):
+    """The buttons of the sandbox's payment page: what the payer does."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    CANCEL = "cancel"
 
 
 @attrs.define
@@ -31,7 +38,7 @@ class SandboxTransaction:
     session_id: str
     amount: int
     return_url: str
-    decision: str | None = None
+    decision: SandboxDecision | None = None
     committed: bool = False
 
 
@@ -64,15 +71,20 @@ class SandboxPaymentGateway:
             transaction = self._transactions.get(token)
             if transaction is None:
                 raise PaymentError(f"the sandbox knows no transaction {token}")
-            if transaction.committed or transaction.decision not in ("approve", "reject"):
+            decided = transaction.decision
+            if transaction.committed or decided not in (
+                SandboxDecision.APPROVE,
+                SandboxDecision.REJECT,
+            ):
                 raise PaymentError(f"sandbox transaction {token} cannot be committed")
             transaction.committed = True
+            approved = decided == SandboxDecision.APPROVE
             return PaymentConfirmation(
                 token=token,
-                authorized=transaction.decision == "approve",
+                authorized=approved,
                 amount=transaction.amount,
                 buy_order=transaction.buy_order,
-                details={"response_code": 0 if transaction.decision == "approve" else -1},
+                details={"response_code": 0 if approved else -1},
             )
 
     def transaction(self, token: str) -> SandboxTransaction | None:
@@ -81,21 +93,20 @@ class SandboxPaymentGateway:
             found = self._transactions.get(token)
             return attrs.evolve(found) if found else None
 
-    def decide(self, token: str, decision: str) -> str:
-        """Record the payer's choice and return where Webpay would send the browser.
+    def decide(self, token: str, decision: SandboxDecision) -> str:
+        """Record the payer's choice (the first one counts) and return where Webpay would
+        send the browser.
 
         Approve and reject return ``token_ws``; cancel returns ``TBK_TOKEN``,
-        ``TBK_ORDEN_COMPRA`` and ``TBK_ID_SESION``.
+        ``TBK_ORDEN_COMPRA`` and ``TBK_ID_SESION``. An unknown token raises ``PaymentError``.
         """
-        if decision not in DECISIONS:
-            raise PaymentError(f"{decision!r} is not one of {', '.join(DECISIONS)}")
         with self._lock:
             transaction = self._transactions.get(token)
             if transaction is None:
                 raise PaymentError(f"the sandbox knows no transaction {token}")
             if transaction.decision is None:
-                transaction.decision = decision
-            if transaction.decision == "cancel":
+                transaction.decision = SandboxDecision(decision)
+            if transaction.decision == SandboxDecision.CANCEL:
                 query = {
                     "TBK_TOKEN": token,
                     "TBK_ORDEN_COMPRA": transaction.buy_order,

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+__all__ = ["TtlCache"]
+
 T = TypeVar("T")
 
 

@@ -14,12 +14,13 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from goat_app.auth import Forbidden, NotAuthenticated
+from goat_app.auth import NotAuthenticated
 from goat_app.http.schemas import MAX_BODY_BYTES, ProblemOut
 from goat_core.errors import (
     Busy,
     Conflict,
     FixtureStarted,
+    Forbidden,
     GoatError,
     InvalidInput,
     NotEnoughMoney,
@@ -27,6 +28,8 @@ from goat_core.errors import (
     PaymentError,
     Unavailable,
 )
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "problem"]
 
 log = logging.getLogger("goat.http")
 

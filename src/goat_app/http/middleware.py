@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+__all__ = ["blank_query_values_are_absent"]
+
 
 def blank_query_values_are_absent(app: ASGIApp) -> ASGIApp:
     """Drop ``name=`` (and bare ``name``) from the query string before parameters are read.

@@ -13,6 +13,49 @@ import msgspec
 
 from goat_core.model import DeadLetter, Fixture, Purchase, User
 
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_TOP_UP",
+    "CommitOut",
+    "DeadLetterOut",
+    "DeadLetterPageOut",
+    "FixtureInfoOut",
+    "FixtureOut",
+    "FixturePageOut",
+    "GoalsOut",
+    "HealthOut",
+    "HeartbeatOut",
+    "JobOut",
+    "LeagueOut",
+    "OddValueOut",
+    "OddsOut",
+    "PaymentCommitIn",
+    "PaymentCreateIn",
+    "PaymentOut",
+    "ProblemOut",
+    "PurchaseCreatedOut",
+    "PurchaseIn",
+    "PurchaseOut",
+    "PurchasePageOut",
+    "ReadyOut",
+    "ReceiptOut",
+    "ReceiptPendingOut",
+    "RecommendationOut",
+    "RecommendationsOut",
+    "StatusOut",
+    "TeamOut",
+    "TeamsOut",
+    "TopUpIn",
+    "UserOut",
+    "ValidationIn",
+    "ValidationOut",
+    "WalletOut",
+    "dead_letter_out",
+    "fixture_out",
+    "purchase_out",
+    "user_out",
+]
+
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 """What a database BIGINT holds: a larger number is a 400 naming its field, not a 500."""

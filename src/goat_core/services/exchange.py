@@ -43,7 +43,7 @@ from goat_core.services.inbox import Handled, MessageInbox
 from goat_core.services.outbox import relay_outbox
 from goat_core.services.payments import PAYMENT_TIMEOUT, PaymentReturn, Payments
 from goat_core.services.purchasing import Bought, BuyBonds, Purchasing
-from goat_core.services.queries import Page, Queries, RecommendedFixtures
+from goat_core.services.queries import Page, Queries, RecommendedFixtures, require_admin
 from goat_core.services.recommendations import Recommending
 
 __all__ = ["Exchange"]
@@ -140,8 +140,13 @@ class Exchange:
         """Apply fixtures/history entries (without the inbox's check); how many settled."""
         return self._inbox.record_results(states)
 
-    def apply_validation(self, message: ValidationMessage) -> bool:
-        """Apply a validation verdict as if it came from the broker (admins)."""
+    def apply_validation(self, message: ValidationMessage, viewer: Viewer | None = None) -> bool:
+        """Apply a validation verdict as if it came from the broker.
+
+        A ``viewer`` (a person, not the broker) must be an admin, else ``Forbidden``.
+        """
+        if viewer is not None:
+            require_admin(viewer)
         return self._inbox.apply_validation(message)
 
     def keep_dead_letter(self, topic: str, payload: str, reason: str) -> None:
@@ -160,6 +165,14 @@ class Exchange:
             self.recommend(job.user_id)
         else:  # MakeReceipt: rendering arrives with the receipts issue
             log.info("receipt for %s: rendering is not built yet", job.request_id)
+
+    def request_recommendations(self, user_id: str) -> str:
+        """Queue a recomputation of a user's recommendations; return the job's id.
+
+        Unlike the follow-ups of a purchase, an unreachable queue raises ``Unavailable``:
+        the user asked for this and is told to retry.
+        """
+        return self.context.jobs.enqueue(Recommend(user_id))
 
     def recommend(self, user_id: str) -> Recommendations:
         """Recompute and store a user's recommendations (the ``Recommend`` job)."""

@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
+from goat_adapters.local import SystemClock
 from goat_adapters.memory import InMemoryJobQueue, InMemoryPaymentGateway, SequentialIds
 from goat_adapters.sql import SqlDatabase, upgrade
-from goat_app.compose import SystemClock
 from goat_core.model import Fixture
 from goat_core.services import Exchange
+from goat_core.wire import TOPIC_INFO, render_fixtures
 from tests.integration.http.support import AUDIENCE, Issuer, LiveApi, new_fixture, subject
 from tests.servers.postgres import find_binaries
 
@@ -66,7 +67,7 @@ def core(api_database_url: str) -> Iterator[Exchange]:
     """The core over the API's database, to seed fixtures and broker messages."""
     database = SqlDatabase(api_database_url)
     yield Exchange(
-        uow=database.unit_of_work,  # type: ignore[arg-type]  # tests are not type-checked
+        uow=database.unit_of_work,
         payments=InMemoryPaymentGateway(),
         jobs=InMemoryJobQueue(),
         clock=SystemClock(),
@@ -80,8 +81,8 @@ def seed(core: Exchange) -> Callable[..., Fixture]:
     """Store a new fixture (unique id and teams) and return it."""
 
     def store(**kwargs: object) -> Fixture:
-        fixture = new_fixture(**kwargs)  # type: ignore[arg-type]
-        core.ingest_fixtures([fixture])
+        fixture = new_fixture(**kwargs)  # type: ignore[arg-type]  # the keywords new_fixture takes
+        core.receive(TOPIC_INFO, render_fixtures([fixture]))
         return fixture
 
     return store

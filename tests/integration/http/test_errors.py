@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from litestar.testing import TestClient
-
-from goat_app.compose import build_system
-from goat_app.http import create_app
-from goat_app.settings import Settings
+from goat_adapters.memory import World
+from goat_app.testing import MemoryApp
 from goat_core.ports import UnitOfWork
 
 
-def test_an_unexpected_error_is_a_500_problem_without_a_stack_trace(tmp_path: Path) -> None:
+def test_an_unexpected_error_is_a_500_problem_without_a_stack_trace() -> None:
     """A handler that blows up answers 500 with a generic detail; the internals stay in the log."""
-    system = build_system(Settings(data_dir=tmp_path), public_url="http://testserver")
+    world = World()
 
     def broken() -> UnitOfWork:
         raise RuntimeError("secret internals: password=hunter2")
 
-    system.uow = broken
-    try:
-        with TestClient(create_app(system)) as client:
-            answer = client.get("/fixtures")
-    finally:
-        system.close()
+    # every read goes through the store's units of work
+    world.store.unit_of_work = broken  # type: ignore[method-assign,assignment]  # broken on purpose
+    with MemoryApp(world) as api:
+        answer = api.client.get("/fixtures")
     assert answer.status_code == 500
     assert answer.headers["content-type"].startswith("application/problem+json")
     body = answer.json()

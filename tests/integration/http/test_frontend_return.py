@@ -2,43 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
-from litestar.testing import TestClient
-
-from goat_app.compose import build_system
-from goat_app.http import create_app
+from goat_adapters.memory import make_fixture
+from goat_adapters.webpay import SandboxPaymentGateway
 from goat_app.settings import Settings
-from tests.integration.http.support import new_fixture
+from goat_app.testing import BASE_URL, MemoryApp
 
 
-def test_the_sandbox_returns_to_the_frontend_which_then_commits(
-    sqlite_url: str, tmp_path: Path
-) -> None:
+def test_the_sandbox_returns_to_the_frontend_which_then_commits() -> None:
     """Approve redirects to the frontend URL with token_ws; POST /webpay/commit accepts."""
-    settings = Settings(
-        data_dir=tmp_path,
-        database_url=sqlite_url,
-        frontend_return_url="http://frontend.test/payment/done",
-    )
-    system = build_system(settings, public_url="http://testserver")
-    fixture = new_fixture(kickoff=datetime.now(UTC) + timedelta(days=1))
-    system.exchange.ingest_fixtures([fixture])
-    token = system.verifier.issue("fan@example.com")  # type: ignore[attr-defined]
-    headers = {"Authorization": f"Bearer {token}"}
-    try:
-        with TestClient(create_app(system)) as client:
-            body = {"fixture_id": fixture.id, "result": "home", "quantity": 1, "wallet": False}
-            payment = client.post("/requests", json=body, headers=headers).json()["payment"]
-            path = urlsplit(payment["url"]).path
-            pressed = client.post(f"{path}/approve", follow_redirects=False)
-            target = urlsplit(pressed.headers["location"])
-            assert (target.netloc, target.path) == ("frontend.test", "/payment/done")
-            back = dict(parse_qsl(target.query))
-            assert back == {"token_ws": payment["token"]}
-            committed = client.post("/webpay/commit", json=back, headers=headers).json()
-    finally:
-        system.close()
+    settings = Settings(frontend_return_url="http://frontend.test/payment/done")
+    with MemoryApp(payments=SandboxPaymentGateway(BASE_URL), settings=settings) as api:
+        api.world.add_fixtures(make_fixture(7))
+        headers = api.headers_for("fan@example.com")
+        body = {"fixture_id": 7, "result": "home", "quantity": 1, "wallet": False}
+        payment = api.client.post("/requests", json=body, headers=headers).json()["payment"]
+        path = urlsplit(payment["url"]).path
+        pressed = api.client.post(f"{path}/approve", follow_redirects=False)
+        target = urlsplit(pressed.headers["location"])
+        assert (target.netloc, target.path) == ("frontend.test", "/payment/done")
+        back = dict(parse_qsl(target.query))
+        assert back == {"token_ws": payment["token"]}
+        committed = api.client.post("/webpay/commit", json=back, headers=headers).json()
     assert committed["status"] == "accepted"

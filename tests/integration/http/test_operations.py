@@ -11,6 +11,7 @@ import pytest
 
 from goat_core.model import Fixture, MatchState
 from goat_core.services import Exchange
+from goat_core.wire import TOPIC_HISTORY, render_history
 from tests.integration.http.conftest import FRONTEND, User
 
 pytestmark = pytest.mark.integration
@@ -55,7 +56,9 @@ def test_a_recompute_is_queued_and_ranks_fixtures_of_teams_the_user_won_on(
     request_id = user.buy(played, quantity=2).json()["request"]["request_id"]
     message = {"request_id": request_id, "group_id": "15", "valid": True}
     new_user(admin=True).http.patch("/requests/validate", json=message)
-    core.record_results([MatchState(played.id, "FT", "Match Finished", 90, 2, 1)])
+    core.receive(
+        TOPIC_HISTORY, render_history([MatchState(played.id, "FT", "Match Finished", 90, 2, 1)])
+    )
     assert user.http.get(f"/requests/{request_id}").json()["status"] == "won"
 
     answer = user.http.post("/recommendations")

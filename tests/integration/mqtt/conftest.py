@@ -22,7 +22,8 @@ from goat_adapters.memory import (
 )
 from goat_adapters.mqtt import BrokerAddress
 from goat_adapters.sql import SqlDatabase
-from goat_app.listener import BrokerHandle, start_broker_side
+from goat_app.broker import BrokerSide
+from goat_app.compose import start_broker_side
 from goat_core.model import Rules
 from goat_core.services import Exchange
 from tests.integration.mqtt.support import Peer
@@ -93,11 +94,11 @@ def client_id() -> str:
 @pytest.fixture
 def start_listener(
     broker: MqttServer, exchange: Exchange, client_id: str
-) -> Iterator[Callable[..., BrokerHandle]]:
+) -> Iterator[Callable[..., BrokerSide]]:
     """Start the listener and the outbox relay (again, after a stop) against the broker."""
-    handles: list[BrokerHandle] = []
+    handles: list[BrokerSide] = []
 
-    def start(**options: object) -> BrokerHandle:
+    def start(**options: object) -> BrokerSide:
         handle = start_broker_side(
             BrokerAddress.from_url(broker.url),
             client_id,

@@ -70,15 +70,19 @@ class Recorder:
             protocol=mqtt.MQTTv311,
         )
         self.client.reconnect_delay_set(min_delay=1, max_delay=2)
-        self.client.on_connect = lambda c, *_: (
-            c.subscribe([(t, 1) for t in topics]),
-            self._subscribed.set(),
-        )
-        self.client.on_subscribe = lambda *_: self._subscribed.set()
+        self._topics = topics
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.connect_async(address.host, address.port, keepalive=10)
         self.client.loop_start()
         assert self._subscribed.wait(10)
+
+    def _on_connect(self, client: mqtt.Client, *_: Any) -> None:
+        client.subscribe([(t, 1) for t in self._topics])
+
+    def _on_subscribe(self, *_: Any) -> None:
+        self._subscribed.set()
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         with self._lock:

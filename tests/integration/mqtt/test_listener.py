@@ -8,9 +8,10 @@ from collections.abc import Callable, Sequence
 import pytest
 
 from goat_adapters.memory import InMemoryJobQueue
-from goat_adapters.mqtt import BrokerAddress, BrokerCounters, PahoListener
-from goat_app.listener import BrokerHandle
+from goat_adapters.mqtt import BrokerAddress, PahoListener
+from goat_app.broker import BrokerCounters, BrokerSide
 from goat_core.errors import Unavailable
+from goat_core.jobs import MakeReceipt
 from goat_core.model import Outcome, PurchaseStatus
 from goat_core.services import BuyBonds, Exchange
 from goat_core.wire import (
@@ -19,14 +20,13 @@ from goat_core.wire import (
     TOPIC_INFO,
     TOPIC_REQUESTS,
     TOPIC_VALIDATION,
-    parse_fixtures,
 )
 from tests.integration.mqtt.support import Peer, Recorder, sample, sample_items, wait_until
 from tests.servers.mqtt import MqttServer
 
 pytestmark = pytest.mark.integration
 
-StartListener = Callable[..., BrokerHandle]
+StartListener = Callable[..., BrokerSide]
 
 # the sample requests, by id: fixture, quantity and the course's verdict
 BRENTFORD_WALLET = "0b6f2c3e-5d1a-4d8e-9b7a-1f2e3d4c5b6a"  # 1208083, 3 bonds, accepted
@@ -47,7 +47,7 @@ def status(exchange: Exchange, request_id: str) -> PurchaseStatus | None:
     return purchase.status if purchase else None
 
 
-def settled(handle: BrokerHandle, messages: int) -> Callable[[], bool]:
+def settled(handle: BrokerSide, messages: int) -> Callable[[], bool]:
     """True once the listener has answered ``messages`` messages."""
 
     def check() -> bool:
@@ -175,7 +175,7 @@ def test_purchases_made_while_the_broker_restarts_are_all_published(
     """A broker outage delays our announcements; every one is published, in order, afterwards."""
     if not broker.persistent:
         pytest.skip("amqtt keeps no session across its restart")
-    exchange.ingest_fixtures(parse_fixtures(sample("fixtures_info.json")))
+    exchange.receive(TOPIC_INFO, sample("fixtures_info.json"))
     exchange.top_up("alice", 100_000)
     handle = start_listener()
     recorder = Recorder(broker.url, (TOPIC_REQUESTS,))
@@ -251,7 +251,7 @@ def test_a_message_is_not_acknowledged_until_its_effect_is_committed(
     down.stop()  # as if the process died: the message was never acknowledged
 
     counters = BrokerCounters()
-    up = PahoListener(address, client_id, exchange.receive_many, counters=counters).start()
+    up = PahoListener(address, client_id, exchange.receive_many, on_count=counters.count).start()
     try:
         wait_until(lambda: status(exchange, "survivor") is not None, what="redelivery")
     finally:
@@ -318,7 +318,7 @@ def test_jobs_follow_a_validation_of_ours_received_from_the_broker(
 
     peer.send(TOPIC_VALIDATION, {"request_id": request_id, "group_id": "15", "valid": True})
     # the job is queued right after the verdict commits
-    wait_until(lambda: ("receipt", {"request_id": request_id}) in jobs.enqueued)
+    wait_until(lambda: MakeReceipt(request_id) in jobs.enqueued)
     assert status(exchange, request_id) is PurchaseStatus.ACCEPTED
 
 
@@ -328,7 +328,7 @@ def test_a_message_that_trips_a_bug_is_set_aside_and_the_others_go_on(
     """An unexpected error on one message ends, after retries, in a dead letter, not a stall."""
     exchange.receive(TOPIC_INFO, sample("fixtures_info.json"))
 
-    def buggy(messages: Sequence[tuple[str, bytes]]) -> list[str]:
+    def buggy(messages: Sequence[tuple[str, bytes]]) -> Sequence[str]:
         if any(b"poison" in payload for _, payload in messages):
             raise KeyError("a bug")
         return exchange.receive_many(messages)
@@ -338,7 +338,7 @@ def test_a_message_that_trips_a_bug_is_set_aside_and_the_others_go_on(
         BrokerAddress.from_url(broker.url),
         client_id,
         buggy,
-        counters=counters,
+        on_count=counters.count,
         on_poison=exchange.keep_dead_letter,
     ).start()
     try:

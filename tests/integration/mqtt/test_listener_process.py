@@ -103,7 +103,7 @@ def test_a_killed_listener_applies_everything_once_after_a_restart(
     persistent_broker: MqttServer,
 ) -> None:
     """SIGKILL mid-stream, more sent while it is dead, restart: each purchase applied once."""
-    exchange.ingest_fixtures(FIXTURES)
+    exchange.receive(TOPIC_INFO, sample("fixtures_info.json"))
     peer = Peer(persistent_broker.url)
     ids = [f"killed-{n}" for n in range(150)]
     try:

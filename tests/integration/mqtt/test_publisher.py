@@ -13,7 +13,9 @@ from goat_adapters.memory import (
     ManualClock,
     SequentialIds,
 )
-from goat_adapters.mqtt import BrokerAddress, BrokerCounters, OutboxRelay, PahoBrokerPublisher
+from goat_adapters.mqtt import BrokerAddress, PahoBrokerPublisher
+from goat_app.broker import BrokerCounters
+from goat_app.relay import OutboxRelay
 from goat_core.errors import InvalidInput, Unavailable
 from goat_core.services import Exchange
 from goat_core.wire import TOPIC_VALIDATION
@@ -54,7 +56,9 @@ def test_publish_returns_once_the_broker_acknowledged(broker: MqttServer) -> Non
     recorder = Recorder(broker.url, (TOPIC_VALIDATION,))
     counters = BrokerCounters()
     publisher = PahoBrokerPublisher(
-        BrokerAddress.from_url(broker.url), "test-publisher", counters=counters
+        BrokerAddress.from_url(broker.url),
+        "test-publisher",
+        on_published=counters.count_published,
     ).start()
     try:
         assert publisher.wait_connected(10)
@@ -102,7 +106,10 @@ def test_the_relay_keeps_the_outbox_while_the_broker_is_away(tmp_path: Path) -> 
             return uow.outbox.backlog()
 
     relay = OutboxRelay(
-        lambda: exchange.relay_outbox(publisher), backlog, interval=0.05, counters=counters
+        lambda: exchange.relay_outbox(publisher),
+        backlog,
+        interval=0.05,
+        on_backlog=counters.set_backlog,
     ).start()
     server = MqttServer(tmp_path / "late-broker", port=port)
     try:

@@ -14,11 +14,11 @@ from goat_adapters.memory import (
     InMemoryStore,
     SequentialIds,
 )
-from goat_app.listener import start_in_background
+from goat_app.compose import BrokerOptions, Overrides, build_system
 from goat_app.settings import Settings
 from goat_app.simulator import CourseSimulator, SimulatorConfig
 from goat_core.model import Outcome, PurchaseStatus
-from goat_core.services import BuyBonds, Exchange
+from goat_core.services import BuyBonds
 from goat_core.wire import (
     TOPIC_HISTORY,
     TOPIC_INFO,
@@ -117,22 +117,19 @@ def test_the_course_validates_our_wallet_purchases_only() -> None:
 def test_serve_without_a_broker_url_shows_a_living_exchange(tmp_path: Path) -> None:
     """Embedded broker, simulator and listener: peers trade, and our purchase gets validated."""
     store = InMemoryStore()
-
-    class Clock:
-        def now(self) -> datetime:
-            return datetime.now(UTC)
-
-    exchange = Exchange(
-        uow=store.unit_of_work,
-        payments=InMemoryPaymentGateway(),
-        jobs=InMemoryJobQueue(),
-        clock=Clock(),
-        ids=SequentialIds(),
-    )
     config = SimulatorConfig(seed=3, fixtures=3, purchase_every=0.2, validation_delay=0.2)
-    handle = start_in_background(
-        Settings(data_dir=tmp_path), exchange, embedded_port=free_port(), simulator=config
+    system = build_system(
+        Settings(data_dir=tmp_path),
+        broker=BrokerOptions(embedded_port=free_port(), simulator=config),
+        overrides=Overrides(
+            uow=store.unit_of_work,
+            payments=InMemoryPaymentGateway(),
+            jobs=InMemoryJobQueue(),
+            ids=SequentialIds(),
+        ),
     )
+    exchange, side = system.exchange, system.broker
+    assert side is not None
     try:
         wait_until(lambda: len(store.fixtures()) == 3, what="fixtures from the simulator")
         wait_until(
@@ -142,7 +139,7 @@ def test_serve_without_a_broker_url_shows_a_living_exchange(tmp_path: Path) -> N
         exchange.top_up("alice", 5_000)
         fixture = min(store.fixtures(), key=lambda f: f.kickoff)
         bought = exchange.buy_bonds(BuyBonds("alice", fixture.id, Outcome.AWAY, 2, wallet=True))
-        handle.wake()
+        side.wake()
 
         def ours() -> PurchaseStatus:
             return next(
@@ -151,9 +148,10 @@ def test_serve_without_a_broker_url_shows_a_living_exchange(tmp_path: Path) -> N
 
         wait_until(lambda: ours() is not PurchaseStatus.PENDING, what="the course's verdict")
         assert ours() is PurchaseStatus.ACCEPTED
-        assert handle.state() == "connected"
-        counters = handle.counters.snapshot()
+        assert system.broker_state() == "connected"
+        counters = side.counters.snapshot()
         assert counters["published"] >= 1
         assert counters["malformed"] == 0
     finally:
-        handle.stop()
+        system.close()
+    assert side.stopped.is_set()

@@ -1,0 +1,101 @@
+"""What every controller shares: its dependencies (the system, the exchange, the caller),
+the paging parameters, and the OpenAPI entries of the problems an endpoint may answer."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request
+from litestar.concurrency import sync_to_thread
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import QueryParameter, SkipValidation
+
+from goat_app.auth import Identity, NotAuthenticated
+from goat_app.compose import System
+from goat_app.http.errors import PROBLEM_JSON
+from goat_app.http.schemas import ProblemOut
+from goat_core.services import Exchange
+
+__all__ = [
+    "AUTH_PROBLEMS",
+    "BEARER",
+    "MAX_COUNT",
+    "Count",
+    "ExchangeDep",
+    "IdentityDep",
+    "Page",
+    "SystemDep",
+    "problems",
+    "provide_exchange",
+    "provide_identity",
+    "provide_system",
+]
+
+# live objects, not data: Litestar must hand them over as they are, not validate them
+SystemDep = NamedDependency[SkipValidation[System]]
+ExchangeDep = NamedDependency[SkipValidation[Exchange]]
+IdentityDep = NamedDependency[Identity]
+
+MAX_COUNT = 25
+BEARER: list[dict[str, list[str]]] = [{"BearerToken": []}]
+
+Page = Annotated[int, QueryParameter(ge=1, le=1_000_000, description="page number, from 1")]
+Count = Annotated[int, QueryParameter(ge=1, le=MAX_COUNT, description="items per page, at most 25")]
+
+_MEANING = {
+    400: "A parameter or the body is malformed; `field` names it",
+    401: "No bearer token, or one this API does not accept",
+    402: "The wallet cannot pay",
+    403: "The caller lacks the goat:admin permission",
+    404: "Unknown, or not the caller's",
+    409: "The state does not allow it (not enough bonds, not accepted, busy)",
+    422: "Well formed but not acceptable; `field` names the input when there is one",
+    502: "The payment provider failed",
+    503: "A dependency cannot be reached; retry later",
+}
+
+AUTH_PROBLEMS = (400, 401)
+"""What any endpoint that reads a bearer token may answer."""
+
+
+def problems(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the RFC 9457 problem documents an endpoint may answer."""
+    return {
+        code: ResponseSpec(
+            data_container=ProblemOut, media_type=PROBLEM_JSON, description=_MEANING[code]
+        )
+        for code in codes
+    }
+
+
+def provide_system(state: State) -> System:
+    """The system the app was created over."""
+    system: System = state.system
+    return system
+
+
+def provide_exchange(state: State) -> Exchange:
+    """The core's one door."""
+    system: System = state.system
+    return system.exchange
+
+
+async def provide_identity(request: Request[Any, Any, Any], system: SystemDep) -> Identity:
+    """The verified caller, registered as a user on first sight (from the token's claims)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.casefold() != "bearer" or not token:
+        raise NotAuthenticated("send Authorization: Bearer <token>")
+    identity = system.tokens.get(token)
+    if identity is None:  # verifying may fetch the issuer's keys, and registering writes
+        identity = await sync_to_thread(_verify_and_register, system, token)
+    return identity
+
+
+def _verify_and_register(system: System, token: str) -> Identity:
+    identity = system.verifier.verify(token)
+    system.exchange.register(identity.user_id, identity.email, identity.name)
+    system.tokens.put(token, identity)
+    return identity

@@ -1,0 +1,43 @@
+"""``/health`` and ``/ready``: probes for whoever runs goat."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, get
+from litestar.openapi.datastructures import ResponseSpec
+
+from goat_app.http.common import ExchangeDep, SystemDep
+from goat_app.http.schemas import HealthOut, ReadyOut
+
+__all__ = ["OperationsController"]
+
+
+class OperationsController(Controller):
+    path = "/"
+    tags = ["operations"]  # noqa: RUF012  # Litestar reads it as a class attribute
+
+    @get("/health", sync_to_thread=False)
+    def health(self) -> HealthOut:
+        """Liveness: the process answers."""
+        return HealthOut("ok")
+
+    @get(
+        "/ready",
+        sync_to_thread=True,
+        responses={503: ResponseSpec(data_container=ReadyOut, description="not ready")},
+    )
+    def ready(self, exchange: ExchangeDep, system: SystemDep) -> Response[ReadyOut]:
+        """Readiness: each dependency (database, broker, jobs) and its state."""
+        try:
+            backlog: int | None = exchange.outbox_backlog()
+            database = f"up ({system.database_kind})"
+        except Exception as error:  # any failure means not ready; the reason is shown
+            backlog = None
+            database = f"down: {type(error).__name__}"
+        broker = system.broker_state()
+        if backlog is not None:
+            broker = f"{broker}; outbox backlog {backlog}"
+        jobs_up = system.jobs_available()
+        jobs = "up (in-process)" if jobs_up else "down"
+        is_ready = database.startswith("up") and jobs_up
+        body = ReadyOut(is_ready, {"database": database, "broker": broker, "jobs": jobs})
+        return Response(body, status_code=200 if is_ready else 503)

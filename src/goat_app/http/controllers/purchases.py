@@ -1,0 +1,154 @@
+"""``/requests``: our users' purchases, their receipts, and validations by an admin."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, get, patch, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.response import File
+
+from goat_app.http.common import (
+    AUTH_PROBLEMS,
+    BEARER,
+    MAX_COUNT,
+    Count,
+    ExchangeDep,
+    IdentityDep,
+    Page,
+    SystemDep,
+    problems,
+)
+from goat_app.http.schemas import (
+    PaymentOut,
+    PurchaseCreatedOut,
+    PurchaseIn,
+    PurchaseOut,
+    PurchasePageOut,
+    ReceiptOut,
+    ReceiptPendingOut,
+    ValidationIn,
+    ValidationOut,
+    purchase_out,
+)
+from goat_core.errors import NotFound
+from goat_core.model import PurchaseStatus, ValidationMessage
+from goat_core.services import BuyBonds
+
+__all__ = ["PurchasesController", "ReceiptFilesController"]
+
+
+class PurchasesController(Controller):
+    path = "/requests"
+    tags = ["requests"]  # noqa: RUF012  # Litestar reads it as a class attribute
+    security = BEARER  # Litestar reads it as a class attribute
+
+    @post(
+        "/",
+        status_code=201,
+        sync_to_thread=True,
+        responses=problems(*AUTH_PROBLEMS, 402, 404, 409, 422),
+    )
+    def buy(
+        self,
+        exchange: ExchangeDep,
+        system: SystemDep,
+        identity: IdentityDep,
+        data: JSONBody[PurchaseIn],
+    ) -> PurchaseCreatedOut:
+        """Buy bonds by wallet (debited now) or through Webpay (``payment`` says where to pay)."""
+        bought = exchange.buy_bonds(
+            BuyBonds(
+                user_id=identity.user_id,
+                fixture_id=data.fixture_id,
+                result=data.result,
+                quantity=data.quantity,
+                wallet=data.wallet,
+                return_url=system.return_url,
+            )
+        )
+        payment = bought.payment
+        return PurchaseCreatedOut(
+            purchase_out(bought.purchase),
+            PaymentOut(payment.url, payment.token) if payment else None,
+        )
+
+    @get("/", sync_to_thread=True, responses=problems(*AUTH_PROBLEMS, 403))
+    def list_requests(
+        self,
+        exchange: ExchangeDep,
+        identity: IdentityDep,
+        page: Page = 1,
+        count: Count = MAX_COUNT,
+        status: FromQuery[PurchaseStatus | None] = None,
+        user_id: Annotated[str | None, QueryParameter(description="admins only: whose")] = None,
+    ) -> PurchasePageOut:
+        """The caller's purchases, newest first (an admin may name another user)."""
+        found = exchange.purchases(identity.viewer, page, count, status=status, user_id=user_id)
+        return PurchasePageOut([purchase_out(p) for p in found.items], found.total, page, count)
+
+    @patch("/validate", sync_to_thread=True, responses=problems(*AUTH_PROBLEMS, 403))
+    def validate(
+        self, exchange: ExchangeDep, identity: IdentityDep, data: JSONBody[ValidationIn]
+    ) -> ValidationOut:
+        """Apply a ``fixtures/validation`` message, as if it came from the broker (admins)."""
+        message = ValidationMessage(
+            request_id=data.request_id,
+            group_id=str(data.group_id),
+            valid=data.valid,
+            seller=data.seller,
+        )
+        return ValidationOut(exchange.apply_validation(message, identity.viewer))
+
+    @get("/{request_id:str}", sync_to_thread=True, responses=problems(*AUTH_PROBLEMS, 404))
+    def get_request(
+        self, exchange: ExchangeDep, identity: IdentityDep, request_id: FromPath[str]
+    ) -> PurchaseOut:
+        """One purchase, for its owner or an admin (404 for anyone else)."""
+        return purchase_out(exchange.purchase(identity.viewer, request_id))
+
+    @get(
+        "/{request_id:str}/receipt",
+        sync_to_thread=True,
+        responses={
+            202: ResponseSpec(data_container=ReceiptPendingOut, description="being made"),
+            **problems(*AUTH_PROBLEMS, 404, 409),
+        },
+    )
+    def get_receipt(
+        self, exchange: ExchangeDep, identity: IdentityDep, request_id: FromPath[str]
+    ) -> Response[ReceiptOut | ReceiptPendingOut]:
+        """The receipt's URL once made; 202 while it is being made; 409 if not accepted."""
+        url = exchange.receipt(identity.viewer, request_id)
+        if url is not None:
+            return Response(ReceiptOut(url), status_code=200)
+        return Response(
+            ReceiptPendingOut("pending", "the receipt is being made; ask again shortly"),
+            status_code=202,
+        )
+
+
+class ReceiptFilesController(Controller):
+    """Receipts kept as files by this installation (``goat serve``), served by goat itself."""
+
+    path = "/receipts"
+    include_in_schema = False
+
+    @get("/{name:str}", sync_to_thread=True)
+    def download_receipt(
+        self, system: SystemDep, name: FromPath[str], sig: FromQuery[str] = ""
+    ) -> File:
+        """An embedded receipt file, only with the signature in the URL the store handed out.
+
+        That URL goes to the owner alone (``GET /requests/{id}/receipt``): every group on
+        the broker knows our request ids, so the id alone must not open the document.
+        """
+        store = system.receipt_files
+        if store is None or not name.endswith(".pdf"):
+            raise NotFound(f"no receipt {name}")
+        key = name.removesuffix(".pdf")
+        path = store.path(key)
+        if not store.signed(key, sig) or not path.is_file():
+            raise NotFound(f"no receipt {name}")
+        return File(path, media_type="application/pdf")

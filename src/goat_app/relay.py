@@ -1,0 +1,120 @@
+"""Loops the broker side runs in threads: the outbox relay and periodic tasks.
+
+They only decide *when* to call: what is sent and how comes from the core
+(``Exchange.relay_outbox``, ``Exchange.expire_payments``) and the MQTT adapter.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from goat_core.errors import Busy, Unavailable
+
+__all__ = ["RETRYABLE", "OutboxRelay", "Periodic"]
+
+log = logging.getLogger("goat.relay")
+
+RETRYABLE = (Unavailable, Busy)
+"""Errors after which the same work is simply tried again later."""
+
+
+class OutboxRelay:
+    """A thread that publishes the outbox: every ``interval`` seconds, or when woken.
+
+    ``send`` is ``lambda: exchange.relay_outbox(publisher, batch)``; after each round
+    ``on_backlog`` (if given) is told how many messages ``backlog`` says still wait. An
+    outage only delays: the outbox keeps what was not acknowledged.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[], int],
+        backlog: Callable[[], int] | None = None,
+        *,
+        interval: float = 0.2,
+        on_backlog: Callable[[int], None] | None = None,
+    ) -> None:
+        self.send = send
+        self.backlog = backlog
+        self.interval = interval
+        self.on_backlog = on_backlog
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> OutboxRelay:
+        """Start relaying in a background thread."""
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="goat-relay", daemon=True)
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        """Relay now rather than at the next tick (e.g. right after a purchase)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the current round."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        last_error = ""
+        while not self._stopping.is_set():
+            sent = 0
+            try:
+                sent = self.send()
+                last_error = ""
+                if self.backlog is not None and self.on_backlog is not None:
+                    self.on_backlog(self.backlog())
+            except RETRYABLE as error:
+                if str(error) != last_error:  # say it once per outage, not 5 times a second
+                    log.warning("outbox waits: %s", error)
+                    last_error = str(error)
+            except Exception:
+                log.exception("outbox relay failed; will retry")
+            if sent:
+                continue  # there may be more right away
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+
+class Periodic:
+    """A thread that calls ``task`` at once and then every ``every`` seconds, until stopped.
+
+    A failure is logged and the next round comes as planned: an outage only delays.
+    """
+
+    def __init__(self, task: Callable[[], object], every: float, name: str) -> None:
+        self.task = task
+        self.every = every
+        self.name = name
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Periodic:
+        """Start the rounds in a background thread."""
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name=f"goat-{self.name}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop after the current round."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self.task()
+            except RETRYABLE as error:
+                log.warning("%s waits: %s", self.name, error)
+            except Exception:
+                log.exception("%s failed; will retry", self.name)
+            self._stopping.wait(self.every)
