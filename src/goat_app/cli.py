@@ -134,6 +134,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GoatError as error:
         print(f"goat: {error}", file=sys.stderr)
         return 1
+    except ModuleNotFoundError as error:  # installed as a library, without the extras
+        if error.name is None or error.name.split(".")[0] in ("goat_core", "goat_adapters"):
+            raise
+        print(
+            f"goat: {error.name} is not installed: the goat commands need the server extra,"
+            " pip install 'goat[server]'",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         return 130
 
