@@ -38,9 +38,10 @@ from tests.servers.mqtt import MqttServer
 from tests.servers.postgres import PostgresServer, find_binaries
 
 from goat_adapters.memory import InMemoryJobQueue, InMemoryPaymentGateway, SequentialIds
-from goat_adapters.mqtt import BrokerAddress, BrokerCounters, PahoListener
+from goat_adapters.mqtt import BrokerAddress, PahoListener
 from goat_adapters.sql import SqlDatabase, upgrade
-from goat_app.listener import start_broker_side
+from goat_app.broker import BrokerCounters
+from goat_app.compose import start_broker_side
 from goat_core.model import Fixture, League, Odds, Team
 from goat_core.services import Exchange
 from goat_core.wire import TOPIC_REQUESTS
@@ -187,7 +188,7 @@ def without_database(broker: MqttServer, count: int) -> dict[str, Any]:
         BrokerAddress.from_url(broker.url),
         f"bench-noop-{uuid.uuid4().hex[:8]}",
         lambda lot: ["applied"] * len(lot),
-        counters=counters,
+        on_count=counters.count,
     ).start()
     listener.wait_subscribed(10)
     started = time.perf_counter()

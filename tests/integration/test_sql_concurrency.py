@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -24,14 +24,17 @@ from goat_adapters.memory import (
     ManualClock,
     SequentialIds,
 )
-from goat_adapters.sql import SqlDatabase, SqlFixtureRepository, SqlUnitOfWork
+from goat_adapters.sql import SqlDatabase, SqlSaleLedger, SqlUnitOfWork
 from goat_adapters.sql import tables as t
+from goat_adapters.sql.fixtures import RESERVE
+from goat_adapters.sql.statements import Batch
 from goat_core.errors import NotEnoughBonds
 from goat_core.model import HOLDING_STATUSES, MatchState, Outcome, Rules
-from goat_core.ports import UnitOfWorkFactory
-from goat_core.services import BuyBonds, Exchange, _Order
+from goat_core.ports import Sale, UnitOfWorkFactory
+from goat_core.services import BuyBonds, Exchange
+from goat_core.services.purchasing import _Order
 from goat_core.wire import TOPIC_HISTORY, TOPIC_REQUESTS, TOPIC_VALIDATION, render_history
-from tests.contract.test_repositories import NOW, fixture
+from tests.contract.test_repositories import NOW, fixture, purchase
 
 BONDS = 40
 
@@ -217,9 +220,9 @@ def test_two_lots_paying_from_the_same_wallets_never_deadlock(fresh_database_url
         return [
             _Order(
                 BuyBonds(user, 1, Outcome.HOME, 1, True),
-                exchange.ids.new_id(),
+                Outcome.HOME,
+                exchange.context.ids.new_id(),
                 NOW,
-                None,
                 None,
                 None,
             )
@@ -228,7 +231,7 @@ def test_two_lots_paying_from_the_same_wallets_never_deadlock(fresh_database_url
 
     first, second = market.exchanges[:2]
     lots = [(first, lot(first, "alice", "bob")), (second, lot(second, "bob", "alice"))]
-    outcomes = race(2, lambda i: _assert_written(lots[i][0]._sell(lots[i][1])))
+    outcomes = race(2, lambda i: _assert_written(lots[i][0].purchasing._sell(lots[i][1])))
     try:
         assert outcomes == Counter({"ok": 2}), outcomes
         assert market.held() == 4
@@ -236,7 +239,43 @@ def test_two_lots_paying_from_the_same_wallets_never_deadlock(fresh_database_url
         market.database.dispose()
 
 
-def _assert_written(outcomes: list[object]) -> None:
+@pytest.mark.integration
+def test_two_lots_selling_fixtures_in_opposite_orders_never_deadlock(
+    fresh_database_url: str,
+) -> None:
+    """Lots selling fixtures 2 then 1 and 1 then 2 both go through: each reserves by fixture id."""
+    market = Market.open(fresh_database_url)
+    market.exchange.ingest_fixtures([fixture(2)])
+    with market.database.engine.begin() as connection:  # widens the window between updates
+        connection.exec_driver_sql(
+            "CREATE FUNCTION slowly() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$BEGIN PERFORM pg_sleep(0.3); RETURN NEW; END$$"
+        )
+        connection.exec_driver_sql(
+            "CREATE TRIGGER slowly BEFORE UPDATE ON fixtures FOR EACH ROW EXECUTE FUNCTION slowly()"
+        )
+
+    def lot(name: str, *fixture_ids: int) -> list[Sale]:
+        return [
+            Sale(purchase(f"{name}-{f}", fixture_id=f, quantity=1, deposit_token="t"), 0, "{}")
+            for f in fixture_ids
+        ]
+
+    lots = [lot("first", 2, 1), lot("second", 1, 2)]
+
+    def write(i: int) -> None:
+        with market.database.unit_of_work() as uow:
+            uow.sales.record(lots[i], NOW)
+            uow.commit()
+
+    try:
+        assert race(2, write) == Counter({"ok": 2})
+        assert market.available() == BONDS - 2
+    finally:
+        market.database.dispose()
+
+
+def _assert_written(outcomes: Sequence[object]) -> None:
     failed = [o for o in outcomes if isinstance(o, Exception)]
     if failed:
         raise failed[0]
@@ -256,7 +295,15 @@ def interleave(market: Market, first: tuple[str, str], second: tuple[str, str]) 
             release.wait(timeout=10)
             super().commit()
 
-    paused = attrs.evolve(market.exchange, uow=lambda: CommitWhenReleased(market.database.engine))
+    shared = market.exchange.context
+    paused = Exchange(
+        uow=lambda: CommitWhenReleased(market.database.engine),
+        payments=InMemoryPaymentGateway(),
+        jobs=shared.jobs,
+        clock=shared.clock,
+        ids=shared.ids,
+        rules=shared.rules,
+    )
     one = threading.Thread(target=paused.receive, args=first)
     two = threading.Thread(target=market.exchange.receive, args=second)
     try:
@@ -329,25 +376,31 @@ def peer_request(request_id: str, quantity: int) -> str:
 # -- the control: a reservation that reads, then writes ------------------------------------
 
 
-class ReadThenWriteFixtures(SqlFixtureRepository):
+class ReadThenWriteSales(SqlSaleLedger):
     """The bug the harness must catch: check availability, then store the computed rest."""
 
-    def reserve(self, fixture_id: int, quantity: int) -> None:
-        current = self.get(fixture_id)
-        if current is None or (current.available_bonds or 0) < quantity:
-            raise NotEnoughBonds(fixture_id, quantity)
-        time.sleep(0.002)  # widen the window between read and write, as a slow network would
-        self._tx.execute(
-            sa.update(t.fixtures)
-            .where(t.fixtures.c.id == fixture_id)
-            .values(available=(current.available_bonds or 0) - quantity)
-        )
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        super().__init__(uow)
+        self._uow = uow
+
+    def _reservations(self, wanted: Sequence[tuple[int, int]]) -> Batch:
+        for fixture_id, quantity in wanted:
+            current = self._uow.fixtures.get(fixture_id)
+            if current is None or (current.available_bonds or 0) < quantity:
+                raise NotEnoughBonds(fixture_id, quantity)
+            time.sleep(0.002)  # widen the window between read and write, as a slow network would
+            self._uow.execute(
+                sa.update(t.fixtures)
+                .where(t.fixtures.c.id == fixture_id)
+                .values(available=(current.available_bonds or 0) - quantity)
+            )
+        return Batch(RESERVE, [])  # nothing left to reserve
 
 
 class ReadThenWriteUnitOfWork(SqlUnitOfWork):
     def __init__(self, database: SqlDatabase) -> None:
         super().__init__(database.engine)
-        self.fixtures = ReadThenWriteFixtures(self)
+        self.sales = ReadThenWriteSales(self)
 
 
 @pytest.mark.integration

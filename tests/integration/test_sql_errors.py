@@ -10,7 +10,8 @@ import pytest
 
 from goat_adapters.sql import SqlDatabase, database_url, upgrade
 from goat_core.errors import Busy, InvalidInput, Unavailable
-from tests.contract.test_repositories import fixture
+from goat_core.ports import Sale
+from tests.contract.test_repositories import fixture, purchase
 from tests.servers.postgres import PostgresServer, free_port
 
 NOW = datetime(2024, 10, 1, 12, 0, tzinfo=UTC)
@@ -60,7 +61,7 @@ def hold_lock_while(url: str, attempt: threading.Event, done: threading.Event) -
     """Reserve a bond and keep the transaction open until ``done``."""
     database = SqlDatabase(url, lock_timeout_ms=10_000)
     with database.unit_of_work() as uow:
-        assert uow.fixtures.reserve_up_to(1, 1) == 1
+        assert uow.fixtures.reserve(1, 1) == 1
         attempt.set()
         done.wait(timeout=30)
         uow.commit()
@@ -73,7 +74,8 @@ def hold_lock_while(url: str, attempt: threading.Event, done: threading.Event) -
 def test_lock_not_granted_in_time_is_busy_and_retry_works(
     url_fixture: str, request: pytest.FixtureRequest
 ) -> None:
-    """A writer waiting longer than lock_timeout_ms gets Busy; once the lock is free it succeeds."""
+    """A writer waiting longer than lock_timeout_ms gets Busy (a reservation, a lot of sales);
+    once the lock is free it succeeds."""
     url = request.getfixturevalue(url_fixture)
     setup = SqlDatabase(url)
     with setup.unit_of_work() as uow:
@@ -88,16 +90,19 @@ def test_lock_not_granted_in_time_is_busy_and_retry_works(
     try:
         assert locked.wait(timeout=30)
         with pytest.raises(Busy), impatient.unit_of_work() as uow:
-            uow.fixtures.reserve_up_to(1, 1)
+            uow.fixtures.reserve(1, 1)
+        with pytest.raises(Busy), impatient.unit_of_work() as uow:  # a lot sent at once
+            uow.sales.record([Sale(purchase("r1", user_id=None, quantity=1), 0, "{}")], NOW)
     finally:
         release.set()
         holder.join()
     with impatient.unit_of_work() as uow:
-        uow.fixtures.reserve(1, 1)
+        assert uow.fixtures.reserve(1, 1) == 1
+        uow.sales.record([Sale(purchase("r1", user_id=None, quantity=1), 0, "{}")], NOW)
         uow.commit()
         found = uow.fixtures.get(1)
     assert found is not None
-    assert found.available_bonds == 38
+    assert found.available_bonds == 37
     impatient.dispose()
 
 

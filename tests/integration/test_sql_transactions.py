@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from goat_adapters.sql import SqlDatabase
-from goat_core.errors import NotEnoughBonds
+from goat_core.errors import NotEnoughBonds, NotEnoughMoney
 from goat_core.model import LedgerKind
+from goat_core.ports import Sale
 from tests.contract.test_repositories import fixture, purchase
 
 NOW = datetime(2024, 10, 1, 12, 0, tzinfo=UTC)
@@ -26,7 +27,7 @@ def test_writes_are_invisible_to_others_until_commit(fresh_database_url: str) ->
         seen = reader.fixtures.get(1)
         assert seen is not None
         assert seen.available_bonds == 40
-        assert writer.fixtures.reserve_up_to(1, 5) == 5
+        assert writer.fixtures.reserve(1, 5) == 5
         seen = reader.fixtures.get(1)
         assert seen is not None
         assert seen.available_bonds == 40
@@ -47,7 +48,7 @@ def test_reads_before_the_first_write_see_the_latest_commit(fresh_database_url: 
         assert reader.inbox.remember("first write opens the transaction")
         before = reader.fixtures.get(1)
         with database.unit_of_work() as other:
-            other.fixtures.reserve(1, 3)
+            assert other.fixtures.reserve(1, 3) == 3
             other.commit()
         after = reader.fixtures.get(1)
         reader.commit()
@@ -68,24 +69,42 @@ def test_a_unit_of_work_is_used_inside_its_block_only(fresh_database_url: str) -
     database.dispose()
 
 
-def test_a_failed_deferred_write_rolls_the_whole_transaction_back(fresh_database_url: str) -> None:
-    """After a deferred write fails, even a caller that commits again keeps nothing."""
+def test_a_failed_sale_rolls_the_whole_transaction_back(fresh_database_url: str) -> None:
+    """After sales.record() fails, even a caller that commits keeps nothing of the unit of work."""
     database = SqlDatabase(fresh_database_url)
     with database.unit_of_work() as setup:
         setup.fixtures.upsert_many([fixture(1)], 40, NOW)
         setup.wallets.credit("alice", 1000, LedgerKind.TOP_UP, None, NOW)
         setup.commit()
     with database.unit_of_work() as careless:
-        careless.purchases.create(purchase("r1"))
-        careless.wallets.debit("alice", 500, LedgerKind.PURCHASE, "r1", NOW)
-        careless.fixtures.reserve(1, 41)
+        assert careless.inbox.remember("written before the sale")
         with pytest.raises(NotEnoughBonds):
-            careless.commit()
+            careless.sales.record([Sale(purchase("r1", quantity=41), 500, "{}")], NOW)
         careless.commit()
     with database.unit_of_work() as reader:
         assert reader.purchases.get("r1") is None
         assert reader.wallets.balances({"alice"}) == {"alice": 1000}
+        assert reader.outbox.backlog() == 0
+        assert reader.inbox.remember("written before the sale")
         found = reader.fixtures.get(1)
     assert found is not None
     assert found.available_bonds == 40
+    database.dispose()
+
+
+def test_after_a_failed_sale_the_unit_of_work_goes_on(fresh_database_url: str) -> None:
+    """After a failed sale the unit of work goes on: the next write opens a new transaction."""
+    database = SqlDatabase(fresh_database_url)
+    with database.unit_of_work() as uow:
+        uow.fixtures.upsert_many([fixture(1)], 40, NOW)
+        uow.commit()
+        with pytest.raises(NotEnoughMoney):
+            uow.sales.record([Sale(purchase("r1"), 500, "{}")], NOW)
+        assert uow.fixtures.reserve(1, 2) == 2
+        uow.commit()
+    with database.unit_of_work() as reader:
+        found = reader.fixtures.get(1)
+        assert reader.purchases.get("r1") is None
+    assert found is not None
+    assert found.available_bonds == 38
     database.dispose()

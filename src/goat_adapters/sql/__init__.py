@@ -8,7 +8,9 @@
 
 Every repository method is one statement (or a few) in the unit of work's transaction;
 reservations, wallet debits, status transitions and the inbox are conditional single
-statements, so concurrency can neither oversell nor apply an effect twice. Driver errors
+statements, so concurrency can neither oversell nor apply an effect twice. The sale hot
+path (``SqlSaleLedger``) sends a whole lot of purchases at once. Statements that run
+often are written once (``statements.Statement``) and run prepared on PostgreSQL. Driver errors
 leave as ``goat_core.errors``: ``Busy`` for a lock not granted in time (retry),
 ``Unavailable`` for a database that cannot be used.
 """
@@ -22,15 +24,18 @@ from goat_adapters.sql.database import (
     make_engine,
     translate,
 )
-from goat_adapters.sql.migrations import upgrade
-from goat_adapters.sql.repositories import (
+from goat_adapters.sql.fixtures import SqlFixtureRepository
+from goat_adapters.sql.messages import (
     SqlAuctions,
     SqlDeadLetters,
-    SqlFixtureRepository,
     SqlInbox,
     SqlOutbox,
     SqlParkedValidations,
-    SqlPurchaseRepository,
+)
+from goat_adapters.sql.migrations import upgrade
+from goat_adapters.sql.purchases import SqlPurchaseRepository
+from goat_adapters.sql.sales import SqlSaleLedger
+from goat_adapters.sql.users import (
     SqlRecommendationRepository,
     SqlUserRepository,
     SqlWalletRepository,
@@ -46,6 +51,7 @@ __all__ = [
     "SqlParkedValidations",
     "SqlPurchaseRepository",
     "SqlRecommendationRepository",
+    "SqlSaleLedger",
     "SqlUnitOfWork",
     "SqlUserRepository",
     "SqlWalletRepository",

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NoReturn, Self
 
 import psycopg
 import sqlalchemy as sa
@@ -16,21 +16,33 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, CursorResult, Engine
 from sqlalchemy.sql import Executable
 
-from goat_adapters.sql.repositories import (
-    Parameters,
+from goat_adapters.sql.fixtures import SqlFixtureRepository
+from goat_adapters.sql.messages import (
     SqlAuctions,
     SqlDeadLetters,
-    SqlFixtureRepository,
     SqlInbox,
     SqlOutbox,
     SqlParkedValidations,
-    SqlPurchaseRepository,
+)
+from goat_adapters.sql.purchases import SqlPurchaseRepository
+from goat_adapters.sql.sales import SqlSaleLedger
+from goat_adapters.sql.statements import Batch, Parameters, Ran, Statement, changed, writes
+from goat_adapters.sql.users import (
     SqlRecommendationRepository,
     SqlUserRepository,
     SqlWalletRepository,
 )
 from goat_core import ports
 from goat_core.errors import Busy, Conflict, GoatError, InvalidInput, Unavailable
+
+__all__ = [
+    "SqlDatabase",
+    "SqlUnitOfWork",
+    "database_url",
+    "make_engine",
+    "translate",
+    "translated",
+]
 
 log = logging.getLogger("goat.sql")
 
@@ -42,7 +54,7 @@ _RETRYABLE = {
     "57014",  # query_canceled (statement_timeout)
 }
 _SCHEMA_MISSING = {"42P01", "42703"}  # undefined table / column
-_CURSOR = "goat.cursor"  # where a pooled PostgreSQL connection keeps run()'s cursor
+_CURSORS = "goat.cursors"  # where a pooled PostgreSQL connection keeps its psycopg cursors
 
 
 def database_url(url: str) -> URL:
@@ -200,10 +212,9 @@ class SqlUnitOfWork:
     On PostgreSQL the transaction opens with the first statement that writes (or locks):
     reads before it run on their own, which under READ COMMITTED sees exactly what they
     would see inside the transaction, and a unit of work that only reads costs no
-    BEGIN and no COMMIT round trip. The statements of the purchase path skip SQLAlchemy
-    there (``run()``): psycopg executes them as server-side prepared statements on the
-    same connection, in the same transaction; and the writes of a purchase are deferred
-    (``defer()``) to go out together, once for a whole lot of purchases.
+    BEGIN and no COMMIT round trip. A ``Statement`` runs there straight on psycopg as a
+    server-side prepared statement (``run``), on the same connection and in the same
+    transaction as SQLAlchemy's; ``run_many`` sends several at once in one pipeline.
     """
 
     # typed as the ports: a Protocol's attributes are invariant, so this is what makes
@@ -218,17 +229,14 @@ class SqlUnitOfWork:
     dead_letters: ports.DeadLetters
     auctions: ports.Auctions
     recommendations: ports.RecommendationRepository
+    sales: ports.SaleLedger
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._connection: Connection | None = None
         self._wrote = False
-        # defer()'s writes not sent yet: parameter sets by statement, each with the error
-        # to raise if it changes no row
-        self._deferred: dict[str, list[tuple[Mapping[str, Any], GoatError]]] = {}
-        self._lazy_begin = engine.dialect.name == "postgresql"
-        #: whether ``run()`` may be used: PostgreSQL through psycopg
-        self.prepares = self._lazy_begin and engine.dialect.driver == "psycopg"
+        #: PostgreSQL (through psycopg): lazy BEGIN, and statements prepared on psycopg
+        self._postgres = engine.dialect.name == "postgresql"
         self.fixtures = SqlFixtureRepository(self)
         self.purchases = SqlPurchaseRepository(self)
         self.users = SqlUserRepository(self)
@@ -239,6 +247,7 @@ class SqlUnitOfWork:
         self.dead_letters = SqlDeadLetters(self)
         self.auctions = SqlAuctions(self)
         self.recommendations = SqlRecommendationRepository(self)
+        self.sales = SqlSaleLedger(self)
 
     @property
     def dialect(self) -> str:
@@ -263,7 +272,6 @@ class SqlUnitOfWork:
             return
         try:
             try:
-                self._deferred = {}  # never sent: nothing to undo
                 if not self._wrote:
                     # Nothing to undo. (psycopg forgets its prepared statements on every
                     # ROLLBACK, so a read-only transaction ends with a COMMIT, which sends
@@ -281,11 +289,7 @@ class SqlUnitOfWork:
             self._wrote = False
 
     def commit(self) -> None:
-        """Make every change durable and visible at once.
-
-        Raises the error of a deferred write that changed nothing, and then commits nothing.
-        """
-        self._sync()
+        """Make every change durable and visible at once."""
         with translated():
             self._active().commit()
             self._wrote = False
@@ -293,79 +297,91 @@ class SqlUnitOfWork:
 
     def rollback(self) -> None:
         """Forget every change since the last commit."""
-        self._deferred = {}
         with translated():
             self._active().rollback()
             self._wrote = False
             self._reads_alone(True)
 
     def execute(self, statement: Executable, parameters: Parameters = None) -> CursorResult[Any]:
-        """Run one statement in this transaction, with errors translated."""
-        self._sync()
+        """Run a statement made for this call through SQLAlchemy, with errors translated."""
         with translated():
-            if not self._wrote and _writes(statement):
+            if not self._wrote and writes(statement):
                 self._reads_alone(False)  # BEGIN goes out with this statement
                 self._wrote = True
             return self._active().execute(statement, parameters)
 
-    def run(
-        self, sql: str, parameters: Mapping[str, Any], *, writes: bool = True
-    ) -> psycopg.Cursor[Any]:
-        """Run one PostgreSQL statement straight on psycopg, prepared on the server.
+    def run(self, statement: Statement, parameters: Mapping[str, Any]) -> Ran:
+        """Run a ``Statement`` in this transaction, the fastest way for the dialect.
 
-        For the hottest statements only (a purchase's): SQLAlchemy's execution layer
-        costs as much CPU per statement as psycopg itself. The statement joins this unit
-        of work's transaction exactly as ``execute()`` would (``writes`` opens it, as a
-        locking read must), errors leave translated, and a connection found broken is
-        invalidated so that the pool replaces it. Only when ``prepares`` is true.
+        On PostgreSQL straight on psycopg, prepared on the server: the statement joins
+        this unit of work's transaction exactly as ``execute()`` would, errors leave
+        translated, and a connection found broken is invalidated so that the pool
+        replaces it. Elsewhere through SQLAlchemy.
         """
-        self._sync()
-        cursor = self._cursor(writes=writes)
+        if not self._postgres:
+            result = self.execute(statement.construct(self.dialect), parameters)
+            rowcount = result.rowcount
+            return Ran(list(result) if result.returns_rows else [], rowcount)
+        prepared = statement.prepared(self.engine.dialect)
+        cursor = self._cursor(writes=prepared.writes)
         try:
-            cursor.execute(sql, parameters, prepare=True)
+            cursor.execute(prepared.sql, prepared.parameters(parameters), prepare=True)
+            rows = prepared.rows(cursor.fetchall()) if prepared.row else []
         except psycopg.Error as error:
-            raise self._failed(error, cursor, sql, parameters) from error
-        return cursor
+            raise self._failed(error, cursor, prepared.sql, parameters) from error
+        return Ran(rows, cursor.rowcount)
 
-    def defer(self, sql: str, parameters: Mapping[str, Any], error: GoatError) -> None:
-        """A PostgreSQL write sent later, with others; ``error`` if it changes no row.
+    def run_many(self, batches: Sequence[Batch]) -> None:
+        """Run each batch's statement for all its parameter sets, batches in order.
 
-        Deferred writes wait in this unit of work until the next statement that is not
-        deferred, or ``commit()``. Then each statement goes out once for all its
-        parameter sets (``executemany``), statements in the order each was first
-        deferred, all in one psycopg pipeline: a lot of purchases costs one round trip
-        instead of three per purchase. If a statement changed fewer rows than it was
-        given parameter sets, the ``error`` of its first set is raised (and nothing is
-        committed). Only when ``prepares`` is true.
+        On PostgreSQL all of it goes out at once: one ``executemany`` per statement, all
+        in one psycopg pipeline, so a lot of purchases costs one round trip. A statement
+        that changed fewer rows than it had sets raises its ``short`` error for its first
+        set (the row count is the statement's total). Elsewhere each set runs on its own
+        and a short one raises at once with its own error. Either way the transaction is
+        rolled back before the error leaves: nothing of it may be committed now,
+        whatever the caller does next.
         """
-        self._deferred.setdefault(sql, []).append((parameters, error))
-
-    def _sync(self) -> None:
-        """Send the deferred writes; raise if one of them changed nothing."""
-        if not self._deferred:
+        batches = [batch for batch in batches if batch.parameters]
+        if not batches:
             return
-        deferred, self._deferred = self._deferred, {}
-        dbapi = self._cursor(writes=True).connection
-        cursors = [dbapi.cursor() for _ in deferred]  # each keeps its statement's row count
+        if not self._postgres:
+            for batch in batches:
+                self._run_plainly(batch)
+            return
+        cursors = self._cursors(len(batches), writes=True)  # each keeps its row count
+        dbapi = cursors[0].connection
+        dialect = self.engine.dialect
         try:
             with dbapi.pipeline():
-                for cursor, (sql, writes) in zip(cursors, deferred.items(), strict=True):
-                    cursor.executemany(sql, [parameters for parameters, _ in writes])
+                for cursor, batch in zip(cursors, batches, strict=True):
+                    prepared = batch.statement.prepared(dialect)
+                    cursor.executemany(
+                        prepared.sql, [prepared.parameters(p) for p in batch.parameters]
+                    )
         except psycopg.Error as error:
-            failure: GoatError = self._failed(error, cursors[0], "(deferred writes)", {})
-        else:
-            short = (
-                writes[0][1]
-                for cursor, writes in zip(cursors, deferred.values(), strict=True)
-                if cursor.rowcount < len(writes)
-            )
-            if (found := next(short, None)) is None:
+            self._abandon(self._failed(error, cursors[0], "(a batch of writes)", {}))
+        for cursor, batch in zip(cursors, batches, strict=True):
+            if batch.short is not None and cursor.rowcount < len(batch.parameters):
+                self._abandon(batch.short(0))
+
+    def _run_plainly(self, batch: Batch) -> None:
+        construct = batch.statement.construct(self.dialect)
+        try:
+            if batch.short is None:
+                self.execute(construct, list(batch.parameters))
                 return
-            failure = found
-        # nothing of this transaction may be committed now, whatever the caller does next
+            for index, parameters in enumerate(batch.parameters):
+                if not changed(self.execute(construct, parameters)):
+                    raise batch.short(index)
+        except GoatError as error:
+            self._abandon(error)
+
+    def _abandon(self, error: GoatError) -> NoReturn:
+        """Roll back, then raise ``error``."""
         with contextlib.suppress(GoatError):
             self.rollback()
-        raise failure
+        raise error
 
     def _cursor(self, *, writes: bool) -> psycopg.Cursor[Any]:
         """The psycopg cursor of this unit of work's connection; ``writes`` opens the
@@ -382,13 +398,21 @@ class SqlUnitOfWork:
             raise translate(error) from error
         dbapi = pooled.dbapi_connection
         if not isinstance(dbapi, psycopg.Connection):  # pragma: no cover
-            raise RuntimeError("run() needs a psycopg connection")
-        # One cursor per pooled connection, kept with it across checkouts: a cursor
+            raise RuntimeError("prepared statements need a psycopg connection")
+        # The cursors are kept with the pooled connection across checkouts: a cursor
         # caches how to dump parameters and load columns, which a new one must redo.
-        cursor: psycopg.Cursor[Any] | None = pooled.info.get(_CURSOR)
-        if cursor is None or cursor.connection is not dbapi:
-            cursor = pooled.info[_CURSOR] = dbapi.cursor()
-        return cursor
+        cursors: list[psycopg.Cursor[Any]] | None = pooled.info.get(_CURSORS)
+        if cursors is None or cursors[0].connection is not dbapi:
+            cursors = pooled.info[_CURSORS] = [dbapi.cursor()]
+        return cursors[0]
+
+    def _cursors(self, count: int, *, writes: bool) -> list[psycopg.Cursor[Any]]:
+        """``count`` cursors of this unit of work's connection (see ``_cursor``)."""
+        first = self._cursor(writes=writes)
+        cursors: list[psycopg.Cursor[Any]] = self._active().connection.info[_CURSORS]
+        while len(cursors) < count:
+            cursors.append(first.connection.cursor())
+        return cursors[:count]
 
     def _failed(
         self,
@@ -401,7 +425,7 @@ class SqlUnitOfWork:
         broken = cursor.connection.broken or cursor.connection.closed
         if broken:
             connection = self._active()
-            connection.connection.info.pop(_CURSOR, None)
+            connection.connection.info.pop(_CURSORS, None)
             connection.invalidate(error)
         return translate(
             exc.DBAPIError.instance(
@@ -411,7 +435,7 @@ class SqlUnitOfWork:
 
     def _reads_alone(self, alone: bool) -> None:
         """Let statements run outside a transaction (PostgreSQL, before the first write)."""
-        if self._lazy_begin:
+        if self._postgres:
             dbapi = self._active().connection.dbapi_connection
             if dbapi is not None:  # None once the connection was invalidated
                 dbapi.autocommit = alone
@@ -420,10 +444,3 @@ class SqlUnitOfWork:
         if self._connection is None:
             raise RuntimeError("use the unit of work inside its with block")
         return self._connection
-
-
-def _writes(statement: Executable) -> bool:
-    """Whether a statement changes rows or locks them (SELECT ... FOR UPDATE)."""
-    if isinstance(statement, sa.Select):
-        return getattr(statement, "_for_update_arg", None) is not None
-    return True

@@ -1,0 +1,218 @@
+"""``ports.PurchaseRepository`` on the ``purchases`` table.
+
+A status changes by a conditional ``UPDATE ... WHERE status IN (...)`` whose row count
+says whether it happened, so no amount of concurrency applies an effect twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from goat_adapters.sql import tables as t
+from goat_adapters.sql.statements import (
+    Statement,
+    Transaction,
+    advisory_lock,
+    dialect_insert,
+    one_of,
+)
+from goat_core.model import Outcome, PaymentStatus, Purchase, PurchaseStatus
+
+__all__ = ["ADD_PURCHASE", "SqlPurchaseRepository", "purchase_values"]
+
+_P = t.purchases.c
+
+ADD_PURCHASE = Statement(
+    lambda dialect: (
+        dialect_insert(dialect, t.purchases)
+        .values({column.name: sa.bindparam(column.name) for column in t.purchases.columns})
+        .on_conflict_do_nothing(index_elements=[_P.request_id])
+    )
+)
+"""Insert a purchase unless its request id is known: the row count (0 or 1) says which."""
+_GET = Statement(sa.select(t.purchases).where(_P.request_id == sa.bindparam("rid")))
+_TRANSITION = Statement(
+    lambda dialect: (
+        sa.update(t.purchases)
+        .where(_P.request_id == sa.bindparam("rid"), one_of(dialect, _P.status, "allowed"))
+        .values(
+            status=sa.bindparam("to", type_=sa.String),
+            updated_at=sa.bindparam("now", type_=t.UtcDateTime),
+            # None keeps what is there
+            payout=sa.func.coalesce(sa.bindparam("new_payout", type_=sa.BigInteger), _P.payout),
+            payment_outcome=sa.func.coalesce(
+                sa.bindparam("new_outcome", type_=sa.String), _P.payment_outcome
+            ),
+        )
+    )
+)
+
+
+def purchase_values(p: Purchase) -> dict[str, Any]:
+    return {
+        "request_id": p.request_id,
+        "group_id": p.group_id,
+        "fixture_id": p.fixture_id,
+        "league_name": p.league_name,
+        "round": p.round,
+        "date": p.date,
+        "result": p.result.value,
+        "quantity": p.quantity,
+        "reserved": p.reserved,
+        "wallet": p.wallet,
+        "created_at": p.created_at,
+        "status": p.status.value,
+        "deposit_token": p.deposit_token,
+        "seller": p.seller,
+        "user_id": p.user_id,
+        "payout": p.payout,
+        "buy_order": p.buy_order,
+        "payment_url": p.payment_url,
+        "payment_outcome": p.payment_status.value if p.payment_status else None,
+        "location": p.location,
+        "updated_at": p.updated_at,
+    }
+
+
+def _purchase(row: Any) -> Purchase:
+    return Purchase(
+        request_id=row.request_id,
+        group_id=row.group_id,
+        fixture_id=row.fixture_id,
+        league_name=row.league_name,
+        round=row.round,
+        date=row.date,
+        result=Outcome(row.result),
+        quantity=row.quantity,
+        reserved=row.reserved,
+        wallet=bool(row.wallet),
+        created_at=row.created_at,
+        status=PurchaseStatus(row.status),
+        deposit_token=row.deposit_token,
+        seller=row.seller,
+        user_id=row.user_id,
+        payout=row.payout,
+        buy_order=row.buy_order,
+        payment_url=row.payment_url,
+        payment_status=PaymentStatus(row.payment_outcome) if row.payment_outcome else None,
+        location=row.location,
+        updated_at=row.updated_at,
+    )
+
+
+class SqlPurchaseRepository:
+    """``ports.PurchaseRepository`` on the ``purchases`` table."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def lock(self, request_id: str) -> None:
+        """A transaction-scoped advisory lock on PostgreSQL; SQLite writers already queue."""
+        advisory_lock(self._tx, request_id)
+
+    def add(self, purchase: Purchase) -> bool:
+        """Insert the purchase; False (and no change) if its request_id is already known."""
+        return self._tx.run(ADD_PURCHASE, purchase_values(purchase)).rowcount > 0
+
+    def get(self, request_id: str) -> Purchase | None:
+        """The purchase, or None."""
+        found = self._tx.run(_GET, {"rid": request_id}).first()
+        return _purchase(found) if found else None
+
+    def find_by_payment(self, token: str | None, buy_order: str | None) -> Purchase | None:
+        """Our purchase paid with this Webpay token, or else with this buy order."""
+        p = t.purchases.c
+        for column, value in ((p.deposit_token, token), (p.buy_order, buy_order)):
+            if not value:
+                continue
+            row = self._tx.execute(
+                sa.select(t.purchases)
+                .where(column == value, p.user_id.is_not(None))
+                .order_by(p.created_at, p.request_id)
+                .limit(1)
+            ).one_or_none()
+            if row:
+                return _purchase(row)
+        return None
+
+    def page_for_user(
+        self, user_id: str | None, status: PurchaseStatus | None, page: int, count: int
+    ) -> tuple[list[Purchase], int]:
+        """A user's purchases newest first (every user's if ``user_id`` is None), and the total."""
+        p = t.purchases.c
+        where = [p.user_id.is_not(None) if user_id is None else p.user_id == user_id]
+        if status is not None:
+            where.append(p.status == status.value)
+        total = self._tx.execute(
+            sa.select(sa.func.count()).select_from(t.purchases).where(*where)
+        ).scalar_one()
+        rows = self._tx.execute(
+            sa.select(t.purchases)
+            .where(*where)
+            .order_by(p.created_at.desc(), p.request_id.desc())
+            .limit(count)
+            .offset(max(0, (page - 1) * count))
+        )
+        return [_purchase(row) for row in rows], total
+
+    def for_fixture(self, fixture_id: int, status: PurchaseStatus) -> list[Purchase]:
+        """Purchases of a fixture in one status, oldest first."""
+        p = t.purchases.c
+        rows = self._tx.execute(
+            sa.select(t.purchases)
+            .where(p.fixture_id == fixture_id, p.status == status.value)
+            .order_by(p.created_at, p.request_id)
+        )
+        return [_purchase(row) for row in rows]
+
+    def won_by_user(self, user_id: str) -> list[Purchase]:
+        """A user's won purchases, oldest first."""
+        p = t.purchases.c
+        rows = self._tx.execute(
+            sa.select(t.purchases)
+            .where(p.user_id == user_id, p.status == PurchaseStatus.WON.value)
+            .order_by(p.created_at, p.request_id)
+        )
+        return [_purchase(row) for row in rows]
+
+    def awaiting_payment(self, created_before: datetime, limit: int) -> list[Purchase]:
+        """Our purchases still pending_payment made before a time, oldest first."""
+        p = t.purchases.c
+        rows = self._tx.execute(
+            sa.select(t.purchases)
+            .where(p.status == PurchaseStatus.PENDING_PAYMENT.value, p.created_at < created_before)
+            .order_by(p.created_at, p.request_id)
+            .limit(limit)
+        )
+        return [_purchase(row) for row in rows]
+
+    def transition(
+        self,
+        request_id: str,
+        allowed_from: Collection[PurchaseStatus],
+        to: PurchaseStatus,
+        now: datetime,
+        *,
+        payout: int | None = None,
+        payment_status: PaymentStatus | None = None,
+    ) -> bool:
+        """Move the purchase to ``to`` only if its status is one of ``allowed_from``.
+
+        ``UPDATE ... WHERE status IN (...)``: of concurrent callers, the first takes the
+        row lock and the others re-check the status it left, so exactly one gets True.
+        """
+        if not allowed_from:
+            return False
+        parameters = {
+            "rid": request_id,
+            "allowed": sorted(s.value for s in allowed_from),
+            "to": to.value,
+            "now": now,
+            "new_payout": payout,
+            "new_outcome": payment_status.value if payment_status else None,
+        }
+        return self._tx.run(_TRANSITION, parameters).rowcount > 0

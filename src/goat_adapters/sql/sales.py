@@ -1,0 +1,99 @@
+"""``ports.SaleLedger``: a lot of our users' purchases written at once.
+
+A lot is four statements, each run for all its sales (``Transaction.run_many``: on
+PostgreSQL one ``executemany`` per statement, all in one psycopg pipeline, one round
+trip): the purchase inserts, the wallet debits with their ledger rows, the outbox rows,
+and one reservation per fixture. Every check is in its statement (``ON CONFLICT DO
+NOTHING``, ``WHERE wallet >= :amount``, ``WHERE available >= :quantity``), and a row
+count short of the sales raises the matching error after rolling back.
+
+Locks are taken in a fixed order, so that two lots never deadlock: the wallets in the
+order of the sales (the core sorts them by user), then the fixtures, the hottest rows,
+last and by id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from goat_adapters.sql.fixtures import RESERVE
+from goat_adapters.sql.messages import ADD_OUTBOX
+from goat_adapters.sql.purchases import ADD_PURCHASE, purchase_values
+from goat_adapters.sql.statements import Batch, Transaction
+from goat_adapters.sql.users import ADD_LEDGER, DEBIT, DEBIT_AND_RECORD, ledger_values
+from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
+from goat_core.model import LedgerKind
+from goat_core.ports import Sale
+from goat_core.wire import TOPIC_REQUESTS
+
+__all__ = ["SqlSaleLedger"]
+
+
+class SqlSaleLedger:
+    """``ports.SaleLedger``: every write of a lot sent together."""
+
+    def __init__(self, tx: Transaction) -> None:
+        self._tx = tx
+
+    def record(self, sales: Sequence[Sale], now: datetime) -> None:
+        """Write every sale of the lot in this unit of work, all or nothing.
+
+        Raises ``Conflict``, ``NotEnoughMoney`` or ``NotEnoughBonds``, the unit of work
+        rolled back. On PostgreSQL the error names the first sale of the statement that
+        fell short (a row count is a statement's total); on SQLite the sale itself.
+        """
+        if not sales:
+            return
+        wanted: dict[int, int] = {}
+        for sale in sales:
+            fixture_id = sale.purchase.fixture_id
+            wanted[fixture_id] = wanted.get(fixture_id, 0) + sale.purchase.quantity
+        self._tx.run_many(
+            [
+                self._purchases(sales),
+                *self._debits([sale for sale in sales if sale.debit], now),
+                Batch(
+                    ADD_OUTBOX,
+                    [{"topic": TOPIC_REQUESTS, "payload": s.announcement} for s in sales],
+                ),
+                self._reservations(sorted(wanted.items())),
+            ]
+        )
+
+    def _purchases(self, sales: Sequence[Sale]) -> Batch:
+        def known(index: int) -> Conflict:
+            return Conflict(f"purchase {sales[index].purchase.request_id} exists already")
+
+        return Batch(ADD_PURCHASE, [purchase_values(sale.purchase) for sale in sales], known)
+
+    def _debits(self, paying: Sequence[Sale], now: datetime) -> list[Batch]:
+        def broke(index: int) -> NotEnoughMoney:
+            return NotEnoughMoney(paying[index].purchase.user_id or "", paying[index].debit)
+
+        # PostgreSQL takes the money and writes its ledger row in one statement (a writable
+        # CTE, which negates the amount); SQLite takes two
+        together = self._tx.dialect == "postgresql"
+        entries = [
+            ledger_values(
+                sale.purchase.user_id or "",
+                sale.debit if together else -sale.debit,
+                LedgerKind.PURCHASE,
+                sale.purchase.request_id,
+                now,
+            )
+            for sale in paying
+        ]
+        if together:
+            return [Batch(DEBIT_AND_RECORD, entries, broke)]
+        debits = [{"user_id": s.purchase.user_id or "", "amount": s.debit} for s in paying]
+        return [Batch(DEBIT, debits, broke), Batch(ADD_LEDGER, entries)]
+
+    def _reservations(self, wanted: Sequence[tuple[int, int]]) -> Batch:
+        """One reservation per fixture for the lot's total, by fixture id."""
+
+        def short(index: int) -> NotEnoughBonds:
+            return NotEnoughBonds(*wanted[index])
+
+        parameters = [{"fixture_id": fixture, "quantity": quantity} for fixture, quantity in wanted]
+        return Batch(RESERVE, parameters, short)

@@ -1,0 +1,138 @@
+"""The contract of the sale hot path, ``ports.SaleLedger.record`` (its docstring)."""
+
+from __future__ import annotations
+
+import pytest
+
+from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
+from goat_core.model import LedgerKind
+from goat_core.ports import Sale
+from goat_core.wire import TOPIC_REQUESTS
+from tests.contract.conftest import Backend
+from tests.contract.test_repositories import (
+    NOW,
+    add_fixtures,
+    add_purchases,
+    available,
+    fixture,
+    purchase,
+)
+
+
+def sale(
+    request_id: str,
+    *,
+    user_id: str = "alice",
+    fixture_id: int = 1,
+    quantity: int = 2,
+    by_wallet: bool = True,
+) -> Sale:
+    """A sale of ``quantity`` bonds at 1,000 CLP each, by wallet or else through Webpay."""
+    bought = purchase(
+        request_id,
+        user_id=user_id,
+        fixture_id=fixture_id,
+        quantity=quantity,
+        deposit_token="" if by_wallet else f"tok-{request_id}",
+    )
+    return Sale(bought, 1000 * quantity if by_wallet else 0, f'{{"request_id": "{request_id}"}}')
+
+
+def record(backend: Backend, *sales: Sale) -> None:
+    with backend.uow() as uow:
+        uow.sales.record(sales, NOW)
+        uow.commit()
+
+
+def fund(backend: Backend, **balances: int) -> None:
+    with backend.uow() as uow:
+        for user_id, amount in balances.items():
+            uow.wallets.credit(user_id, amount, LedgerKind.TOP_UP, None, NOW)
+        uow.commit()
+
+
+def assert_nothing_sold(backend: Backend, *request_ids: str, balances: dict[str, int]) -> None:
+    """No purchase of ``request_ids``, no announcement, no debit and every bond still there."""
+    with backend.uow() as uow:
+        assert all(uow.purchases.get(rid) is None for rid in request_ids)
+        assert uow.outbox.backlog() == 0
+        assert uow.wallets.balances(balances) == balances
+        assert all(len(uow.wallets.ledger(user)) == 1 for user in balances)  # the top-up
+    assert available(backend) == 40
+
+
+def test_record_writes_purchases_debits_announcements_and_reservations(backend: Backend) -> None:
+    """record() stores every purchase, debits each payer with a ledger entry, queues each
+    announcement on fixtures/requests, and reserves each fixture's total."""
+    add_fixtures(backend, fixture(1), fixture(2), bonds=40)
+    fund(backend, alice=5000, bob=3000)
+    sales = [
+        sale("r1", user_id="alice", fixture_id=1, quantity=2),
+        sale("r2", user_id="bob", fixture_id=2, quantity=1),
+        sale("r3", user_id="alice", fixture_id=1, quantity=1),
+        sale("r4", user_id="carol", fixture_id=2, quantity=3, by_wallet=False),
+    ]
+    record(backend, *sales)
+    with backend.uow() as uow:
+        uow.sales.record([], NOW)  # an empty lot writes nothing
+        assert [uow.purchases.get(s.purchase.request_id) for s in sales] == [
+            s.purchase for s in sales
+        ]
+        assert uow.wallets.balances({"alice", "bob", "carol"}) == {"alice": 2000, "bob": 2000}
+        alice = [(e.amount, e.kind, e.reference, e.at) for e in uow.wallets.ledger("alice")]
+        assert uow.wallets.ledger("carol") == []
+        pending = uow.outbox.pending(10)
+    assert alice == [
+        (5000, LedgerKind.TOP_UP, None, NOW),
+        (-2000, LedgerKind.PURCHASE, "r1", NOW),
+        (-1000, LedgerKind.PURCHASE, "r3", NOW),
+    ]
+    assert [(m.topic, m.payload) for m in pending] == [
+        (TOPIC_REQUESTS, s.announcement) for s in sales
+    ]
+    assert (available(backend, 1), available(backend, 2)) == (37, 36)
+
+
+def test_record_of_a_known_request_id_raises_conflict_and_keeps_nothing(backend: Backend) -> None:
+    """record() with a request id already stored raises Conflict and writes no sale of the lot."""
+    add_fixtures(backend, fixture(), bonds=40)
+    add_purchases(backend, purchase("r1", user_id=None, group_id="6"))
+    fund(backend, alice=5000)
+    with pytest.raises(Conflict) as raised:
+        record(backend, sale("r2"), sale("r1"))
+    assert type(raised.value) is Conflict
+    assert_nothing_sold(backend, "r2", balances={"alice": 5000})
+    with backend.uow() as uow:
+        assert uow.purchases.get("r1") == purchase("r1", user_id=None, group_id="6")
+
+
+def test_record_beyond_a_balance_raises_not_enough_money_and_keeps_nothing(
+    backend: Backend,
+) -> None:
+    """record() whose debits of one wallet add up to more than its balance raises
+    NotEnoughMoney and writes no sale of the lot; so does a payer never seen."""
+    add_fixtures(backend, fixture(), bonds=40)
+    fund(backend, alice=3000)
+    with pytest.raises(NotEnoughMoney) as raised:
+        record(backend, sale("r1", quantity=2), sale("r2", quantity=2))
+    assert raised.value.user_id == "alice"
+    with pytest.raises(NotEnoughMoney) as raised:
+        record(backend, sale("r3", user_id="nobody", quantity=1))
+    assert (raised.value.user_id, raised.value.wanted) == ("nobody", 1000)
+    assert_nothing_sold(backend, "r1", "r2", "r3", balances={"alice": 3000})
+
+
+def test_record_beyond_availability_raises_not_enough_bonds_and_keeps_nothing(
+    backend: Backend,
+) -> None:
+    """record() whose lot wants more of a fixture than is left (each sale alone would fit)
+    raises NotEnoughBonds for the lot's total and writes no sale; so does an unknown fixture."""
+    add_fixtures(backend, fixture(1), bonds=40)
+    fund(backend, alice=50_000)
+    with pytest.raises(NotEnoughBonds) as raised:
+        record(backend, sale("r1", quantity=30), sale("r2", quantity=11))
+    assert (raised.value.fixture_id, raised.value.wanted) == (1, 41)
+    with pytest.raises(NotEnoughBonds) as raised:
+        record(backend, sale("r3", fixture_id=404, quantity=1))
+    assert raised.value.fixture_id == 404
+    assert_nothing_sold(backend, "r1", "r2", "r3", balances={"alice": 50_000})

@@ -1,0 +1,83 @@
+"""Statements written once (``goat_adapters.sql.statements``) run alike on every path."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from goat_adapters.sql import (
+    SqlDatabase,
+    fixtures,
+    make_engine,
+    messages,
+    purchases,
+    statements,
+    users,
+)
+from goat_core.model import LedgerKind, PurchaseStatus
+from goat_core.ports import FixtureQuery
+from tests.contract.test_repositories import fixture, purchase
+
+NOW = datetime(2024, 10, 1, 12, 0, tzinfo=UTC)
+
+
+def test_every_statement_compiles_for_both_dialects_and_prepares_on_postgresql() -> None:
+    """Each Statement of the adapter builds on SQLite and compiles to one preparable
+    PostgreSQL statement (no expanding IN, whose text would change with the list)."""
+    found = [
+        value
+        for module in (fixtures, purchases, users, messages, statements)
+        for value in vars(module).values()
+        if isinstance(value, statements.Statement)
+    ]
+    assert len(found) >= 15
+    on_sqlite = sa.create_engine("sqlite://").dialect  # nothing connects
+    on_postgresql = sa.create_engine("postgresql+psycopg://").dialect
+    for statement in found:
+        construct = statement.construct("sqlite")
+        assert isinstance(construct, sa.ClauseElement)
+        assert str(construct.compile(dialect=on_sqlite))
+        assert statement.prepared(on_postgresql).sql
+
+
+@pytest.mark.integration
+def test_times_come_back_in_utc_whatever_the_session_zone(fresh_database_url: str) -> None:
+    """On PostgreSQL in another time zone, times read by prepared statements and by
+    SQLAlchemy alike are the same instants, in UTC."""
+    engine = make_engine(fresh_database_url)
+    with engine.begin() as connection:
+        name = fresh_database_url.rsplit("/", 1)[1]
+        connection.exec_driver_sql(f"ALTER DATABASE \"{name}\" SET timezone = 'America/Santiago'")
+    engine.dispose()
+    database = SqlDatabase(fresh_database_url)
+    later = NOW + timedelta(hours=5)
+    with database.unit_of_work() as uow:
+        assert uow.dialect == "postgresql"
+        zone = uow.execute(sa.text("SHOW timezone")).scalar_one()
+        uow.fixtures.upsert_many([fixture(1)], 40, NOW)
+        assert uow.purchases.add(purchase("r1", created_at=NOW))
+        uow.purchases.transition("r1", {PurchaseStatus.PENDING}, PurchaseStatus.ACCEPTED, later)
+        uow.wallets.credit("alice", 100, LedgerKind.TOP_UP, None, later)
+        uow.commit()
+    with database.unit_of_work() as uow:
+        stored_fixture = uow.fixtures.get(1)  # a prepared statement
+        stored_purchase = uow.purchases.get("r1")
+        listed = uow.fixtures.page(FixtureQuery(now=NOW))[0][0]  # through SQLAlchemy
+        entries = uow.wallets.ledger("alice")
+    database.dispose()
+    assert zone == "America/Santiago"
+    assert stored_fixture is not None
+    assert stored_purchase is not None
+    times = [
+        (stored_fixture.kickoff, fixture(1).kickoff),
+        (stored_fixture.updated_at, NOW),
+        (listed.kickoff, fixture(1).kickoff),
+        (stored_purchase.created_at, NOW),
+        (stored_purchase.updated_at, later),
+        (entries[0].at, later),
+    ]
+    for read, written in times:
+        assert read is not None
+        assert (read, read.tzinfo) == (written, UTC)
