@@ -136,3 +136,12 @@ def test_record_beyond_availability_raises_not_enough_bonds_and_keeps_nothing(
         record(backend, sale("r3", fixture_id=404, quantity=1))
     assert raised.value.fixture_id == 404
     assert_nothing_sold(backend, "r1", "r2", "r3", balances={"alice": 50_000})
+
+
+def test_record_of_one_request_id_twice_in_a_lot_raises_conflict(backend: Backend) -> None:
+    """A lot that carries the same request id twice raises Conflict and writes nothing."""
+    add_fixtures(backend, fixture(), bonds=40)
+    fund(backend, alice=5000)
+    with pytest.raises(Conflict):
+        record(backend, sale("r1"), sale("r1", quantity=1))
+    assert_nothing_sold(backend, "r1", balances={"alice": 5000})

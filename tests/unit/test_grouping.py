@@ -137,6 +137,7 @@ def test_an_interrupt_while_retrying_item_by_item_leaves_no_caller_waiting() -> 
 
     hold = threading.Event()
     entered = threading.Event()
+
     def enter_then_apply(items: Sequence[int]) -> list[int | Exception]:
         entered.set()
         return apply_lot(items)

@@ -439,10 +439,12 @@ class _Sales:
         purchases = _Purchases(self.s)
         wanted: dict[int, int] = {}
         spent: dict[str, int] = {}
+        seen: set[str] = set()
         for sale in sales:
             purchase = sale.purchase
-            if purchases.get(purchase.request_id) is not None:
+            if purchase.request_id in seen or purchases.get(purchase.request_id) is not None:
                 raise Conflict(f"purchase {purchase.request_id} exists already")
+            seen.add(purchase.request_id)
             wanted[purchase.fixture_id] = wanted.get(purchase.fixture_id, 0) + purchase.quantity
             if sale.debit:
                 user_id = purchase.user_id or ""
