@@ -28,8 +28,8 @@ from goat_core.wire import (
     render_fixtures,
     render_history,
 )
+from tests.contract.builders import NOW, fixture
 from tests.contract.conftest import Backend
-from tests.contract.test_repositories import NOW, fixture
 
 USER = "auth0|alice"
 

@@ -8,8 +8,7 @@ from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
 from goat_core.model import LedgerKind
 from goat_core.ports import Sale
 from goat_core.wire import TOPIC_REQUESTS
-from tests.contract.conftest import Backend
-from tests.contract.test_repositories import (
+from tests.contract.builders import (
     NOW,
     add_fixtures,
     add_purchases,
@@ -17,6 +16,7 @@ from tests.contract.test_repositories import (
     fixture,
     purchase,
 )
+from tests.contract.conftest import Backend
 
 
 def sale(

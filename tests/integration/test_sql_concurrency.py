@@ -34,7 +34,7 @@ from goat_core.ports import Sale, UnitOfWorkFactory
 from goat_core.services import BuyBonds, Exchange
 from goat_core.services.purchasing import _Order
 from goat_core.wire import TOPIC_HISTORY, TOPIC_REQUESTS, TOPIC_VALIDATION, render_history
-from tests.contract.test_repositories import NOW, fixture, purchase
+from tests.contract.builders import NOW, fixture, purchase
 
 BONDS = 40
 

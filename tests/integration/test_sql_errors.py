@@ -11,7 +11,7 @@ import pytest
 from goat_adapters.sql import SqlDatabase, database_url, upgrade
 from goat_core.errors import Busy, InvalidInput, Unavailable
 from goat_core.ports import Sale
-from tests.contract.test_repositories import fixture, purchase
+from tests.contract.builders import fixture, purchase
 from tests.servers.postgres import PostgresServer, free_port
 
 NOW = datetime(2024, 10, 1, 12, 0, tzinfo=UTC)

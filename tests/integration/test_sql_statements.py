@@ -18,7 +18,7 @@ from goat_adapters.sql import (
 )
 from goat_core.model import LedgerKind, PurchaseStatus
 from goat_core.ports import FixtureQuery
-from tests.contract.test_repositories import fixture, purchase
+from tests.contract.builders import fixture, purchase
 
 NOW = datetime(2024, 10, 1, 12, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from goat_adapters.sql import SqlDatabase
 from goat_core.errors import NotEnoughBonds, NotEnoughMoney
 from goat_core.model import LedgerKind
 from goat_core.ports import Sale
-from tests.contract.test_repositories import fixture, purchase
+from tests.contract.builders import fixture, purchase
 
 NOW = datetime(2024, 10, 1, 12, 0, tzinfo=UTC)
 

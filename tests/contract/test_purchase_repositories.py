@@ -1,0 +1,187 @@
+"""The contract of the purchase, user and wallet repositories, on every backend."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+
+from goat_core.model import (
+    LedgerKind,
+    PaymentStatus,
+    PurchaseStatus,
+)
+from tests.contract.builders import (
+    NOW,
+    add_purchases,
+    purchase,
+)
+from tests.contract.conftest import Backend
+
+# -- purchases ----------------------------------------------------------------------------
+
+
+def test_purchase_reads_back_and_is_added_once(backend: Backend) -> None:
+    """add() stores every field; a second add() of the same request_id is False and no change."""
+    original = purchase(deposit_token="tok-1", buy_order="bo1")
+    with backend.uow() as uow:
+        assert uow.purchases.add(original)
+        assert not uow.purchases.add(attrs.evolve(original, quantity=9))
+        uow.commit()
+    with backend.uow() as uow:
+        assert uow.purchases.get("r1") == original
+        assert uow.purchases.get("nope") is None
+
+
+def test_find_by_payment_prefers_token_then_buy_order(backend: Backend) -> None:
+    """find_by_payment() finds our purchase by token, else by buy order; others' never."""
+    add_purchases(
+        backend,
+        purchase("ours", deposit_token="tok-1", buy_order="bo1"),
+        purchase("theirs", user_id=None, group_id="6", deposit_token="tok-2"),
+    )
+    with backend.uow() as uow:
+
+        def found(token: str | None, buy_order: str | None) -> str | None:
+            hit = uow.purchases.find_by_payment(token, buy_order)
+            return hit.request_id if hit else None
+
+        assert found("tok-1", None) == "ours"
+        assert found(None, "bo1") == "ours"
+        assert found("x", "bo1") == "ours"
+        assert found("tok-2", None) is None
+        assert found(None, None) is None
+
+
+def test_page_for_user_is_newest_first_with_total(backend: Backend) -> None:
+    """page_for_user() lists one user's purchases newest first, filtered by status, with total."""
+    add_purchases(
+        backend,
+        *[purchase(f"a{i}", created_at=NOW + timedelta(minutes=i)) for i in range(5)],
+        purchase("a-acc", status=PurchaseStatus.ACCEPTED, created_at=NOW - timedelta(days=1)),
+        purchase("b0", user_id="bob"),
+        purchase("peer", user_id=None, group_id="6"),
+    )
+    with backend.uow() as uow:
+        page1, total = uow.purchases.page_for_user("alice", None, 1, 2)
+        page3, _ = uow.purchases.page_for_user("alice", None, 3, 2)
+        accepted, accepted_total = uow.purchases.page_for_user(
+            "alice", PurchaseStatus.ACCEPTED, 1, 10
+        )
+        everyone, everyone_total = uow.purchases.page_for_user(None, None, 1, 25)
+    assert total == 6
+    assert [p.request_id for p in page1] == ["a4", "a3"]
+    assert [p.request_id for p in page3] == ["a0", "a-acc"]
+    assert accepted_total == 1
+    assert [p.request_id for p in accepted] == ["a-acc"]
+    assert everyone_total == 7
+    assert "peer" not in {p.request_id for p in everyone}
+
+
+def test_for_fixture_and_won_by_user_select_by_status(backend: Backend) -> None:
+    """for_fixture() lists a fixture's purchases in one status; won_by_user() a user's wins."""
+    add_purchases(
+        backend,
+        purchase("acc1", status=PurchaseStatus.ACCEPTED),
+        purchase("acc2", status=PurchaseStatus.ACCEPTED, user_id=None, group_id="6"),
+        purchase("acc-other-fixture", status=PurchaseStatus.ACCEPTED, fixture_id=2),
+        purchase("pend", status=PurchaseStatus.PENDING),
+        purchase("won1", status=PurchaseStatus.WON),
+        purchase("won-bob", status=PurchaseStatus.WON, user_id="bob"),
+    )
+    with backend.uow() as uow:
+        accepted = uow.purchases.for_fixture(1, PurchaseStatus.ACCEPTED)
+        won = uow.purchases.won_by_user("alice")
+    assert {p.request_id for p in accepted} == {"acc1", "acc2"}
+    assert [p.request_id for p in won] == ["won1"]
+
+
+def test_transition_only_from_allowed_statuses(backend: Backend) -> None:
+    """transition() moves a purchase only from an allowed status, recording payout and outcome."""
+    add_purchases(backend, purchase(status=PurchaseStatus.PENDING_PAYMENT))
+    later = NOW + timedelta(minutes=3)
+    with backend.uow() as uow:
+        assert not uow.purchases.transition(
+            "r1", {PurchaseStatus.PENDING}, PurchaseStatus.ACCEPTED, later
+        )
+        assert uow.purchases.transition(
+            "r1",
+            {PurchaseStatus.PENDING_PAYMENT},
+            PurchaseStatus.ACCEPTED,
+            later,
+            payment_status=PaymentStatus.ACCEPTED,
+        )
+        assert not uow.purchases.transition(
+            "r1", {PurchaseStatus.PENDING_PAYMENT}, PurchaseStatus.REJECTED, later
+        )
+        assert uow.purchases.transition(
+            "r1", {PurchaseStatus.ACCEPTED}, PurchaseStatus.WON, later, payout=3700
+        )
+        assert not uow.purchases.transition(
+            "missing", {PurchaseStatus.PENDING}, PurchaseStatus.ACCEPTED, later
+        )
+        uow.commit()
+    with backend.uow() as uow:
+        stored = uow.purchases.get("r1")
+    assert stored is not None
+    assert stored.status is PurchaseStatus.WON
+    assert stored.payment_status is PaymentStatus.ACCEPTED
+    assert (stored.payout, stored.updated_at) == (3700, later)
+
+
+def test_user_is_created_once_with_an_empty_wallet(backend: Backend) -> None:
+    """get_or_create() creates a user with 0 CLP on first sight and returns it unchanged after."""
+    with backend.uow() as uow:
+        assert uow.users.get("alice") is None
+        created = uow.users.get_or_create("alice", "alice@example.invalid", "Alice")
+        again = uow.users.get_or_create("alice", "other@example.invalid", "Other")
+        uow.commit()
+    assert (created.id, created.email, created.name, created.wallet) == (
+        "alice",
+        "alice@example.invalid",
+        "Alice",
+        0,
+    )
+    assert again == created
+
+
+def test_balances_reads_several_wallets_at_once(backend: Backend) -> None:
+    """balances() gives each known user's balance by id and leaves unknown users out."""
+    with backend.uow() as uow:
+        uow.wallets.credit("alice", 5000, LedgerKind.TOP_UP, None, NOW)
+        uow.users.get_or_create("bob", None, None)
+        uow.commit()
+        assert uow.wallets.balances({"alice", "bob", "nobody"}) == {"alice": 5000, "bob": 0}
+        assert uow.wallets.balances(set()) == {}
+
+
+def test_wallet_credits_add_up_with_a_ledger(backend: Backend) -> None:
+    """credit() adds to the balance and returns it, each time with a ledger entry."""
+    with backend.uow() as uow:
+        uow.users.get_or_create("alice", None, None)
+        assert uow.wallets.credit("alice", 5000, LedgerKind.TOP_UP, None, NOW) == 5000
+        uow.commit()
+    later = NOW + timedelta(minutes=1)
+    with backend.uow() as uow:
+        assert uow.wallets.credit("alice", 1000, LedgerKind.REFUND, "r3", later) == 6000
+        uow.commit()
+    with backend.uow() as uow:
+        user = uow.users.get("alice")
+        ledger = uow.wallets.ledger("alice")
+    assert user is not None
+    assert user.wallet == 6000
+    assert [(e.user_id, e.amount, e.kind, e.reference, e.at) for e in ledger] == [
+        ("alice", 5000, LedgerKind.TOP_UP, None, NOW),
+        ("alice", 1000, LedgerKind.REFUND, "r3", later),
+    ]
+
+
+def test_credit_to_an_unknown_user_opens_the_wallet(backend: Backend) -> None:
+    """credit() to a user never seen creates them with that balance."""
+    with backend.uow() as uow:
+        assert uow.wallets.credit("carol", 700, LedgerKind.PAYOUT, "r1", NOW) == 700
+        uow.commit()
+    with backend.uow() as uow:
+        user = uow.users.get("carol")
+    assert user is not None
+    assert user.wallet == 700
