@@ -8,6 +8,9 @@
   (a copy of a migrated template: about 30 ms), dropped afterwards.
 - ``empty_database_url``: a new PostgreSQL database with no tables (to test migrating).
 - ``sqlite_url``: a migrated SQLite file of its own for one test.
+- ``redis_server``: one redis-server for the session (``tests/servers/redis``), skipped
+  with the reason when Debian's redis-server is not installed.
+- ``redis_url``: the session's Redis, emptied for each test that asks for it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import pytest
 
 from goat_adapters.sql import upgrade
 from tests.servers.postgres import PostgresServer, find_binaries
+from tests.servers.redis import RedisServer, redis_server_path
 
 _TEMPLATE = "goat_template"
 
@@ -73,3 +77,26 @@ def sqlite_url(_sqlite_template: Path, tmp_path: Path) -> str:
     path = tmp_path / "goat.db"
     shutil.copyfile(_sqlite_template, path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session, in a temp dir, saving nothing."""
+    executable = redis_server_path()
+    if executable is None:
+        pytest.skip("no redis-server: install Debian's redis-server (.ci/run does)")
+    with RedisServer(executable, tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The session's Redis, emptied first: each test sees only its own jobs."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return redis_server.url

@@ -9,6 +9,7 @@ Identity never comes from a body or a query field: only from a verified token.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -24,20 +25,26 @@ from goat_core.model import Viewer
 
 __all__ = [
     "ADMIN_PERMISSION",
+    "MAX_TOKEN_DAYS",
     "DevelopmentTokenVerifier",
     "Identity",
     "JwksTokenVerifier",
     "NotAuthenticated",
+    "TokenRefused",
     "TokenVerifier",
     "VerifiedTokens",
     "development_subject",
     "identity_from_claims",
+    "issue_development_token",
 ]
 
 ADMIN_PERMISSION = "goat:admin"
 DEV_ISSUER = "goat-development"
 DEV_AUDIENCE = "goat"
 DEV_SECRET_FILE = "dev-auth-secret"  # noqa: S105  # a file name, not a secret
+MAX_TOKEN_DAYS = 3650
+"""The longest a development token may last: ten years (datetimes end in year 9999)."""
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 class NotAuthenticated(GoatError):
@@ -218,3 +225,31 @@ class DevelopmentTokenVerifier:
             "exp": now + timedelta(days=days),
         }
         return jwt.encode(claims, self.secret, algorithm="HS256")
+
+
+class TokenRefused(GoatError):
+    """``goat token`` cannot make this token; the message says why, in one line."""
+
+
+def issue_development_token(data_dir: Path, email: str, *, admin: bool, days: int) -> str:
+    """A development token signed with the secret of the installation kept in ``data_dir``.
+
+    The secret is the one ``goat serve`` made there; none is created here, since a token
+    signed with a fresh secret would be refused by the server.
+    """
+    email = email.strip()
+    if not _EMAIL.fullmatch(email):
+        raise TokenRefused(f"{email!r} is not an email address (name@domain)")
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise TokenRefused(f"--days must be between 1 and {MAX_TOKEN_DAYS}, not {days}")
+    path = (data_dir / DEV_SECRET_FILE).resolve()
+    try:
+        secret = path.read_bytes().strip()
+    except FileNotFoundError:
+        raise TokenRefused(
+            f"no development secret at {path}: start goat serve first, or run goat token "
+            "where the server runs (or with its GOAT_DATA_DIR)"
+        ) from None
+    except OSError as error:
+        raise TokenRefused(f"cannot read the development secret at {path}: {error}") from None
+    return DevelopmentTokenVerifier(secret=secret).issue(email, admin=admin, days=days)

@@ -1,5 +1,5 @@
-"""The ``goat`` command: ``serve``, ``api``, ``listener``, ``simulate``, ``db upgrade``,
-``token`` and ``dead-letters``.
+"""The ``goat`` command: ``serve``, ``api``, ``listener``, ``jobs``, ``worker``,
+``simulate``, ``db upgrade``, ``token`` and ``dead-letters``.
 
 A missing or malformed setting stops the process with exit code 2 and one line naming
 the variable; nothing else is printed for it.
@@ -11,8 +11,15 @@ import argparse
 import logging
 import os
 import signal
+import socket
 import sys
+import threading
+import time
+import urllib.request
 from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
 
 from goat_app.settings import Settings, SettingsError
 from goat_core.errors import GoatError
@@ -23,6 +30,7 @@ log = logging.getLogger("goat.cli")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+DEFAULT_JOBS_PORT = 8001
 
 
 def _listen_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,6 +113,32 @@ def _parser() -> argparse.ArgumentParser:
     )
     dead.add_argument("--page", type=int, default=1, help="page (%(default)s)")
     dead.add_argument("--count", type=int, default=25, help="per page (%(default)s)")
+
+    worker = commands.add_parser(
+        "worker",
+        help="run goat's background jobs from Redis (production process)",
+        description="An rq worker on GOAT_REDIS_URL running goat's jobs (recommendations, "
+        "receipts); any number of them on one Redis. Retries wait their backoff.",
+    )
+    worker.add_argument(
+        "--queues", nargs="+", default=["goat"], help="queues to work, in order (goat)"
+    )
+    worker.add_argument(
+        "--abandoned-after",
+        type=int,
+        default=60,
+        metavar="SECONDS",
+        help="a job whose worker died runs again this long after its timeout (%(default)s)",
+    )
+    worker.add_argument("--burst", action="store_true", help="leave once the queues are empty")
+
+    jobs = commands.add_parser(
+        "jobs",
+        help="the jobs service: queue and follow jobs over HTTP (production process)",
+        description="Serve POST /job, GET /job/{id} and GET /heartbeat over GOAT_REDIS_URL.",
+    )
+    _listen_arguments(jobs)
+    jobs.set_defaults(port=DEFAULT_JOBS_PORT)
     return parser
 
 
@@ -124,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "db": _db,
         "token": _token,
         "dead-letters": _dead_letters,
+        "worker": _worker,
+        "jobs": _jobs,
     }
     try:
         settings = Settings.from_env()
@@ -165,35 +201,109 @@ def _public_url(settings: Settings, host: str, port: int) -> str:
     return settings.public_url or f"http://{shown}:{port}"
 
 
+DEV_ORIGINS = (
+    "http://localhost:5173",
+    "http://127.0.0.1:5173",
+    "http://localhost:3000",
+    "http://127.0.0.1:3000",
+)
+"""The local dev servers (Vite, Create React App) that ``goat serve`` allows by default."""
+
+
 def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
     import uvicorn  # heavy imports only for the commands that need them
 
     from goat_app.compose import BrokerOptions, build_system, upgrade_database
     from goat_app.http import create_app
+    from goat_app.simulator import SimulatorConfig
 
     _exit_cleanly_on_sigterm()
-    upgrade_database(settings)
-    url = _public_url(settings, arguments.host, arguments.port)
-    system = build_system(
-        settings, public_url=url, broker=BrokerOptions(embedded_port=arguments.mqtt_port)
-    )
+    # the port first: taken, nothing else starts and no other process's URL is printed
+    listening = _bind(arguments.host, arguments.port)
+    if listening is None:
+        return 1
+    dev_origins = not settings.cors_origins
+    if dev_origins:
+        settings = attrs.evolve(settings, cors_origins=DEV_ORIGINS)
     try:
-        print(f"goat is running: API {url}  OpenAPI {url}/schema", flush=True)
-        if settings.development_auth:
-            print(
-                "development auth: get a token with  goat token you@example.com [--admin]",
-                flush=True,
+        upgrade_database(settings)
+        url = _public_url(settings, arguments.host, arguments.port)
+        # the simulated season is kept beside the database: a restart resumes it
+        season = SimulatorConfig(state_file=settings.data_dir / "simulator.json")
+        broker = BrokerOptions(embedded_port=arguments.mqtt_port, simulator=season)
+        system = build_system(settings, public_url=url, broker=broker)
+        try:
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    create_app(system),
+                    access_log=not arguments.no_access_log,
+                    log_level="info",
+                    log_config=None,  # goat's own log format for uvicorn's lines too
+                )
             )
-        uvicorn.run(
-            create_app(system),
-            host=arguments.host,
-            port=arguments.port,
-            access_log=not arguments.no_access_log,
-            log_level="info",
-        )
+            lines = [f"goat is running: API {url}  OpenAPI {url}/schema"]
+            if dev_origins:
+                lines.append(
+                    f"CORS: allowing the local dev servers {', '.join(DEV_ORIGINS)} "
+                    "(GOAT_CORS_ORIGINS replaces them)"
+                )
+            if settings.development_auth:
+                lines.append(
+                    "development auth: get a token with  goat token you@example.com [--admin]"
+                )
+            threading.Thread(
+                target=_announce_when_answering,
+                args=(server, listening.getsockname(), lines),
+                name="goat-announce",
+                daemon=True,
+            ).start()
+            server.run(sockets=[listening])
+        finally:
+            system.close()
     finally:
-        system.close()
+        listening.close()
     return 0
+
+
+def _bind(host: str, port: int) -> socket.socket | None:
+    """A socket bound to ``host:port`` for uvicorn, or None after saying why in one line."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        reason = error.strerror or str(error)
+        print(
+            f"goat: cannot listen on {host}:{port}: {reason} (another goat serve? try --port)",
+            file=sys.stderr,
+        )
+        return None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _announce_when_answering(
+    server: Any, address: tuple[Any, ...], lines: Sequence[str], timeout: float = 60
+) -> None:
+    """Print ``lines`` once the API answers /health on ``address``; never if it does not."""
+    host, port = address[0], address[1]
+    if host in ("0.0.0.0", "::"):  # noqa: S104  # comparing, not binding
+        host = "127.0.0.1" if host == "0.0.0.0" else "::1"  # noqa: S104  # comparing
+    shown = f"[{host}]" if ":" in host else host
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not server.should_exit:
+        if server.started:
+            try:
+                health = f"http://{shown}:{port}/health"
+                with urllib.request.urlopen(health, timeout=2) as answer:
+                    if answer.status == 200:
+                        print("\n".join(lines), flush=True)
+                        return
+            except OSError:
+                pass
+        time.sleep(0.05)
 
 
 def _api(arguments: argparse.Namespace, settings: Settings) -> int:
@@ -208,6 +318,7 @@ def _api(arguments: argparse.Namespace, settings: Settings) -> int:
         "port": arguments.port,
         "access_log": not arguments.no_access_log,
         "log_level": "info",
+        "log_config": None,  # goat's own log format for uvicorn's lines too
     }
     if arguments.workers > 1:
         if settings.webpay_env == "sandbox":
@@ -252,17 +363,18 @@ def _db(arguments: argparse.Namespace, settings: Settings) -> int:
 
 
 def _token(arguments: argparse.Namespace, settings: Settings) -> int:
-    from goat_app.auth import DevelopmentTokenVerifier
-    from goat_app.compose import build_verifier
+    from goat_app.auth import issue_development_token
 
-    verifier = build_verifier(settings)
-    if not isinstance(verifier, DevelopmentTokenVerifier):
+    if not settings.development_auth:
         print(
             "goat: GOAT_AUTH_ISSUER is set: tokens come from that issuer, not from goat token",
             file=sys.stderr,
         )
         return 2
-    print(verifier.issue(arguments.email, admin=arguments.admin, days=arguments.days))
+    token = issue_development_token(
+        settings.data_dir, arguments.email, admin=arguments.admin, days=arguments.days
+    )
+    print(token)
     return 0
 
 
@@ -284,6 +396,41 @@ def _dead_letters(arguments: argparse.Namespace, settings: Settings) -> int:
             f"#{letter.id} {letter.received_at:%Y-%m-%d %H:%M:%S} {letter.topic}: {letter.reason}"
         )
         print(f"    {letter.payload[:200]}")
+    return 0
+
+
+def _worker(arguments: argparse.Namespace, settings: Settings) -> int:
+    from goat_app.worker import work
+
+    # rq's worker handles SIGTERM itself: it finishes the current job, then leaves
+    work(
+        settings,
+        arguments.queues,
+        abandoned_grace=max(arguments.abandoned_after, 1),
+        maintenance_interval=max(arguments.abandoned_after, 1),
+        burst=arguments.burst,
+    )
+    return 0
+
+
+def _jobs(arguments: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from goat_app.compose import build_rq_queue
+    from goat_app.jobs_service import create_jobs_app
+
+    _exit_cleanly_on_sigterm()
+    queue = build_rq_queue(settings)
+    try:
+        uvicorn.run(
+            create_jobs_app(queue),
+            host=arguments.host,
+            port=arguments.port,
+            access_log=not arguments.no_access_log,
+            log_level="info",
+        )
+    finally:
+        queue.close()
     return 0
 
 

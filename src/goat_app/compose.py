@@ -18,10 +18,14 @@ Nothing is created at import time.
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import logging
 import threading
+import urllib.request
 import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -29,18 +33,19 @@ from goat_adapters.local import FileReceiptStore, InProcessJobQueue, SystemClock
 from goat_adapters.memory import InMemoryJobQueue, InMemoryStore
 from goat_adapters.mqtt import BrokerAddress, PahoBrokerPublisher, PahoListener, PahoPeer
 from goat_adapters.mqtt.embedded import EmbeddedBroker
-from goat_adapters.sql import SqlDatabase, upgrade
+from goat_adapters.sql import SqlDatabase, SqlOutboxLease, upgrade
 from goat_adapters.webpay import SandboxPaymentGateway
 from goat_app.auth import DevelopmentTokenVerifier, JwksTokenVerifier, TokenVerifier, VerifiedTokens
 from goat_app.broker import BrokerCounters, BrokerSide, log_counters_periodically
 from goat_app.relay import OutboxRelay, Periodic
-from goat_app.settings import Settings
+from goat_app.settings import Settings, SettingsError
 from goat_app.simulator import SimulatorConfig, SimulatorHandle, run_in_background
 from goat_core.jobs import Job
 from goat_core.ports import (
     Clock,
     IdGenerator,
     JobQueue,
+    OutboxLease,
     PaymentGateway,
     ReceiptStore,
     UnitOfWorkFactory,
@@ -48,15 +53,20 @@ from goat_core.ports import (
 from goat_core.services import Exchange
 from goat_core.wire import TOPIC_REQUESTS
 
+if TYPE_CHECKING:
+    from goat_adapters.rq import RqJobQueue
+
 __all__ = [
     "DEFAULT_PUBLIC_URL",
     "EMBEDDED_PORT",
     "BrokerOptions",
     "Overrides",
     "System",
+    "build_rq_queue",
     "build_system",
     "build_verifier",
-    "listener_client_id",
+    "jobs_service_answers",
+    "mqtt_identity",
     "start_broker_side",
     "start_simulator",
     "upgrade_database",
@@ -68,6 +78,10 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 EMBEDDED_PORT = 1883
 JOB_DELAY_SECONDS = 1.0
 """In-process jobs wait this long, so that a user's burst of purchases costs one recompute."""
+JOB_FUNCTION = "goat_app.worker.run"
+"""What every rq job calls in a ``goat worker`` process (``goat_app.worker.run``)."""
+JOBS_PROBE_SECONDS = 1.0
+"""How long ``/workers/heartbeat`` waits for the jobs service (``GOAT_JOBS_URL``)."""
 EXPIRE_EVERY_SECONDS = 30.0
 """How often the broker side cancels Webpay purchases left unpaid."""
 
@@ -161,19 +175,22 @@ def build_system(
     resources = contextlib.ExitStack()
     try:
         uow, kind = given.uow, _kind_of(given.uow)
+        lease: OutboxLease | None = None  # one relay among the processes on the database
         if uow is None:
             if settings.database_url is None:
                 settings.data_dir.mkdir(parents=True, exist_ok=True)  # the embedded SQLite file
             database = SqlDatabase(settings.database, lock_timeout_ms=settings.lock_timeout_ms)
             resources.callback(_logged(database.dispose))
             uow, kind = database.unit_of_work, database.dialect
+            if database.dialect == "postgresql":  # SQLite is one process: no lease needed
+                lease = SqlOutboxLease(database.engine)
         payments = given.payments or SandboxPaymentGateway(base)
         receipts = given.receipts or FileReceiptStore(settings.data_dir / "receipts", base)
 
         def run(job: Job) -> None:  # the queue's worker runs jobs on the exchange built below
             exchange.run_job(job)
 
-        jobs, jobs_available = _jobs(given.jobs, run)
+        jobs, jobs_available = _jobs(settings, given.jobs, run, resources)
         exchange = Exchange(
             uow=uow,
             payments=payments,
@@ -188,7 +205,7 @@ def build_system(
             resources.callback(_logged(jobs.stop))
         side = None
         if broker is not None:
-            side = _broker_side(settings, exchange, broker)
+            side = _broker_side(settings, exchange, broker, lease)
             resources.callback(_logged(side.stop))
         return System(
             settings=settings,
@@ -224,9 +241,17 @@ def upgrade_database(settings: Settings) -> None:
     upgrade(settings.database)
 
 
-def listener_client_id(settings: Settings) -> str:
-    """The stable MQTT client id that keeps the listener's persistent session."""
-    return settings.mqtt_client_id or f"goat-{settings.group_id}-listener"
+def mqtt_identity(settings: Settings, role: str) -> tuple[str, bool]:
+    """The listener's MQTT client id and whether its session is persistent.
+
+    ``GOAT_MQTT_CLIENT_ID`` is a stable id with a persistent session (what is published
+    while the process is away waits for it), which only one process may use at a time.
+    Unset, each process makes up its own (``goat-15-listener-1a2b3c4d``) with a clean
+    session, so that processes side by side never take each other's connection over.
+    """
+    if settings.mqtt_client_id:
+        return settings.mqtt_client_id, True
+    return f"goat-{settings.group_id}-{role}-{uuid.uuid4().hex[:8]}", False
 
 
 def start_broker_side(
@@ -238,11 +263,17 @@ def start_broker_side(
     relay_interval: float = 0.2,
     expire_every: float = EXPIRE_EVERY_SECONDS,
     log_every: float = 60.0,
+    persistent: bool = True,
+    lease: OutboxLease | None = None,
+    standby_interval: float = 3.0,
 ) -> BrokerSide:
     """Start the listener, the publisher, the outbox relay and payment expiry for ``exchange``.
 
     ``build_system`` calls it for ``BrokerOptions``; tests and benchmarks call it to run
-    the broker side over an exchange of their own.
+    the broker side over an exchange of their own. ``persistent`` keeps the listener's
+    session under ``client_id`` (see ``mqtt_identity``). With a ``lease`` the relay
+    publishes only while it holds it, and otherwise stands by, asking again every
+    ``standby_interval`` seconds (``OutboxRelay``).
     """
     counters = BrokerCounters()
     publisher = PahoBrokerPublisher(
@@ -256,6 +287,8 @@ def start_broker_side(
         exchange.outbox_backlog,
         interval=relay_interval,
         on_backlog=counters.set_backlog,
+        lease=lease,
+        standby_interval=standby_interval,
     ).start()
     # its cancellations are announced by the relay, like any message of the outbox
     expiry = Periodic(exchange.expire_payments, every=expire_every, name="payment-expiry").start()
@@ -267,6 +300,7 @@ def start_broker_side(
         on_poison=exchange.keep_dead_letter,
         on_count=counters.count,
         on_connected=counters.set_listener_connected,
+        persistent=persistent,
     ).start()
     side = BrokerSide(counters, listener, publisher, relay, expiry, address.url)
     threading.Thread(
@@ -275,7 +309,12 @@ def start_broker_side(
         name="goat-broker-counters",
         daemon=True,
     ).start()
-    log.info("listening to %s as %s", address.url, client_id)
+    log.info(
+        "connecting to %s as %s (%s session)",
+        address.url,
+        client_id,
+        "persistent" if persistent else "clean",
+    )
     return side
 
 
@@ -288,7 +327,9 @@ def start_simulator(
     return run_in_background(link, group_id, config=config, where=address.url)
 
 
-def _broker_side(settings: Settings, exchange: Exchange, options: BrokerOptions) -> BrokerSide:
+def _broker_side(
+    settings: Settings, exchange: Exchange, options: BrokerOptions, lease: OutboxLease | None
+) -> BrokerSide:
     """The broker side of ``build_system``: embedded broker and simulator first, if asked."""
     embedded = None
     if settings.mqtt_url is not None:
@@ -298,15 +339,20 @@ def _broker_side(settings: Settings, exchange: Exchange, options: BrokerOptions)
         url = embedded.url
     else:
         url = f"mqtt://127.0.0.1:{EMBEDDED_PORT}"
+    client_id, persistent = mqtt_identity(
+        settings, "serve" if options.embedded_port is not None else "listener"
+    )
     try:
         side = start_broker_side(
             BrokerAddress.from_url(url),
-            listener_client_id(settings),
+            client_id,
             exchange,
             batch=options.batch,
             relay_interval=options.relay_interval,
             expire_every=options.expire_every,
             log_every=options.log_every,
+            persistent=persistent,
+            lease=lease,
         )
     except BaseException:
         if embedded is not None:
@@ -328,9 +374,24 @@ def _broker_side(settings: Settings, exchange: Exchange, options: BrokerOptions)
 
 
 def _jobs(
-    given: JobQueue | None, run: Callable[[Job], None]
+    settings: Settings,
+    given: JobQueue | None,
+    run: Callable[[Job], None],
+    resources: contextlib.ExitStack,
 ) -> tuple[JobQueue, Callable[[], bool]]:
-    """The job queue and how to tell whether it answers: in this process unless given."""
+    """The job queue and how to tell whether it answers.
+
+    Given: that one. ``GOAT_REDIS_URL``: rq on that Redis, run by ``goat worker``
+    processes; then, with ``GOAT_JOBS_URL``, whether jobs answer is whether the jobs
+    service answers its heartbeat, else whether Redis does. Neither: in this process.
+    """
+    if given is None and settings.redis_url is not None:
+        rq_queue = build_rq_queue(settings)
+        resources.callback(_logged(rq_queue.close))
+        probe = rq_queue.available
+        if settings.jobs_url is not None:
+            probe = functools.partial(jobs_service_answers, settings.jobs_url)
+        return rq_queue, probe
     if given is None:
         local = InProcessJobQueue(run=run, delay=JOB_DELAY_SECONDS)
         return local, lambda: local.available
@@ -339,6 +400,26 @@ def _jobs(
     if isinstance(given, InMemoryJobQueue):
         return given, lambda: not given.down
     return given, lambda: True
+
+
+def build_rq_queue(settings: Settings) -> RqJobQueue:
+    """The rq queue on ``GOAT_REDIS_URL`` (the API's, the jobs service's); connects lazily."""
+    from goat_adapters.rq import RqJobQueue  # only processes that use Redis need rq
+
+    if settings.redis_url is None:
+        raise SettingsError("GOAT_REDIS_URL is required: it is where jobs are queued")
+    return RqJobQueue.from_url(settings.redis_url, function=JOB_FUNCTION)
+
+
+def jobs_service_answers(url: str, timeout: float = JOBS_PROBE_SECONDS) -> bool:
+    """Whether the jobs service at ``url`` answers ``GET /heartbeat`` with ``true`` in time."""
+    try:
+        with urllib.request.urlopen(  # noqa: S310  # the URL is GOAT_JOBS_URL, http(s) only
+            f"{url.rstrip('/')}/heartbeat", timeout=timeout
+        ) as answer:
+            return answer.status == 200 and json.loads(answer.read()) is True
+    except (OSError, ValueError):
+        return False
 
 
 def _kind_of(uow: UnitOfWorkFactory | None) -> str:

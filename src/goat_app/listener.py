@@ -2,19 +2,24 @@
 
 It applies every broker message exactly once and sends the outbox (and lets unpaid
 Webpay purchases expire) until SIGTERM/SIGINT. What runs is built by the composition
-root (``goat_app.compose``); this module only waits for the signal to stop it.
+root (``goat_app.compose``); this module only waits for the signal to stop it, and, with
+``GOAT_LISTENER_PORT``, answers ``/health`` and ``/ready`` on that port for whoever runs it
+(a container's health check, a load balancer).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
-from goat_app.compose import BrokerOptions, build_system
+from goat_app.compose import BrokerOptions, System, build_system
 from goat_app.settings import Settings
 
-__all__ = ["run_listener", "wait_for_signal"]
+__all__ = ["ProbeServer", "readiness", "run_listener", "wait_for_signal"]
 
 log = logging.getLogger("goat.listener")
 
@@ -29,6 +34,77 @@ def wait_for_signal(stop: threading.Event | None = None) -> None:
         pass
 
 
+def readiness(system: System) -> tuple[bool, dict[str, Any]]:
+    """Whether the listener is ready (database answers, subscribed to the broker), and why.
+
+    A relay standing by while another holds the outbox lease is ready: it takes over when
+    the holder goes.
+    """
+    try:
+        backlog: int | None = system.exchange.outbox_backlog()
+        database = f"up ({system.database_kind})"
+    except Exception as error:  # any failure means not ready; the reason is shown
+        backlog, database = None, f"down: {type(error).__name__}"
+    side = system.broker
+    broker = side.state() if side is not None else "not run by this process"
+    relay = "publishing" if side is not None and side.relay.publishing else "standing by"
+    ready = database.startswith("up") and broker == "connected"
+    checks: dict[str, Any] = {"database": database, "broker": broker, "outbox": relay}
+    if backlog is not None:
+        checks["outbox_backlog"] = backlog
+    if side is not None:
+        checks["counters"] = side.counters.snapshot()
+    return ready, checks
+
+
+class ProbeServer:
+    """``/health`` (the process runs) and ``/ready`` (``readiness``) over plain HTTP, in a
+    thread; ``port`` 0 picks a free one (see ``address``)."""
+
+    # every interface: the probes are for an orchestrator outside the container
+    def __init__(self, system: System, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104
+        probed = system
+
+        class Probe(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/health":
+                    self._answer(200, {"status": "ok"})
+                elif self.path == "/ready":
+                    ready, checks = readiness(probed)
+                    self._answer(200 if ready else 503, {"ready": ready, "checks": checks})
+                else:
+                    self._answer(404, {"detail": "only /health and /ready are here"})
+
+            def _answer(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Probes come every few seconds: not worth a log line each."""
+
+        self._server = ThreadingHTTPServer((host, port), Probe)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="goat-probes", daemon=True
+        )
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> ProbeServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
 def run_listener(settings: Settings, stop: threading.Event | None = None) -> None:
     """``goat listener``: apply broker messages and send the outbox until SIGTERM/SIGINT.
 
@@ -36,8 +112,14 @@ def run_listener(settings: Settings, stop: threading.Event | None = None) -> Non
     (127.0.0.1:1883), e.g. one that a ``goat serve`` on this machine runs.
     """
     system = build_system(settings, broker=BrokerOptions(embedded_port=None))
+    probes = None
     try:
+        if settings.listener_port is not None:
+            probes = ProbeServer(system, settings.listener_port).start()
+            log.info("/health and /ready on port %d", probes.address[1])
         wait_for_signal(stop)
     finally:
         log.info("stopping the listener")
+        if probes is not None:
+            probes.stop()
         system.close()

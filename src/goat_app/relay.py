@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 
 from goat_core.errors import Busy, Unavailable
+from goat_core.ports import OutboxLease
 
 __all__ = ["RETRYABLE", "OutboxRelay", "Periodic"]
 
@@ -26,6 +27,11 @@ class OutboxRelay:
     ``send`` is ``lambda: exchange.relay_outbox(publisher, batch)``; after each round
     ``on_backlog`` (if given) is told how many messages ``backlog`` says still wait. An
     outage only delays: the outbox keeps what was not acknowledged.
+
+    With a ``lease`` (``ports.OutboxLease``), a round runs only while this relay holds
+    it: of any number of relays on one database exactly one publishes, oldest first, and
+    the others stand by, asking again every ``standby_interval`` seconds, to take over
+    when the holder stops or dies. The lease is released on ``stop()``.
     """
 
     def __init__(
@@ -35,11 +41,17 @@ class OutboxRelay:
         *,
         interval: float = 0.2,
         on_backlog: Callable[[int], None] | None = None,
+        lease: OutboxLease | None = None,
+        standby_interval: float = 3.0,
     ) -> None:
         self.send = send
         self.backlog = backlog
         self.interval = interval
         self.on_backlog = on_backlog
+        self.lease = lease
+        self.standby_interval = standby_interval
+        self.publishing = False
+        """Whether this relay published at its last round (False while standing by)."""
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -62,10 +74,43 @@ class OutboxRelay:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def _holds_lease(self, held: bool | None) -> bool:
+        """Whether this relay may publish now; logs when that changes."""
+        if self.lease is None:
+            return True
+        try:
+            now = self.lease.acquire()
+        except RETRYABLE as error:
+            now = False
+            if held is not False:
+                log.warning("outbox lease unavailable, standing by: %s", error)
+        except Exception:
+            now = False
+            log.exception("could not ask for the outbox lease; standing by")
+        if now and not held:
+            log.info("this relay publishes the outbox now (it holds the lease)")
+        elif held is not False and not now:
+            log.info("another relay publishes the outbox; this one stands by")
+        return now
+
     def _run(self) -> None:
+        try:
+            self._relay()
+        finally:
+            self.publishing = False
+            if self.lease is not None:
+                self.lease.release()
+
+    def _relay(self) -> None:
         last_error = ""
+        held: bool | None = None
         while not self._stopping.is_set():
             sent = 0
+            held = self._holds_lease(held)
+            self.publishing = held
+            if not held:
+                self._stopping.wait(self.standby_interval)
+                continue
             try:
                 sent = self.send()
                 last_error = ""

@@ -53,6 +53,8 @@ class Settings:
     lock_timeout_ms: int = 2000
     fixtures_cache_ms: int = 1000
     """How long a page of GET /fixtures may be served from memory (0: never)."""
+    listener_port: int | None = None
+    """Where ``goat listener`` answers ``/health`` and ``/ready`` (unset: no probe port)."""
 
     @property
     def rules(self) -> Rules:
@@ -114,7 +116,7 @@ class Settings:
             # let a production setting silently approve purchases that moved no money
             raise SettingsError(f"GOAT_WEBPAY_ENV={webpay_env} is not supported yet (only sandbox)")
         commerce_code, api_key = text("WEBPAY_COMMERCE_CODE"), text("WEBPAY_API_KEY")
-        for later in ("REDIS_URL", "JOBS_URL", "S3_BUCKET", "S3_ENDPOINT_URL", "SMTP_URL"):
+        for later in ("S3_BUCKET", "S3_ENDPOINT_URL", "SMTP_URL"):
             # each should swap an embedded part for the real one; until that part exists,
             # refusing is better than silently running embedded
             if text(later):
@@ -154,4 +156,5 @@ class Settings:
             ),
             lock_timeout_ms=number("LOCK_TIMEOUT_MS", 2000),
             fixtures_cache_ms=number("FIXTURES_CACHE_MS", 1000, minimum=0),
+            listener_port=number("LISTENER_PORT", 0, minimum=0) or None,
         )

@@ -13,7 +13,10 @@ link to a broker (``goat_app.compose.start_simulator`` builds one):
 - the course validates our group's wallet purchases it hears on ``fixtures/requests``;
 - ``fixtures/history``: the fixtures that kicked off, with live then final status.
 
-Matches are compressed: ``match_minutes`` of wall time play 90 minutes.
+Matches are compressed: ``match_minutes`` of wall time play 90 minutes. With a
+``state_file`` (``goat serve`` keeps one in its data directory) the season survives a
+restart: the matches of the last run go on, and those that ended meanwhile are announced
+finished, so that bets on them settle.
 """
 
 from __future__ import annotations
@@ -22,13 +25,15 @@ import heapq
 import json
 import logging
 import math
+import os
 import random
 import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import attrs
 
@@ -100,6 +105,8 @@ class SimulatorConfig:
     history_every: float = 20.0
     reject_share: float = 0.1
     """Share of purchases the course rejects."""
+    state_file: Path | None = None
+    """Where the season is kept, so that a restart resumes it (None: a new one each time)."""
 
 
 @attrs.define
@@ -131,8 +138,13 @@ class CourseSimulator:
         self._next_history = start + timedelta(seconds=config.history_every)
         self._validated: set[str] = set()
         self._lock = threading.Lock()
-        for _ in range(config.fixtures):
-            self._add_match()
+        self._owed: list[_Match] = []  # resumed matches whose final result is still to say
+        if self._resume():
+            self._replace_finished(start)
+        else:
+            for _ in range(config.fixtures):
+                self._add_match()
+            self._save()
 
     @property
     def fixture_ids(self) -> list[int]:
@@ -141,6 +153,9 @@ class CourseSimulator:
     def tick(self, now: datetime) -> None:
         """Publish everything that is due at ``now``."""
         with self._lock:
+            if self._owed:  # before they are dropped as long over: their bets must settle
+                owed, self._owed = self._owed, []
+                self._send(TOPIC_HISTORY, render_history([self._result(m, now) for m in owed]))
             self._replace_finished(now)
             if now >= self._next_info:
                 self._next_info = now + timedelta(seconds=self.config.info_every)
@@ -221,15 +236,7 @@ class CourseSimulator:
         fixture = Fixture(
             id=self._base_id + self._added,
             kickoff=kickoff,
-            league=League(
-                id=39,
-                name="Premier League",
-                round=f"Regular Season - {8 + self._added // 10}",
-                country="England",
-                logo="https://media.api-sports.io/football/leagues/39.png",
-                flag="https://media.api-sports.io/flags/gb.svg",
-                season=2024,
-            ),
+            league=_league(f"Regular Season - {8 + self._added // 10}"),
             home=Team(home[0], home[1], _logo(home[0])),
             away=Team(away[0], away[1], _logo(away[0])),
             referee="Simulated Referee",
@@ -261,6 +268,50 @@ class CourseSimulator:
             added = True
         if added or len(self._matches) != before:
             self._next_info = now
+            self._save()
+
+    # -- the season kept across restarts ----------------------------------------------
+
+    def _save(self) -> None:
+        path = self.config.state_file
+        if path is None:
+            return
+        state = {
+            "base_id": self._base_id,
+            "added": self._added,
+            "next_kickoff": self._next_kickoff.isoformat(),
+            "matches": [_match_state(m) for m in self._matches],
+        }
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f".{path.name}.tmp")
+            temporary.write_text(json.dumps(state))
+            os.replace(temporary, path)
+        except OSError as error:
+            log.warning("the simulator could not keep its season in %s: %s", path, error)
+
+    def _resume(self) -> bool:
+        """Take the season of the last run from the state file; False if there is none."""
+        path = self.config.state_file
+        if path is None or not path.is_file():
+            return False
+        try:
+            state = json.loads(path.read_text())
+            matches = [_match_of(m) for m in state["matches"]]
+            base_id, added = int(state["base_id"]), int(state["added"])
+            next_kickoff = datetime.fromisoformat(state["next_kickoff"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            log.warning("the simulator starts a new season: %s is unreadable (%s)", path, error)
+            return False
+        self._matches, self._base_id, self._added = matches, base_id, added
+        self._next_kickoff = next_kickoff
+        self._owed = [m for m in matches if self._end(m) <= self.start]
+        log.info(
+            "simulator resumed %d fixtures of the last run (%d finished meanwhile)",
+            len(matches),
+            len(self._owed),
+        )
+        return True
 
     def _end(self, match: _Match) -> datetime:
         return match.fixture.kickoff + timedelta(minutes=self.config.match_minutes)
@@ -330,6 +381,46 @@ class CourseSimulator:
         valid = self._random.random() >= self.config.reject_share
         delay = timedelta(seconds=self._random.uniform(0.5, 2) * self.config.validation_delay)
         self._later(at + delay, self._validation(request_id, group, valid))
+
+
+def _match_state(match: _Match) -> dict[str, Any]:
+    f = match.fixture
+    odds = f.odds
+    return {
+        "id": f.id,
+        "kickoff": f.kickoff.isoformat(),
+        "round": f.league.round,
+        "home": [f.home.id, f.home.name],
+        "away": [f.away.id, f.away.name],
+        "odds": [str(odds.home), str(odds.draw), str(odds.away)] if odds else None,
+        "goals": [match.goals_home, match.goals_away],
+    }
+
+
+def _match_of(state: dict[str, Any]) -> _Match:
+    home, away, odds = state["home"], state["away"], state["odds"]
+    fixture = Fixture(
+        id=int(state["id"]),
+        kickoff=datetime.fromisoformat(state["kickoff"]),
+        league=_league(str(state["round"])),
+        home=Team(int(home[0]), str(home[1]), _logo(int(home[0]))),
+        away=Team(int(away[0]), str(away[1]), _logo(int(away[0]))),
+        referee="Simulated Referee",
+        odds=Odds(*(Decimal(o) for o in odds)) if odds else None,
+    )
+    return _Match(fixture, int(state["goals"][0]), int(state["goals"][1]))
+
+
+def _league(round_: str) -> League:
+    return League(
+        id=39,
+        name="Premier League",
+        round=round_,
+        country="England",
+        logo="https://media.api-sports.io/football/leagues/39.png",
+        flag="https://media.api-sports.io/flags/gb.svg",
+        season=2024,
+    )
 
 
 class SimulatorLink(Protocol):

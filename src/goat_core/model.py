@@ -11,11 +11,14 @@ from decimal import ROUND_HALF_UP, Decimal
 import attrs
 
 __all__ = [
+    "ENDED_STATUSES",
     "FINISHED_STATUSES",
     "HOLDING_STATUSES",
     "NOT_STARTED_STATUSES",
     "DeadLetter",
     "Fixture",
+    "FixtureStage",
+    "FixtureSummary",
     "League",
     "LedgerEntry",
     "LedgerKind",
@@ -28,6 +31,7 @@ __all__ = [
     "PaymentStatus",
     "Purchase",
     "PurchaseStatus",
+    "PurchaseView",
     "Recommendation",
     "Recommendations",
     "RequestMessage",
@@ -45,6 +49,20 @@ FINISHED_STATUSES = frozenset({"FT", "AET", "PEN"})
 
 NOT_STARTED_STATUSES = frozenset({"NS", "TBD"})
 """Short statuses of a fixture that has not kicked off."""
+
+ENDED_STATUSES = FINISHED_STATUSES | {"CANC", "ABD", "AWD", "WO"}
+"""Short statuses of a fixture that will not be played any further (finished or called off)."""
+
+
+class FixtureStage(enum.StrEnum):
+    """Where a fixture stands for a buyer: on sale, in play, or over."""
+
+    UPCOMING = "upcoming"
+    """Not started: its bonds can be bought."""
+    LIVE = "live"
+    """Started (by status or by the clock) and not over."""
+    FINISHED = "finished"
+    """Over: finished, or cancelled, abandoned or awarded."""
 
 
 class Outcome(enum.StrEnum):
@@ -183,6 +201,14 @@ class Fixture:
         """True once the status leaves "not started" or the kick-off time has passed."""
         return self.status not in NOT_STARTED_STATUSES or self.kickoff <= now
 
+    def stage(self, now: datetime) -> FixtureStage:
+        """Upcoming until it starts, finished once its status says it is over, else live."""
+        if not self.has_started(now):
+            return FixtureStage.UPCOMING
+        if self.status in ENDED_STATUSES:
+            return FixtureStage.FINISHED
+        return FixtureStage.LIVE
+
     @property
     def is_finished(self) -> bool:
         return self.status in FINISHED_STATUSES and self.winner is not None
@@ -275,6 +301,51 @@ class Purchase:
 
     def cost(self, rules: Rules) -> int:
         return self.quantity * rules.bond_price
+
+
+@attrs.frozen
+class FixtureSummary:
+    """What a purchase shows of its fixture: the teams, the league, the round, the kick-off."""
+
+    id: int
+    home: str
+    away: str
+    league: str
+    round: str
+    kickoff: datetime
+
+    @classmethod
+    def of(cls, fixture: Fixture) -> FixtureSummary:
+        return cls(
+            fixture.id,
+            fixture.home.name,
+            fixture.away.name,
+            fixture.league.name,
+            fixture.league.round,
+            fixture.kickoff,
+        )
+
+    def wire_result(self, outcome: Outcome) -> str:
+        """How ``outcome`` is written on the wire: the team name, or ``---`` for a draw."""
+        return {Outcome.HOME: self.home, Outcome.AWAY: self.away}.get(outcome, "---")
+
+
+@attrs.frozen
+class PurchaseView:
+    """A purchase as its owner sees it: with a summary of its fixture.
+
+    ``fixture`` is None only for a purchase whose fixture is not stored (never for ours).
+    """
+
+    purchase: Purchase
+    fixture: FixtureSummary | None
+
+    @property
+    def wire_result(self) -> str:
+        """The backed result as the wire writes it (team name or ``---``)."""
+        if self.fixture is None:
+            return "---" if self.purchase.result is Outcome.DRAW else self.purchase.result.value
+        return self.fixture.wire_result(self.purchase.result)
 
 
 @attrs.frozen

@@ -21,6 +21,7 @@ from goat_core.jobs import Job
 from goat_core.model import (
     DeadLetter,
     Fixture,
+    FixtureStage,
     LedgerEntry,
     LedgerKind,
     MatchState,
@@ -46,6 +47,9 @@ __all__ = [
     "Inbox",
     "JobQueue",
     "Outbox",
+    "OutboxLease",
+    "ParkedRequest",
+    "ParkedRequests",
     "ParkedValidations",
     "PaymentGateway",
     "PurchaseRepository",
@@ -62,7 +66,11 @@ __all__ = [
 
 @attrs.frozen
 class FixtureQuery:
-    """A page of fixtures; with any filter only fixtures not yet started (at ``now``)."""
+    """A page of fixtures: upcoming first by kick-off, then the rest, latest kick-off first.
+
+    ``stage`` keeps only the fixtures at that stage (at ``now``, see ``Fixture.stage``);
+    without it, any other filter keeps only fixtures not yet started.
+    """
 
     now: datetime
     page: int = 1
@@ -71,10 +79,18 @@ class FixtureQuery:
     away: str | None = None
     date: date | None = None
     upcoming_only: bool = False
+    stage: FixtureStage | None = None
 
     @property
     def filtered(self) -> bool:
         return self.upcoming_only or any((self.home, self.away, self.date))
+
+    @property
+    def wanted_stage(self) -> FixtureStage | None:
+        """The only stage this query keeps, or None for every stage."""
+        if self.stage is not None:
+            return self.stage
+        return FixtureStage.UPCOMING if self.filtered else None
 
 
 class FixtureRepository(Protocol):
@@ -100,7 +116,12 @@ class FixtureRepository(Protocol):
         """
 
     def page(self, query: FixtureQuery) -> tuple[list[Fixture], int]:
-        """One page of fixtures by kick-off, and the total that match the query."""
+        """One page of the fixtures that match the query, and how many match.
+
+        Upcoming fixtures come first, earliest kick-off first; then every other fixture,
+        latest kick-off first; ties by id. Stages are as ``Fixture.stage`` says at
+        ``query.now``.
+        """
 
     def upcoming(self, now: datetime) -> list[Fixture]:
         """Every fixture that has not started at ``now``."""
@@ -218,6 +239,39 @@ class ParkedValidations(Protocol):
         """Remove and return the validation parked for this request, if any."""
 
 
+@attrs.frozen
+class ParkedRequest:
+    """Another group's fixtures/requests message kept until its fixture arrives."""
+
+    request_id: str
+    fixture_id: int
+    payload: str
+    """The message as received, applied as it was sent once the fixture is known."""
+    parked_at: datetime
+
+
+class ParkedRequests(Protocol):
+    """Peers' purchases of fixtures that fixtures/info has not announced yet."""
+
+    def lock(self) -> None:
+        """Hold, until this unit of work ends, the one lock that parking a request and
+        taking parked requests share.
+
+        Whoever parks a request takes it before looking for the fixture a last time, and
+        whoever stores fixtures takes it before ``take_arrived``: so a request is either
+        applied at once or parked where the fixture's arrival finds it.
+        """
+
+    def park(self, request: ParkedRequest) -> bool:
+        """Keep the request (the first one kept for its request id wins); False if one was."""
+
+    def take_arrived(self) -> list[ParkedRequest]:
+        """Remove and return every parked request whose fixture is stored now, oldest first."""
+
+    def take_expired(self, parked_before: datetime, limit: int) -> list[ParkedRequest]:
+        """Remove and return up to ``limit`` requests parked before a time, oldest first."""
+
+
 class DeadLetters(Protocol):
     def add(self, topic: str, payload: str, reason: str, now: datetime) -> None:
         """Keep a message that could not be applied, with why."""
@@ -276,6 +330,7 @@ class UnitOfWork(Protocol):
     outbox: Outbox
     inbox: Inbox
     parked: ParkedValidations
+    parked_requests: ParkedRequests
     dead_letters: DeadLetters
     auctions: Auctions
     recommendations: RecommendationRepository
@@ -329,6 +384,21 @@ class ReceiptStore(Protocol):
 class BrokerPublisher(Protocol):
     def publish(self, topic: str, payload: str) -> None:
         """Send with QoS 1 and return once the broker acknowledged; else raise ``Unavailable``."""
+
+
+class OutboxLease(Protocol):
+    """Who may publish the outbox: one relay at a time among every process on a database."""
+
+    def acquire(self) -> bool:
+        """Try to become (or confirm that this holder still is) the one publisher; say which.
+
+        Never waits for another holder. The lease ends with ``release()`` or when the
+        holder dies (its connection goes), so that a standby takes over. Raises
+        ``Unavailable`` when the database cannot be reached (the lease is lost then).
+        """
+
+    def release(self) -> None:
+        """Stop being the publisher (idempotent)."""
 
 
 class JobQueue(Protocol):

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from goat_core.model import (
     Fixture,
+    FixtureStage,
     MatchState,
     Odds,
     Outcome,
@@ -177,7 +178,7 @@ def test_page_orders_by_kickoff_and_counts_all(backend: Backend) -> None:
         third, _ = uow.fixtures.page(FixtureQuery(now=NOW, page=3, count=3))
         beyond, total_beyond = uow.fixtures.page(FixtureQuery(now=NOW, page=9, count=3))
     assert total == 7
-    assert [f.id for f in first] == [7, 6, 5]
+    assert [f.id for f in first] == [7, 6, 5]  # all upcoming: earliest kick-off first
     assert [f.id for f in third] == [1]
     assert (beyond, total_beyond) == ([], 7)
 
@@ -226,6 +227,46 @@ def test_filtered_pages_hide_started_fixtures(backend: Backend) -> None:
     assert upcoming_total == 2
     assert {f.id for f in upcoming} == {1, 4}
     assert {f.id for f in listed} == {1, 4}
+
+
+def _stage_fixtures(backend: Backend) -> None:
+    """Two upcoming, two live (by status, by the clock), two over (finished, cancelled)."""
+    add_fixtures(
+        backend,
+        fixture(1, kickoff=KICKOFF + timedelta(days=2)),
+        fixture(2, kickoff=KICKOFF),
+        fixture(3, status="1H", kickoff=NOW - timedelta(hours=1)),
+        fixture(4, kickoff=NOW - timedelta(minutes=5)),
+        fixture(5, status="FT", kickoff=NOW - timedelta(days=3)),
+        fixture(6, status="CANC", kickoff=NOW - timedelta(days=1)),
+    )
+
+
+def test_page_lists_upcoming_first_then_the_rest_latest_first(backend: Backend) -> None:
+    """page() puts upcoming fixtures first by kick-off, then the others latest kick-off first."""
+    _stage_fixtures(backend)
+    with backend.uow() as uow:
+        found, total = uow.fixtures.page(FixtureQuery(now=NOW))
+        second, _ = uow.fixtures.page(FixtureQuery(now=NOW, page=2, count=4))
+    assert [f.id for f in found] == [2, 1, 4, 3, 6, 5]
+    assert total == 6
+    assert [f.id for f in second] == [6, 5]
+
+
+def test_stage_filter_keeps_upcoming_live_or_finished(backend: Backend) -> None:
+    """A stage keeps only fixtures at that stage at ``now``, combined with the other filters."""
+    _stage_fixtures(backend)
+
+    def ids(stage: FixtureStage, **query: object) -> tuple[list[int], int]:
+        with backend.uow() as uow:
+            found, total = uow.fixtures.page(FixtureQuery(now=NOW, stage=stage, **query))  # type: ignore[arg-type]
+        return [f.id for f in found], total
+
+    assert ids(FixtureStage.UPCOMING) == ([2, 1], 2)
+    assert ids(FixtureStage.LIVE) == ([4, 3], 2)
+    assert ids(FixtureStage.FINISHED) == ([6, 5], 2)
+    assert ids(FixtureStage.FINISHED, home="arsenal", count=1) == ([6], 2)
+    assert ids(FixtureStage.LIVE, home="nobody") == ([], 0)
 
 
 def test_apply_result_records_status_and_goals(backend: Backend) -> None:

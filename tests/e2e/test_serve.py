@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -55,10 +57,10 @@ class Served:
         return httpx.get(f"{self.url}{path}", headers=headers, timeout=10)
 
 
-def _start_serve(data_dir: Path) -> Served:
-    """``goat serve`` on free ports, once it answers /health."""
+def _start_serve(data_dir: Path, **extra: str) -> Served:
+    """``goat serve`` on free ports, once it says it is running (it answers /health then)."""
     port = free_port()
-    env = _environment(data_dir)
+    env = _environment(data_dir, **extra)
     log = data_dir.parent / "serve.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -72,15 +74,11 @@ def _start_serve(data_dir: Path) -> Served:
         )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while True:
+    while "goat is running" not in log.read_text():
         assert process.poll() is None, log.read_text()
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
         assert time.monotonic() < deadline, log.read_text()
-        time.sleep(0.2)
+        time.sleep(0.1)
+    assert httpx.get(f"{url}/health", timeout=5).status_code == 200
     return Served(url, env, process, log)
 
 
@@ -134,10 +132,99 @@ def test_a_token_from_goat_token_is_accepted(served: Served) -> None:
     assert admin["admin"] is True
 
 
-def test_a_token_of_another_installation_is_refused(served: Served, tmp_path: Path) -> None:
-    """A development token made with another data directory's secret is a 401."""
-    done = _goat("token", "ana@example.com", env=_environment(tmp_path / "other"))
-    assert served.get("/users/me", done.stdout.strip()).status_code == 401
+def test_goat_token_without_the_servers_secret_says_where_it_looked(tmp_path: Path) -> None:
+    """Where no goat serve made a secret, goat token makes none and names the path it read."""
+    other = tmp_path / "other"
+    done = _goat("token", "ana@example.com", env=_environment(other))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
+    assert str((other / "dev-auth-secret").resolve()) in line
+    assert not other.exists()
+
+
+def test_goat_token_finds_the_secret_of_the_default_data_dir(served: Served) -> None:
+    """Without GOAT_DATA_DIR, goat token reads ./.goat of the current directory, as serve does."""
+    data_dir = Path(served.env["GOAT_DATA_DIR"])
+    env = {k: v for k, v in served.env.items() if k != "GOAT_DATA_DIR"}
+    (data_dir.parent / ".goat").symlink_to(data_dir)
+    done = subprocess.run(
+        [sys.executable, "-m", "goat_app.cli", "token", "ana@example.com"],
+        env=env,
+        cwd=data_dir.parent,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert served.get("/users/me", done.stdout.strip()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("arguments", "reason"),
+    [
+        (["ana@example.com", "--days", "0"], "--days must be between 1 and 3650"),
+        (["ana@example.com", "--days", "-3"], "--days must be between 1 and 3650"),
+        (["ana@example.com", "--days", "99999999999"], "--days must be between 1 and 3650"),
+        ([""], "is not an email address"),
+        (["ana"], "is not an email address"),
+        (["ana @example.com"], "is not an email address"),
+    ],
+)
+def test_goat_token_refuses_bad_input_in_one_line(
+    served: Served, arguments: list[str], reason: str
+) -> None:
+    """A non-positive or huge --days, or an address that is not an email, is one line, exit 1."""
+    done = _goat("token", *arguments, env=served.env)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith("goat: ")
+    assert reason in line
+
+
+def test_serve_allows_the_local_dev_servers_by_default(served: Served) -> None:
+    """Under goat serve, a UI on Vite's or CRA's dev server may call the API (CORS), and
+    the start says so."""
+    for origin in ("http://localhost:5173", "http://127.0.0.1:3000"):
+        answer = httpx.options(
+            f"{served.url}/users/me",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "GET",
+                "Access-Control-Request-Headers": "authorization",
+            },
+            timeout=10,
+        )
+        assert answer.headers.get("access-control-allow-origin") == origin
+    other = httpx.get(f"{served.url}/health", headers={"Origin": "http://evil.example"}, timeout=10)
+    assert "access-control-allow-origin" not in other.headers
+    assert "CORS: allowing the local dev servers http://localhost:5173" in served.log.read_text()
+
+
+def test_serve_logs_in_one_format(served: Served) -> None:
+    """Every log line of goat serve (goat's, uvicorn's, Litestar's) has goat's format."""
+    stamped = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.-]+: ")
+    said = ("goat is running", "CORS: allowing", "development auth:")
+    for line in served.log.read_text().splitlines():
+        assert line.startswith(said) or stamped.match(line), line
+
+
+def test_serve_on_a_taken_port_says_so_in_one_line(tmp_path: Path) -> None:
+    """With the port taken, goat serve exits 1 with one line and prints no URL."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = _goat(
+            "serve", "--port", str(port), "--mqtt-port", str(free_port()),
+            env=_environment(tmp_path / "goat-data"),
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert "goat is running" not in done.stdout
+    [line] = done.stderr.strip().splitlines()
+    assert line.startswith(f"goat: cannot listen on 127.0.0.1:{port}")
 
 
 def test_the_secret_is_private_to_the_owner(served: Served) -> None:
@@ -236,3 +323,50 @@ def test_db_upgrade_then_dead_letters_lists_what_the_listener_kept(tmp_path: Pat
     assert done.stdout.splitlines()[0] == "1 dead letter(s)"
     assert "fixtures/info: not JSON" in done.stdout
     assert "{broken" in done.stdout
+
+
+def test_the_frontend_guide_calls_work_in_order(served: Served) -> None:
+    """The calls docs/frontend.md lists, in its order, answer what it says to read."""
+    token = served.token("guide@example.com")
+    api = httpx.Client(
+        base_url=served.url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    with api:
+        me = api.get("/users/me").json()
+        assert (me["email"], me["admin"]) == ("guide@example.com", False)
+        deadline = time.monotonic() + 90  # the simulator's first fixtures (see above)
+        page = api.get("/fixtures", params={"page": 1, "count": 25, "status": "upcoming"})
+        while not page.json()["fixtures"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+            page = api.get("/fixtures", params={"page": 1, "count": 25, "status": "upcoming"})
+        fixture = page.json()["fixtures"][0]
+        assert fixture["fixture"]["status"]["short"] == "NS"
+        assert api.get(f"/fixtures/{fixture['id']}").json()["id"] == fixture["id"]
+        home = fixture["teams"]["home"]["name"]
+
+        assert api.put("/users/wallet", json={"amount": 5000}).json() == {"wallet": 5000}
+        original = {"group_id": "15", "user_id": 1, "deposit_token": "", "status": "pending"}
+        body = {**original, "fixture_id": fixture["id"], "result": home, "quantity": 1}
+        by_wallet = api.post("/requests", json={**body, "wallet": True})
+        assert by_wallet.status_code == 201, by_wallet.text
+        assert by_wallet.json()["payment"] is None
+
+        by_webpay = api.post("/requests", json={**body, "wallet": False}).json()
+        payment = by_webpay["payment"]
+        # the payer approves on the sandbox's page, which sends the browser back with token_ws
+        pressed = httpx.post(f"{payment['url']}/approve", follow_redirects=False, timeout=10)
+        assert f"token_ws={payment['token']}" in pressed.headers["location"]
+        request_id = by_webpay["request"]["request_id"]
+        committed = api.post("/webpay/commit", json={"token": payment["token"], "request_id": ""})
+        assert committed.json()["status"] == "accepted", committed.text
+
+        mine = api.get("/requests", params={"page": 1, "count": 25}).json()
+        assert mine["total"] == 2
+        for request in mine["requests"]:
+            assert (request["result"], request["result_name"]) == ("home", home)
+            assert request["fixture"]["home"] == home
+        assert api.get(f"/requests/{request_id}/receipt").status_code in (200, 202)
+        assert api.get("/users/wallet").json() == {"wallet": 4000}
+        assert api.post("/recommendations").status_code == 202
+        assert "recommendations" in api.get("/recommendations").json()
+        assert api.get("/workers/heartbeat").json()["available"] in (True, False)

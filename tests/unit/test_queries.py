@@ -26,8 +26,8 @@ def test_another_users_purchase_is_unknown_to_a_user_and_visible_to_an_admin(
     """A purchase is seen by its owner and admins; anyone else is told it does not exist."""
     request_id = _bought(world)
 
-    assert world.exchange.purchase(ALICE, request_id).request_id == request_id
-    assert world.exchange.purchase(ADMIN, request_id).request_id == request_id
+    assert world.exchange.purchase(ALICE, request_id).purchase.request_id == request_id
+    assert world.exchange.purchase(ADMIN, request_id).purchase.request_id == request_id
     with pytest.raises(UnknownPurchase):
         world.exchange.purchase(BOB, request_id)
 
@@ -149,4 +149,4 @@ def test_the_purchase_list_filters_by_status(world: World) -> None:
 
     assert world.exchange.purchases(ALICE, status=PurchaseStatus.ACCEPTED).items == []
     [pending] = world.exchange.purchases(ALICE, status=PurchaseStatus.PENDING).items
-    assert pending.request_id == request_id
+    assert pending.purchase.request_id == request_id

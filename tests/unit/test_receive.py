@@ -104,15 +104,13 @@ def test_unknown_request_claiming_our_group_changes_nothing(world: World) -> Non
     assert world.available(1) == 40
 
 
-def test_request_for_unknown_fixture_is_a_dead_letter(world: World) -> None:
-    """A request on a fixture we do not know is kept with the reason, not applied."""
+def test_request_for_unknown_fixture_is_parked_not_malformed(world: World) -> None:
+    """A request on a fixture not announced yet is parked: no dead letter, no purchase yet."""
     payload = json.dumps(request_payload("peer-1", fixture_id=999))
 
-    assert world.exchange.receive(TOPIC_REQUESTS, payload) == Handled.MALFORMED
+    assert world.exchange.receive(TOPIC_REQUESTS, payload) == Handled.APPLIED
 
-    (letter,) = world.store.dead_letters()
-    assert (letter.topic, letter.payload) == (TOPIC_REQUESTS, payload)
-    assert "999" in letter.reason
+    assert world.store.dead_letters() == []
     assert world.store.purchases() == []
 
 

@@ -54,7 +54,8 @@ def test_values_are_read_from_the_environment() -> None:
         ({"GOAT_WEBPAY_ENV": "production"}, "GOAT_WEBPAY_ENV"),
         ({"GOAT_AUTH_ISSUER": "https://tenant.auth0.com/"}, "GOAT_AUTH_AUDIENCE"),
         ({"GOAT_AUTH_AUDIENCE": "goat-api"}, "GOAT_AUTH_ISSUER"),
-        ({"GOAT_REDIS_URL": "redis://127.0.0.1:6379/0"}, "GOAT_REDIS_URL"),
+        ({"GOAT_REDIS_URL": "http://127.0.0.1:6379/0"}, "GOAT_REDIS_URL"),
+        ({"GOAT_JOBS_URL": "jobs:8001"}, "GOAT_JOBS_URL"),
         ({"GOAT_SMTP_URL": "smtp://mail:25"}, "GOAT_SMTP_URL"),
     ],
 )
@@ -73,3 +74,13 @@ def test_secrets_are_not_shown_in_the_settings_repr() -> None:
     settings = Settings.from_env({"GOAT_WEBPAY_API_KEY": "s3cr3t-key"})
 
     assert "s3cr3t" not in repr(settings)
+
+
+def test_redis_and_the_jobs_service_are_accepted() -> None:
+    """GOAT_REDIS_URL and GOAT_JOBS_URL swap the in-process jobs for rq and the jobs service."""
+    settings = Settings.from_env(
+        {"GOAT_REDIS_URL": "redis://127.0.0.1:6379/0", "GOAT_JOBS_URL": "http://jobs:8001"}
+    )
+
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.jobs_url == "http://jobs:8001"

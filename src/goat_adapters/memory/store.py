@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -21,6 +21,7 @@ from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
 from goat_core.model import (
     DeadLetter,
     Fixture,
+    FixtureStage,
     LedgerEntry,
     LedgerKind,
     MatchState,
@@ -47,6 +48,7 @@ class _State:
     outbox: list[tuple[OutboxMessage, bool]] = attrs.Factory(list)
     inbox: set[str] = attrs.Factory(set)
     parked: dict[str, ValidationMessage] = attrs.Factory(dict)
+    parked_requests: dict[str, ports.ParkedRequest] = attrs.Factory(dict)
     dead_letters: list[DeadLetter] = attrs.Factory(list)
     auctions: list[str] = attrs.Factory(list)
     recommendations: dict[str, Recommendations] = attrs.Factory(dict)
@@ -103,6 +105,7 @@ class InMemoryUnitOfWork:
     outbox: ports.Outbox
     inbox: ports.Inbox
     parked: ports.ParkedValidations
+    parked_requests: ports.ParkedRequests
     dead_letters: ports.DeadLetters
     auctions: ports.Auctions
     recommendations: ports.RecommendationRepository
@@ -142,6 +145,7 @@ class InMemoryUnitOfWork:
         self.outbox = _Outbox(state)
         self.inbox = _Inbox(state)
         self.parked = _Parked(state)
+        self.parked_requests = _ParkedRequests(state)
         self.dead_letters = _DeadLetters(state)
         self.auctions = _Auctions(state)
         self.recommendations = _Recommendations(state)
@@ -179,19 +183,22 @@ class _Fixtures:
         """Nothing to do: units of work on the store already run one at a time."""
 
     def page(self, query: FixtureQuery) -> tuple[list[Fixture], int]:
+        stage = query.wanted_stage
+
         def matches(f: Fixture) -> bool:
-            if not query.filtered:
-                return True
             return (
-                not f.has_started(query.now)
+                (stage is None or f.stage(query.now) is stage)
                 and (not query.home or query.home.casefold() in f.home.name.casefold())
                 and (not query.away or query.away.casefold() in f.away.name.casefold())
                 and (not query.date or f.kickoff.date() == query.date)
             )
 
-        found = sorted(
-            (f for f in self.s.fixtures.values() if matches(f)), key=lambda f: (f.kickoff, f.id)
-        )
+        def order(f: Fixture) -> tuple[int, float, int]:
+            if f.stage(query.now) is FixtureStage.UPCOMING:
+                return (0, f.kickoff.timestamp(), f.id)
+            return (1, -f.kickoff.timestamp(), f.id)
+
+        found = sorted((f for f in self.s.fixtures.values() if matches(f)), key=order)
         start = (query.page - 1) * query.count
         return found[start : start + query.count], len(found)
 
@@ -394,6 +401,37 @@ class _Parked:
 
     def take(self, request_id: str) -> ValidationMessage | None:
         return self.s.parked.pop(request_id, None)
+
+
+@attrs.define
+class _ParkedRequests:
+    s: _State
+
+    def lock(self) -> None:
+        """Nothing to do: units of work on the store already run one at a time."""
+
+    def park(self, request: ports.ParkedRequest) -> bool:
+        if request.request_id in self.s.parked_requests:
+            return False
+        self.s.parked_requests[request.request_id] = request
+        return True
+
+    def take_arrived(self) -> list[ports.ParkedRequest]:
+        return self._take(lambda r: r.fixture_id in self.s.fixtures)
+
+    def take_expired(self, parked_before: datetime, limit: int) -> list[ports.ParkedRequest]:
+        return self._take(lambda r: r.parked_at < parked_before, limit)
+
+    def _take(
+        self, which: Callable[[ports.ParkedRequest], bool], limit: int | None = None
+    ) -> list[ports.ParkedRequest]:
+        taken = sorted(
+            (r for r in self.s.parked_requests.values() if which(r)),
+            key=lambda r: (r.parked_at, r.request_id),
+        )[:limit]
+        for request in taken:
+            del self.s.parked_requests[request.request_id]
+        return taken
 
 
 @attrs.define

@@ -30,6 +30,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
+from goat_adapters.mqtt.watch import ConnectionWatch
 from goat_core.errors import Busy, InvalidInput, Unavailable
 from goat_core.wire import TOPICS
 
@@ -105,13 +106,15 @@ class BrokerAddress:
         return f"mqtt://{user}{self.host}:{self.port}"
 
 
-def _client(address: BrokerAddress, client_id: str, clean_session: bool) -> mqtt.Client:
+def _client(
+    address: BrokerAddress, client_id: str, clean_session: bool, *, manual_ack: bool = False
+) -> mqtt.Client:
     client = mqtt.Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         clean_session=clean_session,
         protocol=mqtt.MQTTv311,
-        manual_ack=not clean_session,
+        manual_ack=manual_ack,
     )
     if address.username:
         client.username_pw_set(address.username, address.password)
@@ -149,6 +152,8 @@ class PahoBrokerPublisher:
         self._client = _client(address, client_id, clean_session=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
+        self.watch = ConnectionWatch("publisher", address.url, client_id)
+        self._client.on_connect_fail = lambda *_: self.watch.unreachable()
         self._connected = threading.Event()
         self._started = False
 
@@ -191,8 +196,9 @@ class PahoBrokerPublisher:
         self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
     ) -> None:
         if _failed(reason_code):
-            log.warning("publisher: broker %s refused: %s", self.address.url, reason_code)
+            self.watch.refused(reason_code)
             return
+        self.watch.connected()
         log.info("publisher connected to %s", self.address.url)
         self._connected.set()
         self._on_connected(True)
@@ -203,7 +209,7 @@ class PahoBrokerPublisher:
         self._connected.clear()
         self._on_connected(False)
         if self._started:
-            log.warning("publisher lost %s: %s", self.address.url, reason_code)
+            self.watch.lost(reason_code)
 
 
 @attrs.frozen
@@ -226,8 +232,11 @@ class PahoListener:
     alone a few times, then handed to ``on_poison(topic, payload, reason)`` (e.g.
     ``Exchange.keep_dead_letter``) and acknowledged, so one message cannot stall all.
 
-    The session is persistent (``clean_session=False``) under a stable client id, so
-    what is published while the listener is away is delivered when it comes back.
+    With ``persistent`` (the default) the session is kept (``clean_session=False``)
+    under a client id that must be stable and used by this listener alone, so what is
+    published while the listener is away is delivered when it comes back. Without it the
+    session is clean: right for a client id made up per process, which no later run
+    would find again.
     """
 
     def __init__(
@@ -241,9 +250,11 @@ class PahoListener:
         on_poison: Callable[[str, str, str], None] | None = None,
         on_count: OnCount | None = None,
         on_connected: OnConnected | None = None,
+        persistent: bool = True,
     ) -> None:
         self.address = address
         self.client_id = client_id
+        self.persistent = persistent
         self.handler = handler
         self.on_poison = on_poison
         self.topics = tuple(topics)
@@ -251,11 +262,14 @@ class PahoListener:
         self._count = on_count or _ignore_count
         self._on_connected = on_connected or _ignore_connected
         self._queue: queue.Queue[_Received] = queue.Queue()
-        self._client = _client(address, client_id, clean_session=False)
+        # acknowledged only once applied, in either kind of session
+        self._client = _client(address, client_id, clean_session=not persistent, manual_ack=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
         self._client.on_subscribe = self._on_subscribe
+        self.watch = ConnectionWatch("listener", address.url, client_id)
+        self._client.on_connect_fail = lambda *_: self.watch.unreachable()
         self._subscribed = threading.Event()
         self._stopping = threading.Event()
         self._connection = 0
@@ -288,8 +302,9 @@ class PahoListener:
         self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
     ) -> None:
         if _failed(reason_code):
-            log.warning("listener: broker %s refused: %s", self.address.url, reason_code)
+            self.watch.refused(reason_code)
             return
+        self.watch.connected()
         self._connection += 1
         log.info(
             "listener connected to %s as %s (session present: %s)",
@@ -308,6 +323,8 @@ class PahoListener:
             # connected but deaf: do not report ready; the next connect subscribes again
             log.error("listener: broker %s refused the subscription: %s", self.address.url, refused)
             return
+        if not self._subscribed.is_set():
+            log.info("listener subscribed on %s: listening", self.address.url)
         self._subscribed.set()
         self._on_connected(True)
 
@@ -317,7 +334,7 @@ class PahoListener:
         self._subscribed.clear()
         self._on_connected(False)
         if not self._stopping.is_set():
-            log.warning("listener lost %s: %s", self.address.url, reason_code)
+            self.watch.lost(reason_code)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._queue.put(

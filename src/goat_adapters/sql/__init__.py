@@ -25,6 +25,7 @@ from goat_adapters.sql.database import (
     translate,
 )
 from goat_adapters.sql.fixtures import SqlFixtureRepository
+from goat_adapters.sql.lease import SqlOutboxLease
 from goat_adapters.sql.messages import (
     SqlAuctions,
     SqlDeadLetters,
@@ -33,6 +34,7 @@ from goat_adapters.sql.messages import (
     SqlParkedValidations,
 )
 from goat_adapters.sql.migrations import upgrade
+from goat_adapters.sql.parked import SqlParkedRequests
 from goat_adapters.sql.purchases import SqlPurchaseRepository
 from goat_adapters.sql.sales import SqlSaleLedger
 from goat_adapters.sql.users import (
@@ -48,6 +50,8 @@ __all__ = [
     "SqlFixtureRepository",
     "SqlInbox",
     "SqlOutbox",
+    "SqlOutboxLease",
+    "SqlParkedRequests",
     "SqlParkedValidations",
     "SqlPurchaseRepository",
     "SqlRecommendationRepository",

@@ -24,6 +24,7 @@ from goat_adapters.sql.messages import (
     SqlOutbox,
     SqlParkedValidations,
 )
+from goat_adapters.sql.parked import SqlParkedRequests
 from goat_adapters.sql.purchases import SqlPurchaseRepository
 from goat_adapters.sql.sales import SqlSaleLedger
 from goat_adapters.sql.statements import Batch, Parameters, Ran, Statement, changed, writes
@@ -226,6 +227,7 @@ class SqlUnitOfWork:
     outbox: ports.Outbox
     inbox: ports.Inbox
     parked: ports.ParkedValidations
+    parked_requests: ports.ParkedRequests
     dead_letters: ports.DeadLetters
     auctions: ports.Auctions
     recommendations: ports.RecommendationRepository
@@ -244,6 +246,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self)
         self.inbox = SqlInbox(self)
         self.parked = SqlParkedValidations(self)
+        self.parked_requests = SqlParkedRequests(self)
         self.dead_letters = SqlDeadLetters(self)
         self.auctions = SqlAuctions(self)
         self.recommendations = SqlRecommendationRepository(self)

@@ -26,9 +26,11 @@ from goat_adapters.sql.statements import (
     one_of,
 )
 from goat_core.model import (
+    ENDED_STATUSES,
     FINISHED_STATUSES,
     NOT_STARTED_STATUSES,
     Fixture,
+    FixtureStage,
     League,
     MatchState,
     Odds,
@@ -39,6 +41,7 @@ from goat_core.ports import FixtureQuery
 __all__ = ["RESERVE", "SqlFixtureRepository"]
 
 _NOT_STARTED = sorted(NOT_STARTED_STATUSES)
+_ENDED = sorted(ENDED_STATUSES)
 _F = t.fixtures.c
 
 _GET = Statement(sa.select(t.fixtures).where(_F.id == sa.bindparam("fixture_id")))
@@ -214,24 +217,33 @@ class SqlFixtureRepository:
         return {row.id: _fixture(row) for row in rows}
 
     def page(self, query: FixtureQuery) -> tuple[list[Fixture], int]:
-        """One page of fixtures by kick-off, and the total that match the query."""
+        """One page of the matching fixtures (upcoming first, see the port), and the total."""
         f = t.fixtures.c
+        upcoming = sa.and_(f.status.in_(_NOT_STARTED), f.kickoff > query.now)
+        stages = {
+            FixtureStage.UPCOMING: upcoming,
+            FixtureStage.FINISHED: sa.and_(sa.not_(upcoming), f.status.in_(_ENDED)),
+            FixtureStage.LIVE: sa.and_(sa.not_(upcoming), f.status.not_in(_ENDED)),
+        }
         where: list[sa.ColumnElement[bool]] = []
-        if query.filtered:
-            where += [f.status.in_(_NOT_STARTED), f.kickoff > query.now]
-            if query.home:
-                where.append(f.home_search.contains(query.home.casefold(), autoescape=True))
-            if query.away:
-                where.append(f.away_search.contains(query.away.casefold(), autoescape=True))
-            if query.date:
-                where.append(f.kickoff_date == query.date)
+        stage = query.wanted_stage
+        if stage is not None:
+            where.append(stages[stage])
+        if query.home:
+            where.append(f.home_search.contains(query.home.casefold(), autoescape=True))
+        if query.away:
+            where.append(f.away_search.contains(query.away.casefold(), autoescape=True))
+        if query.date:
+            where.append(f.kickoff_date == query.date)
         total = self._tx.execute(
             sa.select(sa.func.count()).select_from(t.fixtures).where(*where)
         ).scalar_one()
+        rank = sa.case((upcoming, 0), else_=1)
         rows = self._tx.execute(
             sa.select(t.fixtures)
             .where(*where)
-            .order_by(f.kickoff, f.id)
+            # within rank 0 the first key orders by kick-off; within rank 1 it is constant
+            .order_by(rank, sa.case((upcoming, f.kickoff), else_=None), f.kickoff.desc(), f.id)
             .limit(query.count)
             .offset(max(0, (query.page - 1) * query.count))
         )

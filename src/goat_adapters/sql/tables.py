@@ -197,6 +197,18 @@ parked_validations = Table(
     Column("parked_at", UtcDateTime, nullable=False),
 )
 
+# another group's purchases of fixtures not announced yet, applied when they arrive
+parked_requests = Table(
+    "parked_requests",
+    metadata,
+    Column("request_id", String(200), primary_key=True),
+    Column("fixture_id", BigInteger, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("parked_at", UtcDateTime, nullable=False),
+)
+Index(None, parked_requests.c.fixture_id)
+Index(None, parked_requests.c.parked_at)
+
 dead_letters = Table(
     "dead_letters",
     metadata,

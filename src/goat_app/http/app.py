@@ -12,8 +12,13 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.static_files import create_static_files_router
 from litestar.types import ControllerRouterHandler
+from swagger_ui_bundle import (  # type: ignore[import-untyped]  # it ships no py.typed
+    swagger_ui_path,
+)
 
+from goat_app.auth import DevelopmentTokenVerifier
 from goat_app.compose import System, build_system
 from goat_app.http.cache import TtlCache
 from goat_app.http.common import provide_exchange, provide_identity, provide_system
@@ -34,7 +39,10 @@ from goat_app.http.middleware import blank_query_values_are_absent
 from goat_app.http.schemas import MAX_BODY_BYTES, FixturePageOut
 from goat_app.settings import Settings
 
-__all__ = ["HANDLER_THREADS", "create_app"]
+__all__ = ["HANDLER_THREADS", "SCHEMA_ASSETS", "create_app"]
+
+SCHEMA_ASSETS = "/schema/assets"
+"""Where the browsable API's scripts and styles are served from (no CDN: it works offline)."""
 
 HANDLER_THREADS = 32
 """Worker threads for the handlers that block (every one that touches the database).
@@ -58,6 +66,8 @@ def create_app(target: Settings | System, *, public_url: str | None = None) -> L
     else:
         system, owned = build_system(target, public_url=public_url), True
     settings = system.settings
+    if isinstance(system.verifier, DevelopmentTokenVerifier):
+        _ = system.verifier.secret  # made now, so that goat token finds it from the start
     handlers: list[ControllerRouterHandler] = [
         FixturesController,
         PurchasesController,
@@ -72,6 +82,11 @@ def create_app(target: Settings | System, *, public_url: str | None = None) -> L
         handlers.append(SandboxController)
     if system.receipt_files is not None:
         handlers.append(ReceiptFilesController)
+    handlers.append(
+        create_static_files_router(
+            SCHEMA_ASSETS, directories=[str(swagger_ui_path)], include_in_schema=False
+        )
+    )
     cors = None
     if settings.cors_origins:
         cors = CORSConfig(
@@ -83,7 +98,17 @@ def create_app(target: Settings | System, *, public_url: str | None = None) -> L
         version="1.0.0",
         description="Fixtures, bond purchases, wallet and Webpay. Errors are RFC 9457 documents.",
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin(path="/"), JsonRenderPlugin()],
+        use_handler_docstrings=True,
+        render_plugins=[
+            SwaggerRenderPlugin(
+                path="/",
+                js_url=f"{SCHEMA_ASSETS}/swagger-ui-bundle.js",
+                css_url=f"{SCHEMA_ASSETS}/swagger-ui.css",
+                standalone_preset_js_url=f"{SCHEMA_ASSETS}/swagger-ui-standalone-preset.js",
+                favicon=f"<link rel='icon' href='{SCHEMA_ASSETS}/favicon-32x32.png'>",
+            ),
+            JsonRenderPlugin(),
+        ],
         components=Components(
             security_schemes={
                 "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
@@ -110,6 +135,7 @@ def create_app(target: Settings | System, *, public_url: str | None = None) -> L
         ),
         on_startup=[_worker_threads],
         on_shutdown=[system.close] if owned else [],
+        logging_config=None,  # Litestar's records go to goat's handler, in goat's format
         debug=False,
     )
 

@@ -10,6 +10,7 @@ from litestar.concurrency import sync_to_thread
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import QueryParameter, SkipValidation
 
 from goat_app.auth import Identity, NotAuthenticated
@@ -56,6 +57,65 @@ _MEANING = {
     503: "A dependency cannot be reached; retry later",
 }
 
+_EXAMPLES: dict[int, dict[str, object]] = {
+    400: {
+        "type": "about:blank",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": "quantity: Expected `int >= 1`",
+        "field": "quantity",
+    },
+    401: {
+        "type": "urn:goat:problem:not-authenticated",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "the bearer token has expired",
+    },
+    402: {
+        "type": "urn:goat:problem:not-enough-money",
+        "title": "Payment Required",
+        "status": 402,
+        "detail": "the wallet cannot pay 2000 CLP",
+    },
+    403: {
+        "type": "urn:goat:problem:forbidden",
+        "title": "Forbidden",
+        "status": 403,
+        "detail": "this needs the goat:admin permission",
+    },
+    404: {
+        "type": "urn:goat:problem:not-found",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "no fixture 1035037",
+    },
+    409: {
+        "type": "urn:goat:problem:conflict",
+        "title": "Conflict",
+        "status": 409,
+        "detail": "fixture 1035037 has fewer than 5 bonds left",
+    },
+    422: {
+        "type": "urn:goat:problem:fixture-started",
+        "title": "Unprocessable Entity",
+        "status": 422,
+        "detail": "fixture 1035037 has started: its bonds are no longer sold",
+    },
+    502: {
+        "type": "urn:goat:problem:payment-provider-error",
+        "title": "Bad Gateway",
+        "status": 502,
+        "detail": "the payment provider did not answer; try again",
+    },
+    503: {
+        "type": "urn:goat:problem:dependency-unavailable",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": "a service goat depends on cannot be reached; retry shortly",
+    },
+}
+"""What each problem looks like (the examples of the OpenAPI document)."""
+
 AUTH_PROBLEMS = (400, 401)
 """What any endpoint that reads a bearer token may answer."""
 
@@ -64,7 +124,11 @@ def problems(*codes: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the RFC 9457 problem documents an endpoint may answer."""
     return {
         code: ResponseSpec(
-            data_container=ProblemOut, media_type=PROBLEM_JSON, description=_MEANING[code]
+            data_container=ProblemOut,
+            media_type=PROBLEM_JSON,
+            description=_MEANING[code],
+            generate_examples=False,  # Litestar's are random strings; ours is a real one
+            examples=[Example(summary=_MEANING[code], value=_EXAMPLES[code])],
         )
         for code in codes
     }

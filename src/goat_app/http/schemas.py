@@ -11,7 +11,16 @@ from typing import Annotated
 
 import msgspec
 
-from goat_core.model import DeadLetter, Fixture, Purchase, User
+from goat_core.model import (
+    DeadLetter,
+    Fixture,
+    FixtureSummary,
+    Outcome,
+    PaymentStatus,
+    PurchaseStatus,
+    PurchaseView,
+    User,
+)
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -34,6 +43,7 @@ __all__ = [
     "PaymentOut",
     "ProblemOut",
     "PurchaseCreatedOut",
+    "PurchaseFixtureOut",
     "PurchaseIn",
     "PurchaseOut",
     "PurchasePageOut",
@@ -102,9 +112,13 @@ class PaymentCreateIn(msgspec.Struct):
 
 
 class PaymentCommitIn(msgspec.Struct):
-    """``POST /webpay/commit``: what Webpay sent to the return URL, as it sent it."""
+    """``POST /webpay/commit``: what Webpay sent to the return URL, as it sent it.
+
+    ``token`` (the original frontend's body) is read as ``token_ws``.
+    """
 
     token_ws: str | None = None
+    token: str | None = None  # the original frontend's name for token_ws
     TBK_TOKEN: str | None = None  # Webpay's own parameter names
     TBK_ORDEN_COMPRA: str | None = None  # Webpay's own parameter names
     TBK_ID_SESION: str | None = None  # Webpay's own parameter names
@@ -185,8 +199,23 @@ class FixturePageOut(msgspec.Struct):
     count: int
 
 
+class PurchaseFixtureOut(msgspec.Struct):
+    """What a purchase shows of its fixture."""
+
+    id: int
+    home: str
+    away: str
+    league: str
+    round: str
+    kickoff: datetime
+
+
 class PurchaseOut(msgspec.Struct):
-    """One purchase. ``result`` is home, draw or away."""
+    """One purchase with its fixture's summary.
+
+    ``result`` is home, draw or away; ``result_name`` is the same result as the broker
+    writes it: the backed team's name, or ``---`` for a draw.
+    """
 
     request_id: str
     group_id: str
@@ -194,17 +223,19 @@ class PurchaseOut(msgspec.Struct):
     league_name: str
     round: str
     date: str
-    result: str
+    result: Outcome
+    result_name: str
+    fixture: PurchaseFixtureOut | None
     quantity: int
     wallet: bool
-    status: str
+    status: PurchaseStatus
     deposit_token: str
     seller: int
     created_at: datetime
     updated_at: datetime | None
     user_id: str | None
     payout: int | None
-    payment_outcome: str | None
+    payment_outcome: PaymentStatus | None
     location: str | None
 
 
@@ -362,7 +393,12 @@ def fixture_out(f: Fixture) -> FixtureOut:
     )
 
 
-def purchase_out(p: Purchase) -> PurchaseOut:
+def purchase_fixture_out(f: FixtureSummary) -> PurchaseFixtureOut:
+    return PurchaseFixtureOut(f.id, f.home, f.away, f.league, f.round, f.kickoff)
+
+
+def purchase_out(view: PurchaseView) -> PurchaseOut:
+    p = view.purchase
     return PurchaseOut(
         request_id=p.request_id,
         group_id=p.group_id,
@@ -370,17 +406,19 @@ def purchase_out(p: Purchase) -> PurchaseOut:
         league_name=p.league_name,
         round=p.round,
         date=p.date,
-        result=p.result.value,
+        result=p.result,
+        result_name=view.wire_result,
+        fixture=purchase_fixture_out(view.fixture) if view.fixture else None,
         quantity=p.quantity,
         wallet=p.wallet,
-        status=p.status.value,
+        status=p.status,
         deposit_token=p.deposit_token,
         seller=p.seller,
         created_at=p.created_at,
         updated_at=p.updated_at,
         user_id=p.user_id,
         payout=p.payout,
-        payment_outcome=p.payment_status.value if p.payment_status else None,
+        payment_outcome=p.payment_status,
         location=p.location,
     )
 

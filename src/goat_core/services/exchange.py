@@ -18,10 +18,12 @@ from goat_core.jobs import Job, Recommend
 from goat_core.model import (
     DeadLetter,
     Fixture,
+    FixtureStage,
     MatchState,
     PaymentStart,
     Purchase,
     PurchaseStatus,
+    PurchaseView,
     Recommendations,
     Rules,
     User,
@@ -118,6 +120,10 @@ class Exchange:
         """Settle a payment from a browser without a token (``Payments.commit_return``)."""
         return self._payments.commit_return(back)
 
+    def commit_payment_view(self, user_id: str, back: PaymentReturn) -> PurchaseView:
+        """``commit_payment``, answered with the purchase's fixture summary."""
+        return self.queries.view(self._payments.commit_payment(user_id, back))
+
     def expire_payments(self, timeout: timedelta = PAYMENT_TIMEOUT, batch: int = 100) -> int:
         """Cancel our purchases left unpaid longer than ``timeout``; return how many."""
         return self._payments.expire_payments(timeout, batch)
@@ -188,9 +194,10 @@ class Exchange:
         home: str | None = None,
         away: str | None = None,
         date: dt.date | None = None,
+        stage: FixtureStage | None = None,
     ) -> Page[Fixture]:
-        """Fixtures by kick-off; with any filter, only fixtures not yet started."""
-        return self.queries.fixtures(page, count, home=home, away=away, date=date)
+        """Upcoming fixtures first, then the rest; ``stage`` filters (``Queries.fixtures``)."""
+        return self.queries.fixtures(page, count, home=home, away=away, date=date, stage=stage)
 
     def fixture(self, fixture_id: int) -> Fixture:
         """One fixture with its availability."""
@@ -204,11 +211,11 @@ class Exchange:
         *,
         status: PurchaseStatus | None = None,
         user_id: str | None = None,
-    ) -> Page[Purchase]:
+    ) -> Page[PurchaseView]:
         """The viewer's purchases, newest first (an admin may name another user)."""
         return self.queries.purchases(viewer, page, count, status=status, user_id=user_id)
 
-    def purchase(self, viewer: Viewer, request_id: str) -> Purchase:
+    def purchase(self, viewer: Viewer, request_id: str) -> PurchaseView:
         """One purchase, for its owner or an admin."""
         return self.queries.purchase(viewer, request_id)
 

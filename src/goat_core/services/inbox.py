@@ -4,6 +4,12 @@ Every message is applied exactly once (``Inbox.remember`` keeps a digest of each
 one transaction with its effects. A message that cannot be understood is kept as a dead
 letter for an admin; only an unavailable dependency raises, so that the broker delivers
 the message again.
+
+Messages may overtake what they depend on. A validation before its request is parked for
+the request (``settlement.apply_validation``); another group's request for a fixture that
+fixtures/info has not announced yet is parked for the fixture and applied, as it would
+have been on arrival, in the transaction that stores the fixture. A request still parked
+after ``PARKED_REQUEST_BOUND`` becomes a dead letter that says why.
 """
 
 from __future__ import annotations
@@ -12,8 +18,9 @@ import enum
 import hashlib
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from goat_core.errors import InvalidInput, MalformedMessage, UnknownFixture
+from goat_core.errors import InvalidInput, MalformedMessage
 from goat_core.jobs import MakeReceipt
 from goat_core.model import (
     Fixture,
@@ -23,7 +30,7 @@ from goat_core.model import (
     RequestMessage,
     ValidationMessage,
 )
-from goat_core.ports import UnitOfWork
+from goat_core.ports import ParkedRequest, UnitOfWork
 from goat_core.services.context import Context
 from goat_core.services.settlement import apply_validation, record_results
 from goat_core.wire import (
@@ -38,9 +45,13 @@ from goat_core.wire import (
     parse_validation,
 )
 
-__all__ = ["Handled", "MessageInbox"]
+__all__ = ["PARKED_REQUEST_BOUND", "Handled", "MessageInbox"]
 
 log = logging.getLogger("goat.core")
+
+PARKED_REQUEST_BOUND = timedelta(hours=24)
+"""How long another group's request waits for its fixture before it is a dead letter."""
+_EXPIRED_PER_MESSAGE = 100
 
 
 class Handled(enum.StrEnum):
@@ -69,7 +80,7 @@ class MessageInbox:
             with self._context.uow() as uow:
                 handled, validation = self._receive(uow, topic, text)
                 uow.commit()
-        except (InvalidInput, UnknownFixture) as error:
+        except InvalidInput as error:
             self.keep_dead_letter(topic, text, str(error))
             return Handled.MALFORMED
         if validation is not None:
@@ -95,7 +106,7 @@ class MessageInbox:
                     if validation is not None:
                         validations.append((validation, handled == Handled.APPLIED))
                 uow.commit()
-        except (InvalidInput, UnknownFixture):
+        except InvalidInput:
             return [self.receive(topic, payload) for topic, payload in messages]
         for validation, changed in validations:
             self._after_validation(validation, changed)
@@ -105,7 +116,10 @@ class MessageInbox:
         """Store fixtures as fixtures/info says them; new ones get the full count of bonds."""
         context = self._context
         with context.uow() as uow:
-            uow.fixtures.upsert_many(fixtures, context.rules.bonds_per_fixture, context.clock.now())
+            now = context.clock.now()
+            uow.parked_requests.lock()
+            uow.fixtures.upsert_many(fixtures, context.rules.bonds_per_fixture, now)
+            self._apply_parked(uow, now)
             uow.commit()
         return len(fixtures)
 
@@ -143,9 +157,12 @@ class MessageInbox:
         changed = True
         validation = None
         if topic == TOPIC_INFO:
-            uow.fixtures.upsert_many(parse_fixtures(text), rules.bonds_per_fixture, now)
+            fixtures = parse_fixtures(text)
+            uow.parked_requests.lock()  # before the fixtures: see ``ParkedRequests.lock``
+            uow.fixtures.upsert_many(fixtures, rules.bonds_per_fixture, now)
+            self._apply_parked(uow, now)
         elif topic == TOPIC_REQUESTS:
-            changed = self._record_request(uow, parse_request(text)) is not None
+            changed = self._record_request(uow, parse_request(text), text)
         elif topic == TOPIC_VALIDATION:
             validation = parse_validation(text)
             changed = apply_validation(uow, validation, rules, now)
@@ -157,18 +174,44 @@ class MessageInbox:
             raise MalformedMessage("topic", f"{topic!r} is not a topic goat reads")
         return (Handled.APPLIED if changed else Handled.IGNORED), validation
 
-    def _record_request(self, uow: UnitOfWork, message: RequestMessage) -> Purchase | None:
-        """Record another group's purchase; None for a repeat or our own echo."""
+    def _record_request(
+        self,
+        uow: UnitOfWork,
+        message: RequestMessage,
+        text: str,
+        received_at: datetime | None = None,
+    ) -> bool:
+        """Record another group's purchase, or park it for its fixture; False for a repeat
+        or our own echo. ``received_at`` is when it arrived, if that was not now."""
         uow.purchases.lock(message.request_id)  # its validation may be arriving right now
         if uow.purchases.get(message.request_id) is not None:
-            return None  # a repeat, or our own purchase coming back from the broker
-        rules = self._context.rules
-        if message.group_id == rules.group_id:
+            return False  # a repeat, or our own purchase coming back from the broker
+        if message.group_id == self._context.rules.group_id:
             log.warning("request %s claims our group but is not ours", message.request_id)
-            return None
+            return False
         fixture = uow.fixtures.get(message.fixture_id)
         if fixture is None:
-            raise UnknownFixture(message.fixture_id)
+            # fixtures/info may be storing it right now: wait for that, then look again,
+            # so that the request is either applied or parked where the fixture finds it
+            uow.parked_requests.lock()
+            fixture = uow.fixtures.get(message.fixture_id)
+        if fixture is None:
+            now = self._context.clock.now()
+            parked = ParkedRequest(message.request_id, message.fixture_id, text, now)
+            if uow.parked_requests.park(parked):
+                log.info("request %s waits for fixture %d", message.request_id, message.fixture_id)
+            return True
+        return self._record_purchase(uow, message, fixture, received_at) is not None
+
+    def _record_purchase(
+        self,
+        uow: UnitOfWork,
+        message: RequestMessage,
+        fixture: Fixture,
+        received_at: datetime | None,
+    ) -> Purchase | None:
+        """Reserve what is left for another group's purchase and record it pending."""
+        rules = self._context.rules
         result = fixture.outcome_of(message.result)
         if result is None:
             raise MalformedMessage(
@@ -189,7 +232,7 @@ class MessageInbox:
             quantity=message.quantity,
             reserved=reserved,
             wallet=message.wallet,
-            created_at=now,
+            created_at=received_at or now,
             status=PurchaseStatus.PENDING,
             deposit_token=message.deposit_token,
             seller=message.seller,
@@ -210,6 +253,35 @@ class MessageInbox:
         if parked is not None:
             apply_validation(uow, parked, rules, now)
         return purchase
+
+    def _apply_parked(self, uow: UnitOfWork, now: datetime) -> None:
+        """Apply the parked requests whose fixture is stored now; give up on the old ones.
+
+        Called with ``uow.parked_requests.lock()`` held. A parked request applies as it
+        would have on arrival, whatever the fixture's state now (started, sold out: it
+        reserves what is left).
+        """
+        for late in uow.parked_requests.take_expired(
+            now - PARKED_REQUEST_BOUND, _EXPIRED_PER_MESSAGE
+        ):
+            reason = (
+                f"fixture {late.fixture_id} was not announced within"
+                f" {PARKED_REQUEST_BOUND.total_seconds() / 3600:g} h of this request"
+                f" (waiting since {late.parked_at.isoformat()})"
+            )
+            log.warning("request %s: %s", late.request_id, reason)
+            uow.dead_letters.add(TOPIC_REQUESTS, late.payload, reason, now)
+        for parked in uow.parked_requests.take_arrived():
+            try:
+                message = parse_request(parked.payload)
+                self._record_request(uow, message, parked.payload, parked.parked_at)
+            except InvalidInput as error:  # e.g. a result naming neither team
+                log.warning("kept malformed %s message: %s", TOPIC_REQUESTS, error)
+                uow.dead_letters.add(TOPIC_REQUESTS, parked.payload, str(error), now)
+            else:
+                log.info(
+                    "request %s applied: fixture %d arrived", parked.request_id, parked.fixture_id
+                )
 
     def _after_validation(self, message: ValidationMessage, changed: bool) -> None:
         """An accepted purchase of ours gets its receipt made."""

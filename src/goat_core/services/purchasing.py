@@ -28,7 +28,15 @@ from goat_core.errors import (
 )
 from goat_core.grouping import GroupCommit
 from goat_core.jobs import Recommend
-from goat_core.model import Fixture, Outcome, PaymentStart, Purchase, PurchaseStatus
+from goat_core.model import (
+    Fixture,
+    FixtureSummary,
+    Outcome,
+    PaymentStart,
+    Purchase,
+    PurchaseStatus,
+    PurchaseView,
+)
 from goat_core.ports import PaymentGateway, Sale
 from goat_core.services.context import Context
 from goat_core.wire import render_request
@@ -60,6 +68,12 @@ class Bought:
 
     purchase: Purchase
     payment: PaymentStart | None
+    fixture: FixtureSummary | None = None
+
+    @property
+    def view(self) -> PurchaseView:
+        """The purchase with a summary of its fixture."""
+        return PurchaseView(self.purchase, self.fixture)
 
 
 @attrs.frozen
@@ -80,7 +94,7 @@ class Purchasing:
     def __init__(self, context: Context, payments: PaymentGateway) -> None:
         self._context = context
         self._payments = payments
-        self._lots: GroupCommit[_Order, Purchase] = GroupCommit(self._sell)
+        self._lots: GroupCommit[_Order, Bought] = GroupCommit(self._sell)
 
     @property
     def waiting(self) -> int:
@@ -118,9 +132,9 @@ class Purchasing:
             cost = command.quantity * rules.bond_price
             payment = self._payments.start(buy_order, session, cost, command.return_url)
         order = _Order(command, result, context.ids.new_id(), now, payment, buy_order)
-        purchase = self._lots.submit(order)
+        bought = self._lots.submit(order)
         context.follow_up(Recommend(command.user_id))
-        return Bought(purchase, payment)
+        return bought
 
     def _outcome(self, command: BuyBonds) -> Outcome:
         if isinstance(command.result, Outcome):
@@ -137,7 +151,7 @@ class Purchasing:
             raise InvalidInput("result", "must be home, draw, away, a team of the fixture or ---")
         return found
 
-    def _sell(self, orders: Sequence[_Order]) -> list[Purchase | Exception]:
+    def _sell(self, orders: Sequence[_Order]) -> list[Bought | Exception]:
         """Write a lot of orders in one transaction (see ``GroupCommit``).
 
         An order whose fixture is unknown, started or short of bonds, or whose wallet is
@@ -151,9 +165,9 @@ class Purchasing:
         except (Busy, Unavailable) as error:
             return [copy.copy(error) for _ in orders]  # each caller raises its own
 
-    def _write_lot(self, orders: Sequence[_Order]) -> list[Purchase | Exception]:
+    def _write_lot(self, orders: Sequence[_Order]) -> list[Bought | Exception]:
         rules = self._context.rules
-        answers: dict[int, Purchase | Exception] = {}  # by the order's position
+        answers: dict[int, Bought | Exception] = {}  # by the order's position
         taken: dict[int, int] = {}  # bonds of each fixture this lot takes
         spent: dict[str, int] = {}  # money of each wallet this lot takes
         sales: list[Sale] = []
@@ -187,7 +201,7 @@ class Purchasing:
                 sales.append(Sale(purchase, debit, render_request(purchase, fixture)))
                 spent[command.user_id] = spent.get(command.user_id, 0) + debit
                 taken[fixture.id] = taken.get(fixture.id, 0) + command.quantity
-                answers[i] = purchase
+                answers[i] = Bought(purchase, order.payment, FixtureSummary.of(fixture))
             if sales:
                 uow.sales.record(sales, orders[0].now)
                 uow.commit()

@@ -15,7 +15,16 @@ import attrs
 
 from goat_core.errors import Forbidden, NotAccepted, UnknownFixture, UnknownPurchase
 from goat_core.jobs import MakeReceipt
-from goat_core.model import DeadLetter, Fixture, Purchase, PurchaseStatus, Viewer
+from goat_core.model import (
+    DeadLetter,
+    Fixture,
+    FixtureStage,
+    FixtureSummary,
+    Purchase,
+    PurchaseStatus,
+    PurchaseView,
+    Viewer,
+)
 from goat_core.ports import FixtureQuery, ReceiptStore
 from goat_core.services.context import Context
 
@@ -68,8 +77,13 @@ class Queries:
         home: str | None = None,
         away: str | None = None,
         date: dt.date | None = None,
+        stage: FixtureStage | None = None,
     ) -> Page[Fixture]:
-        """Fixtures by kick-off; with any filter, only fixtures not yet started."""
+        """Upcoming fixtures first by kick-off, then the rest, latest first.
+
+        ``stage`` keeps only upcoming, live or finished fixtures; without it, any other
+        filter keeps only fixtures not yet started.
+        """
         query = FixtureQuery(
             now=self._context.clock.now(),
             page=page,
@@ -77,6 +91,7 @@ class Queries:
             home=home or None,
             away=away or None,
             date=date,
+            stage=stage,
         )
         with self._context.uow() as uow:
             found, total = uow.fixtures.page(query)
@@ -98,7 +113,7 @@ class Queries:
         *,
         status: PurchaseStatus | None = None,
         user_id: str | None = None,
-    ) -> Page[Purchase]:
+    ) -> Page[PurchaseView]:
         """The viewer's purchases, newest first; an admin may name another ``user_id``."""
         whose = viewer.user_id
         if user_id is not None and user_id != viewer.user_id:
@@ -106,15 +121,22 @@ class Queries:
             whose = user_id
         with self._context.uow() as uow:
             found, total = uow.purchases.page_for_user(whose, status, page, count)
-        return Page(found, total, page, count)
+            fixtures = uow.fixtures.get_many({p.fixture_id for p in found})
+        return Page([_view(p, fixtures) for p in found], total, page, count)
 
-    def purchase(self, viewer: Viewer, request_id: str) -> Purchase:
+    def purchase(self, viewer: Viewer, request_id: str) -> PurchaseView:
         """One purchase, for its owner or an admin; ``UnknownPurchase`` for anyone else."""
         with self._context.uow() as uow:
             purchase = uow.purchases.get(request_id)
-        if purchase is None or not (viewer.admin or purchase.user_id == viewer.user_id):
-            raise UnknownPurchase(request_id)
-        return purchase
+            if purchase is None or not (viewer.admin or purchase.user_id == viewer.user_id):
+                raise UnknownPurchase(request_id)
+            fixtures = uow.fixtures.get_many({purchase.fixture_id})
+        return _view(purchase, fixtures)
+
+    def view(self, purchase: Purchase) -> PurchaseView:
+        """The purchase with a summary of its fixture."""
+        with self._context.uow() as uow:
+            return _view(purchase, uow.fixtures.get_many({purchase.fixture_id}))
 
     def receipt(self, viewer: Viewer, request_id: str) -> str | None:
         """The URL of the owner's receipt, or None while it is being made.
@@ -124,7 +146,7 @@ class Queries:
         job to make it is queued again: jobs are safe to run twice, and if the queue is
         down the next ask queues again.
         """
-        purchase = self.purchase(viewer, request_id)
+        purchase = self.purchase(viewer, request_id).purchase
         if purchase.user_id != viewer.user_id:
             raise UnknownPurchase(request_id)
         if purchase.status not in RECEIPT_STATUSES:
@@ -162,3 +184,8 @@ class Queries:
         """How many of our messages wait to be published (raises if the database is down)."""
         with self._context.uow() as uow:
             return uow.outbox.backlog()
+
+
+def _view(purchase: Purchase, fixtures: dict[int, Fixture]) -> PurchaseView:
+    fixture = fixtures.get(purchase.fixture_id)
+    return PurchaseView(purchase, FixtureSummary.of(fixture) if fixture else None)

@@ -265,7 +265,7 @@ MALFORMED = [
     (TOPIC_REQUESTS, "[1, 2, 3]"),
     (TOPIC_REQUESTS, '{"request_id": "x"}'),
     (TOPIC_REQUESTS, peer_request("bad-quantity", quantity=0)),
-    (TOPIC_REQUESTS, peer_request("unknown-fixture", fixture_id=999)),
+    (TOPIC_REQUESTS, peer_request("bad-fixture").replace("1208083", '"abc"')),
     (TOPIC_REQUESTS, peer_request("bad-result").replace("Brentford", "Real Madrid")),
     (TOPIC_VALIDATION, '{"request_id": "x", "group_id": "6", "valid": "maybe"}'),
     (TOPIC_VALIDATION, '{"group_id": [], "valid": true}'),

@@ -46,23 +46,26 @@ def test_a_lot_answers_each_message_as_receive_would(exchange: Exchange) -> None
 
 
 def test_a_malformed_message_does_not_take_its_lot_down(exchange: Exchange) -> None:
-    """A lot with a bad message falls back to one by one: the good ones apply, the bad is kept."""
+    """A lot with a bad message falls back to one by one: the good ones apply, the bad is
+    kept, and a request for a fixture not announced yet is parked, not called malformed."""
     exchange.receive(TOPIC_INFO, sample("fixtures_info.json"))
 
     outcomes = exchange.receive_many(
         [
             (TOPIC_REQUESTS, peer_request("good-1")),
-            (TOPIC_REQUESTS, peer_request("bad", fixture_id=4040)),
+            (TOPIC_REQUESTS, peer_request("bad").replace("1208083", '"4040x"')),
+            (TOPIC_REQUESTS, peer_request("early", fixture_id=4040)),
             (TOPIC_REQUESTS, peer_request("good-2")),
         ]
     )
 
-    assert outcomes == ["applied", "malformed", "applied"]
+    assert outcomes == ["applied", "malformed", "applied", "applied"]
     assert available(exchange, 1208083) == 38
     with exchange.uow() as uow:
         letters, total = uow.dead_letters.page(1, 10)
+        assert uow.purchases.get("early") is None
     assert total == 1
-    assert "4040" in letters[0].reason
+    assert letters[0].reason.startswith("fixture_id")
 
 
 def test_a_locked_database_leaves_the_whole_lot_unapplied(sqlite_url: str) -> None:

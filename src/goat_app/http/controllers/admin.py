@@ -24,7 +24,13 @@ class AdminController(Controller):
     tags = ["admin"]  # noqa: RUF012  # Litestar reads it as a class attribute
     security = BEARER  # Litestar reads it as a class attribute
 
-    @get("/dead-letters", sync_to_thread=True, responses=problems(*AUTH_PROBLEMS, 403))
+    @get(
+        "/dead-letters",
+        sync_to_thread=True,
+        responses=problems(*AUTH_PROBLEMS, 403),
+        operation_id="listDeadLetters",
+        summary="List dead letters (admins)",
+    )
     def dead_letters(
         self, exchange: ExchangeDep, identity: IdentityDep, page: Page = 1, count: Count = MAX_COUNT
     ) -> DeadLetterPageOut:

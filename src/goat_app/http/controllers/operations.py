@@ -15,7 +15,12 @@ class OperationsController(Controller):
     path = "/"
     tags = ["operations"]  # noqa: RUF012  # Litestar reads it as a class attribute
 
-    @get("/health", sync_to_thread=False)
+    @get(
+        "/health",
+        sync_to_thread=False,
+        operation_id="getHealth",
+        summary="Whether the process answers",
+    )
     def health(self) -> HealthOut:
         """Liveness: the process answers."""
         return HealthOut("ok")
@@ -24,6 +29,8 @@ class OperationsController(Controller):
         "/ready",
         sync_to_thread=True,
         responses={503: ResponseSpec(data_container=ReadyOut, description="not ready")},
+        operation_id="getReadiness",
+        summary="Readiness of each dependency",
     )
     def ready(self, exchange: ExchangeDep, system: SystemDep) -> Response[ReadyOut]:
         """Readiness: each dependency (database, broker, jobs) and its state."""

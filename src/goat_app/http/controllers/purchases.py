@@ -49,6 +49,8 @@ class PurchasesController(Controller):
         status_code=201,
         sync_to_thread=True,
         responses=problems(*AUTH_PROBLEMS, 402, 404, 409, 422),
+        operation_id="buyBonds",
+        summary="Buy bonds",
     )
     def buy(
         self,
@@ -70,11 +72,17 @@ class PurchasesController(Controller):
         )
         payment = bought.payment
         return PurchaseCreatedOut(
-            purchase_out(bought.purchase),
+            purchase_out(bought.view),
             PaymentOut(payment.url, payment.token) if payment else None,
         )
 
-    @get("/", sync_to_thread=True, responses=problems(*AUTH_PROBLEMS, 403))
+    @get(
+        "/",
+        sync_to_thread=True,
+        responses=problems(*AUTH_PROBLEMS, 403),
+        operation_id="listPurchases",
+        summary="List the caller's purchases",
+    )
     def list_requests(
         self,
         exchange: ExchangeDep,
@@ -88,7 +96,13 @@ class PurchasesController(Controller):
         found = exchange.purchases(identity.viewer, page, count, status=status, user_id=user_id)
         return PurchasePageOut([purchase_out(p) for p in found.items], found.total, page, count)
 
-    @patch("/validate", sync_to_thread=True, responses=problems(*AUTH_PROBLEMS, 403))
+    @patch(
+        "/validate",
+        sync_to_thread=True,
+        responses=problems(*AUTH_PROBLEMS, 403),
+        operation_id="validatePurchase",
+        summary="Apply a validation (admins)",
+    )
     def validate(
         self, exchange: ExchangeDep, identity: IdentityDep, data: JSONBody[ValidationIn]
     ) -> ValidationOut:
@@ -101,7 +115,13 @@ class PurchasesController(Controller):
         )
         return ValidationOut(exchange.apply_validation(message, identity.viewer))
 
-    @get("/{request_id:str}", sync_to_thread=True, responses=problems(*AUTH_PROBLEMS, 404))
+    @get(
+        "/{request_id:str}",
+        sync_to_thread=True,
+        responses=problems(*AUTH_PROBLEMS, 404),
+        operation_id="getPurchase",
+        summary="Get one purchase",
+    )
     def get_request(
         self, exchange: ExchangeDep, identity: IdentityDep, request_id: FromPath[str]
     ) -> PurchaseOut:
@@ -115,6 +135,8 @@ class PurchasesController(Controller):
             202: ResponseSpec(data_container=ReceiptPendingOut, description="being made"),
             **problems(*AUTH_PROBLEMS, 404, 409),
         },
+        operation_id="getReceipt",
+        summary="Get a purchase's receipt",
     )
     def get_receipt(
         self, exchange: ExchangeDep, identity: IdentityDep, request_id: FromPath[str]

@@ -16,18 +16,36 @@ class UsersController(Controller):
     tags = ["users"]  # noqa: RUF012  # Litestar reads it as a class attribute
     security = BEARER  # Litestar reads it as a class attribute
 
-    @get("/me", sync_to_thread=True, responses=problems(*AUTH_PROBLEMS))
+    @get(
+        "/me",
+        sync_to_thread=True,
+        responses=problems(*AUTH_PROBLEMS),
+        operation_id="getMe",
+        summary="Get the caller's profile",
+    )
     def me(self, exchange: ExchangeDep, identity: IdentityDep) -> UserOut:
         """The caller's profile (created from the token's claims on first use)."""
         user = exchange.register(identity.user_id, identity.email, identity.name)
         return user_out(user, identity.admin)
 
-    @get("/wallet", sync_to_thread=True, responses=problems(*AUTH_PROBLEMS))
+    @get(
+        "/wallet",
+        sync_to_thread=True,
+        responses=problems(*AUTH_PROBLEMS),
+        operation_id="getWallet",
+        summary="Get the caller's balance",
+    )
     def wallet(self, exchange: ExchangeDep, identity: IdentityDep) -> WalletOut:
         """The caller's balance in CLP."""
         return WalletOut(exchange.balance(identity.user_id))
 
-    @put("/wallet", sync_to_thread=True, responses=problems(*AUTH_PROBLEMS, 422))
+    @put(
+        "/wallet",
+        sync_to_thread=True,
+        responses=problems(*AUTH_PROBLEMS, 422),
+        operation_id="topUpWallet",
+        summary="Top up the caller's wallet",
+    )
     def top_up(
         self, exchange: ExchangeDep, identity: IdentityDep, data: JSONBody[TopUpIn]
     ) -> WalletOut:

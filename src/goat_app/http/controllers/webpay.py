@@ -69,6 +69,8 @@ class WebpayController(Controller):
         sync_to_thread=True,
         security=BEARER,
         responses=problems(*AUTH_PROBLEMS, 404, 422),
+        operation_id="createPayment",
+        summary="Where to pay a purchase",
     )
     def webpay_create(
         self, exchange: ExchangeDep, identity: IdentityDep, data: JSONBody[PaymentCreateIn]
@@ -83,20 +85,26 @@ class WebpayController(Controller):
         sync_to_thread=True,
         security=BEARER,
         responses=problems(*AUTH_PROBLEMS, 404, 422, 502),
+        operation_id="commitPayment",
+        summary="Commit a Webpay payment",
     )
     def webpay_commit(
         self, exchange: ExchangeDep, identity: IdentityDep, data: JSONBody[PaymentCommitIn]
     ) -> CommitOut:
         """Settle a payment with what Webpay sent to the return URL; repeating answers the same."""
-        back = payment_return(data.token_ws, data.TBK_TOKEN, data.TBK_ORDEN_COMPRA)
-        purchase = exchange.commit_payment(identity.user_id, back)
-        return CommitOut(payment_answer(purchase), purchase_out(purchase))
+        # the original frontend sends {"token"}: the same Webpay token under its own name
+        token_ws = data.token_ws or data.token
+        back = payment_return(token_ws, data.TBK_TOKEN, data.TBK_ORDEN_COMPRA)
+        view = exchange.commit_payment_view(identity.user_id, back)
+        return CommitOut(payment_answer(view.purchase), purchase_out(view))
 
     @get(
         "/return",
         sync_to_thread=True,
         media_type=MediaType.HTML,
         responses=problems(404, 422, 502),
+        operation_id="returnFromWebpay",
+        summary="Webpay's return page",
     )
     def webpay_return(
         self,

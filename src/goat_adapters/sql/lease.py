@@ -1,0 +1,90 @@
+"""Who publishes the outbox: a PostgreSQL session-level advisory lock (``ports.OutboxLease``).
+
+The holder keeps one connection of its own with ``pg_try_advisory_lock`` taken on it.
+Nobody waits for the lock: a standby asks again every few seconds. When the holder's
+process dies, its connection goes and PostgreSQL releases the lock, so a standby takes
+over; a holder whose connection broke finds out at its next ``acquire`` and stands down.
+SQLite is one process (``goat serve``): its lease is always granted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection, Engine
+
+from goat_adapters.sql.database import translate
+
+__all__ = ["OUTBOX_LEASE_KEY", "SqlOutboxLease"]
+
+log = logging.getLogger("goat.sql")
+
+OUTBOX_LEASE_KEY = 0x60A7_0B0C
+"""The advisory lock's key: the same for every process on the database."""
+
+
+class SqlOutboxLease:
+    """``ports.OutboxLease`` on a database: one holder at a time among all processes."""
+
+    def __init__(self, engine: Engine, key: int = OUTBOX_LEASE_KEY) -> None:
+        self.engine = engine
+        self.key = key
+        self._connection: Connection | None = None
+        self._held = False
+        self._lock = threading.Lock()
+
+    @property
+    def held(self) -> bool:
+        """Whether this holder had the lease at its last ``acquire``."""
+        return self._held
+
+    def acquire(self) -> bool:
+        """Take the lease, or confirm it is still ours; never waits for another holder."""
+        if self.engine.dialect.name != "postgresql":
+            self._held = True
+            return True
+        with self._lock:
+            try:
+                if self._connection is None:
+                    self._connection = self.engine.connect().execution_options(
+                        isolation_level="AUTOCOMMIT"
+                    )
+                if self._held:
+                    # still ours while the session that holds it lives
+                    self._connection.execute(sa.text("SELECT 1"))
+                else:
+                    self._held = bool(
+                        self._connection.execute(
+                            sa.text("SELECT pg_try_advisory_lock(:key)"), {"key": self.key}
+                        ).scalar_one()
+                    )
+            except exc.SQLAlchemyError as error:
+                self._drop()
+                raise translate(error) from error
+            return self._held
+
+    def release(self) -> None:
+        """Give the lease up (idempotent); a standby takes it at its next try."""
+        with self._lock:
+            if self._connection is not None and self._held:
+                try:
+                    self._connection.execute(
+                        sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self.key}
+                    )
+                except exc.SQLAlchemyError as error:
+                    log.warning("could not release the outbox lease: %s", error)
+            self._drop()
+
+    def _drop(self) -> None:
+        """Close the lease's connection: whatever it held is released with it."""
+        self._held = False
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.invalidate()  # never back to the pool with a lock on it
+                connection.close()
+            except exc.SQLAlchemyError:
+                pass

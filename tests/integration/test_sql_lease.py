@@ -1,0 +1,67 @@
+"""``SqlOutboxLease``: one holder among processes on PostgreSQL, always granted on SQLite."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from goat_adapters.sql import SqlDatabase, SqlOutboxLease
+from goat_core.errors import Unavailable
+
+
+def test_sqlite_grants_the_lease_to_its_one_process(sqlite_url: str) -> None:
+    """On SQLite (one process) every relay holds the lease: there is nobody to share with."""
+    database = SqlDatabase(sqlite_url)
+    try:
+        assert SqlOutboxLease(database.engine).acquire()
+        assert SqlOutboxLease(database.engine).acquire()
+    finally:
+        database.dispose()
+
+
+@pytest.mark.integration
+def test_one_holder_at_a_time_and_the_next_takes_over_on_release(fresh_database_url: str) -> None:
+    """Of two processes' leases one is granted; after its release the other gets it."""
+    one, two = SqlDatabase(fresh_database_url), SqlDatabase(fresh_database_url)
+    first, second = SqlOutboxLease(one.engine), SqlOutboxLease(two.engine)
+    try:
+        assert first.acquire()
+        assert not second.acquire()
+        assert first.acquire()  # still ours
+        first.release()
+        assert not first.held
+        assert second.acquire()
+        assert not first.acquire()
+    finally:
+        first.release()
+        second.release()
+        one.dispose()
+        two.dispose()
+
+
+@pytest.mark.integration
+def test_a_holder_whose_session_dies_loses_the_lease(fresh_database_url: str) -> None:
+    """The holder's connection killed, the lock is free for another, and the old holder
+    learns at its next acquire that it lost it."""
+    one, two = SqlDatabase(fresh_database_url), SqlDatabase(fresh_database_url)
+    first, second = SqlOutboxLease(one.engine), SqlOutboxLease(two.engine)
+    try:
+        assert first.acquire()
+        with two.engine.connect() as connection:
+            connection.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                    " WHERE locktype = 'advisory' AND objid = :key AND granted"
+                ),
+                {"key": first.key},
+            )
+        assert second.acquire()
+        with pytest.raises(Unavailable):
+            first.acquire()
+        assert not first.held
+        assert not first.acquire()  # a new session, and the lock is taken
+    finally:
+        first.release()
+        second.release()
+        one.dispose()
+        two.dispose()
