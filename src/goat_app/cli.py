@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from goat_app.logs import configure_logging
 from goat_app.settings import Settings, SettingsError
 from goat_core.errors import GoatError
 
@@ -145,11 +146,6 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``goat`` console script."""
     arguments = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Alembic lists every plugin it loads at INFO; the migrations it runs stay visible
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     commands: dict[str, Callable[[argparse.Namespace, Settings], int]] = {
         "serve": _serve,
         "api": _api,
@@ -163,6 +159,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         settings = Settings.from_env()
+        configure_logging(settings.log_format)  # GOAT_LOG_FORMAT=json: JSON lines
+        # Alembic lists every plugin it loads at INFO; the migrations it runs stay visible
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         return commands[arguments.command](arguments, settings)
     except SettingsError as error:
         print(f"goat: {error}", file=sys.stderr)
@@ -218,6 +217,7 @@ def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
     from goat_app.simulator import SimulatorConfig
 
     _exit_cleanly_on_sigterm()
+    _access_lines(arguments)
     # the port first: taken, nothing else starts and no other process's URL is printed
     listening = _bind(arguments.host, arguments.port)
     if listening is None:
@@ -236,7 +236,7 @@ def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
             server = uvicorn.Server(
                 uvicorn.Config(
                     create_app(system),
-                    access_log=not arguments.no_access_log,
+                    access_log=False,  # goat.access: one line per request, with its id
                     log_level="info",
                     log_config=None,  # goat's own log format for uvicorn's lines too
                 )
@@ -263,6 +263,13 @@ def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
     finally:
         listening.close()
     return 0
+
+
+def _access_lines(arguments: argparse.Namespace) -> None:
+    """``--no-access-log`` silences goat's access lines (uvicorn's own are off: goat's
+    carry the request id, the route and the purchase)."""
+    if arguments.no_access_log:
+        logging.getLogger("goat.access").setLevel(logging.WARNING)
 
 
 def _bind(host: str, port: int) -> socket.socket | None:
@@ -312,11 +319,12 @@ def _api(arguments: argparse.Namespace, settings: Settings) -> int:
     from goat_app.http import create_app
 
     _exit_cleanly_on_sigterm()
+    _access_lines(arguments)
     url = _public_url(settings, arguments.host, arguments.port)
     common = {
         "host": arguments.host,
         "port": arguments.port,
-        "access_log": not arguments.no_access_log,
+        "access_log": False,  # goat.access: one line per request, with its id
         "log_level": "info",
         "log_config": None,  # goat's own log format for uvicorn's lines too
     }

@@ -22,6 +22,7 @@ import functools
 import json
 import logging
 import threading
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from goat_adapters.sql import SqlDatabase, SqlOutboxLease, upgrade
 from goat_adapters.webpay import SandboxPaymentGateway
 from goat_app.auth import DevelopmentTokenVerifier, JwksTokenVerifier, TokenVerifier, VerifiedTokens
 from goat_app.broker import BrokerCounters, BrokerSide, log_counters_periodically
+from goat_app.notify import build_mailer, build_receipt_store, build_renderer
 from goat_app.relay import OutboxRelay, Periodic
 from goat_app.settings import Settings, SettingsError
 from goat_app.simulator import SimulatorConfig, SimulatorHandle, run_in_background
@@ -45,8 +47,10 @@ from goat_core.ports import (
     Clock,
     IdGenerator,
     JobQueue,
+    Mailer,
     OutboxLease,
     PaymentGateway,
+    ReceiptRenderer,
     ReceiptStore,
     UnitOfWorkFactory,
 )
@@ -80,6 +84,8 @@ JOB_DELAY_SECONDS = 1.0
 """In-process jobs wait this long, so that a user's burst of purchases costs one recompute."""
 JOB_FUNCTION = "goat_app.worker.run"
 """What every rq job calls in a ``goat worker`` process (``goat_app.worker.run``)."""
+JOB_RELAY_INTERVAL_SECONDS = 0.5
+"""How often the job relay looks at the job outbox when no commit woke it."""
 JOBS_PROBE_SECONDS = 1.0
 """How long ``/workers/heartbeat`` waits for the jobs service (``GOAT_JOBS_URL``)."""
 EXPIRE_EVERY_SECONDS = 30.0
@@ -99,6 +105,8 @@ class Overrides:
     clock: Clock | None = None
     ids: IdGenerator | None = None
     receipts: ReceiptStore | None = None
+    renderer: ReceiptRenderer | None = None
+    mailer: Mailer | None = None
     verifier: TokenVerifier | None = None
 
 
@@ -134,12 +142,16 @@ class System:
     database_kind: str
     jobs_available: Callable[[], bool]
     """Whether the job queue answers (``/workers/heartbeat``, ``/ready``)."""
+    jobs_kind: str = "in-process"
+    """What runs the jobs, for ``/ready``: in-process, or Redis and the jobs service."""
     sandbox: SandboxPaymentGateway | None = None
     """The embedded Webpay sandbox, when it is the payment gateway (its pages are served)."""
     receipt_files: FileReceiptStore | None = None
     """The receipt store, when it keeps files that goat serves itself."""
     broker: BrokerSide | None = None
     """The broker side, when this process runs it."""
+    sql: SqlDatabase | None = None
+    """The database this process opened (its connection pool shows in ``/metrics``)."""
     resources: contextlib.ExitStack = attrs.field(factory=contextlib.ExitStack, repr=False)
     """What ``close()`` stops and releases, newest first."""
 
@@ -163,8 +175,12 @@ def build_system(
     public_url: str | None = None,
     broker: BrokerOptions | None = None,
     overrides: Overrides | None = None,
+    relay_jobs: bool = True,
 ) -> System:
     """Build every adapter the settings ask for (or ``overrides`` gives), and start them.
+
+    With ``relay_jobs`` (and a queue it builds) a thread hands the job outbox to the job
+    queue; ``goat worker`` says False: it runs jobs, the API and the listener relay them.
 
     ``public_url`` is where this process is reachable; ``GOAT_PUBLIC_URL`` wins over it.
     With ``broker``, the broker side runs in this process too. Raises ``Unavailable`` if an
@@ -176,21 +192,24 @@ def build_system(
     try:
         uow, kind = given.uow, _kind_of(given.uow)
         lease: OutboxLease | None = None  # one relay among the processes on the database
+        sql: SqlDatabase | None = None
         if uow is None:
             if settings.database_url is None:
                 settings.data_dir.mkdir(parents=True, exist_ok=True)  # the embedded SQLite file
             database = SqlDatabase(settings.database, lock_timeout_ms=settings.lock_timeout_ms)
             resources.callback(_logged(database.dispose))
-            uow, kind = database.unit_of_work, database.dialect
+            uow, kind, sql = database.unit_of_work, database.dialect, database
             if database.dialect == "postgresql":  # SQLite is one process: no lease needed
                 lease = SqlOutboxLease(database.engine)
         payments = given.payments or SandboxPaymentGateway(base)
-        receipts = given.receipts or FileReceiptStore(settings.data_dir / "receipts", base)
+        receipts = given.receipts or build_receipt_store(settings, base)
+        renderer = given.renderer or build_renderer()
+        mailer = given.mailer or build_mailer(settings)
 
         def run(job: Job) -> None:  # the queue's worker runs jobs on the exchange built below
             exchange.run_job(job)
 
-        jobs, jobs_available = _jobs(settings, given.jobs, run, resources)
+        jobs, jobs_available, jobs_kind = _jobs(settings, given.jobs, run, resources)
         exchange = Exchange(
             uow=uow,
             payments=payments,
@@ -199,10 +218,15 @@ def build_system(
             ids=given.ids or UuidIds(),
             rules=settings.rules,
             receipts=receipts,
+            renderer=renderer,
+            mailer=mailer,
+            group_name=settings.group_name,
         )
         if isinstance(jobs, InProcessJobQueue) and given.jobs is None:
             jobs.start()
             resources.callback(_logged(jobs.stop))
+        if relay_jobs and given.jobs is None:  # a given queue's relaying is the caller's
+            _start_job_relay(exchange, resources)
         side = None
         if broker is not None:
             side = _broker_side(settings, exchange, broker, lease)
@@ -215,9 +239,11 @@ def build_system(
             public_url=base,
             database_kind=kind,
             jobs_available=jobs_available,
+            jobs_kind=jobs_kind,
             sandbox=payments if isinstance(payments, SandboxPaymentGateway) else None,
             receipt_files=receipts if isinstance(receipts, FileReceiptStore) else None,
             broker=side,
+            sql=sql,
             resources=resources,
         )
     except BaseException:
@@ -266,6 +292,7 @@ def start_broker_side(
     persistent: bool = True,
     lease: OutboxLease | None = None,
     standby_interval: float = 3.0,
+    share_group: str | None = None,
 ) -> BrokerSide:
     """Start the listener, the publisher, the outbox relay and payment expiry for ``exchange``.
 
@@ -273,7 +300,8 @@ def start_broker_side(
     the broker side over an exchange of their own. ``persistent`` keeps the listener's
     session under ``client_id`` (see ``mqtt_identity``). With a ``lease`` the relay
     publishes only while it holds it, and otherwise stands by, asking again every
-    ``standby_interval`` seconds (``OutboxRelay``).
+    ``standby_interval`` seconds (``OutboxRelay``). With a ``share_group`` the listener
+    uses MQTT shared subscriptions (``PahoListener``).
     """
     counters = BrokerCounters()
     publisher = PahoBrokerPublisher(
@@ -295,12 +323,13 @@ def start_broker_side(
     listener = PahoListener(
         address,
         client_id,
-        exchange.receive_many,
+        counters.counted(exchange.receive_many),
         batch=batch,
-        on_poison=exchange.keep_dead_letter,
+        on_poison=counters.dead_lettered(exchange.keep_dead_letter),
         on_count=counters.count,
         on_connected=counters.set_listener_connected,
         persistent=persistent,
+        share_group=share_group,
     ).start()
     side = BrokerSide(counters, listener, publisher, relay, expiry, address.url)
     threading.Thread(
@@ -353,6 +382,7 @@ def _broker_side(
             log_every=options.log_every,
             persistent=persistent,
             lease=lease,
+            share_group=settings.mqtt_share_group,
         )
     except BaseException:
         if embedded is not None:
@@ -378,8 +408,8 @@ def _jobs(
     given: JobQueue | None,
     run: Callable[[Job], None],
     resources: contextlib.ExitStack,
-) -> tuple[JobQueue, Callable[[], bool]]:
-    """The job queue and how to tell whether it answers.
+) -> tuple[JobQueue, Callable[[], bool], str]:
+    """The job queue, how to tell whether it answers, and what it is (for ``/ready``).
 
     Given: that one. ``GOAT_REDIS_URL``: rq on that Redis, run by ``goat worker``
     processes; then, with ``GOAT_JOBS_URL``, whether jobs answer is whether the jobs
@@ -389,17 +419,39 @@ def _jobs(
         rq_queue = build_rq_queue(settings)
         resources.callback(_logged(rq_queue.close))
         probe = rq_queue.available
+        kind = f"rq on Redis {_without_password(settings.redis_url)}"
         if settings.jobs_url is not None:
             probe = functools.partial(jobs_service_answers, settings.jobs_url)
-        return rq_queue, probe
+            kind += f", jobs service {_without_password(settings.jobs_url)}"
+        return rq_queue, probe, kind
     if given is None:
         local = InProcessJobQueue(run=run, delay=JOB_DELAY_SECONDS)
-        return local, lambda: local.available
+        return local, lambda: local.available, "in-process"
     if isinstance(given, InProcessJobQueue):
-        return given, lambda: given.available
+        return given, lambda: given.available, "in-process"
     if isinstance(given, InMemoryJobQueue):
-        return given, lambda: not given.down
-    return given, lambda: True
+        return given, lambda: not given.down, "memory"
+    return given, lambda: True, "supplied"
+
+
+def _start_job_relay(exchange: Exchange, resources: contextlib.ExitStack) -> OutboxRelay:
+    """Hand the job outbox to the job queue from a thread, woken by each commit that adds
+    jobs (``Exchange.on_jobs_queued``); stopped with the system, before the queue."""
+    relay = OutboxRelay(
+        exchange.relay_jobs, interval=JOB_RELAY_INTERVAL_SECONDS, name="jobs"
+    ).start()
+    exchange.on_jobs_queued(relay.wake)
+    resources.callback(_logged(relay.stop))
+    return relay
+
+
+def _without_password(url: str) -> str:
+    """``url`` with any password replaced by ``***`` (it is shown on ``/ready``)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
 
 
 def build_rq_queue(settings: Settings) -> RqJobQueue:

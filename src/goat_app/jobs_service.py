@@ -6,6 +6,7 @@
   waiting to retry), ``started``, ``finished`` or ``failed`` (``error`` says why, in one
   line); 404 if unknown.
 - ``GET /heartbeat`` → ``true``.
+- ``GET /metrics`` → the queue's jobs by state, in Prometheus' text format.
 
 Errors are the API's RFC 9457 problems: a bad job name or argument is a 422 naming the
 field, Redis down a 503. OpenAPI at ``/schema``.
@@ -16,13 +17,15 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Litestar, get, post
+from litestar import Litestar, Response, get, post
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.params import FromPath, JSONBody
+from prometheus_client import CollectorRegistry
 
 from goat_adapters.rq import RqJobQueue, job_from
 from goat_app.http.errors import EXCEPTION_HANDLERS
+from goat_app.metrics import CONTENT_TYPE, JobQueueCollector, render
 from goat_core.errors import InvalidInput
 from goat_core.jobs import Job
 
@@ -75,8 +78,16 @@ def create_jobs_app(queue: RqJobQueue, *, on_shutdown: list[Any] | None = None) 
         """The service answers."""
         return True
 
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(JobQueueCollector(queue))
+
+    @get("/metrics", sync_to_thread=True, include_in_schema=False)
+    def metrics() -> Response[bytes]:
+        """The queue's jobs by state (Prometheus text)."""
+        return Response(render(registry), media_type=CONTENT_TYPE)
+
     return Litestar(
-        route_handlers=[create_job, job_state, heartbeat],
+        route_handlers=[create_job, job_state, heartbeat, metrics],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
             title="goat jobs service",

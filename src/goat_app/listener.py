@@ -4,7 +4,7 @@ It applies every broker message exactly once and sends the outbox (and lets unpa
 Webpay purchases expire) until SIGTERM/SIGINT. What runs is built by the composition
 root (``goat_app.compose``); this module only waits for the signal to stop it, and, with
 ``GOAT_LISTENER_PORT``, answers ``/health`` and ``/ready`` on that port for whoever runs it
-(a container's health check, a load balancer).
+(a container's health check, a load balancer), and ``/metrics`` for Prometheus.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from goat_app.compose import BrokerOptions, System, build_system
+from goat_app.metrics import CONTENT_TYPE, render, system_registry
 from goat_app.settings import Settings
 
 __all__ = ["ProbeServer", "readiness", "run_listener", "wait_for_signal"]
@@ -58,12 +59,14 @@ def readiness(system: System) -> tuple[bool, dict[str, Any]]:
 
 
 class ProbeServer:
-    """``/health`` (the process runs) and ``/ready`` (``readiness``) over plain HTTP, in a
-    thread; ``port`` 0 picks a free one (see ``address``)."""
+    """``/health`` (the process runs), ``/ready`` (``readiness``) and ``/metrics``
+    (Prometheus' text) over plain HTTP, in a thread; ``port`` 0 picks a free one (see
+    ``address``)."""
 
     # every interface: the probes are for an orchestrator outside the container
     def __init__(self, system: System, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104
         probed = system
+        registry = system_registry(system)
 
         class Probe(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -72,13 +75,17 @@ class ProbeServer:
                 elif self.path == "/ready":
                     ready, checks = readiness(probed)
                     self._answer(200 if ready else 503, {"ready": ready, "checks": checks})
+                elif self.path == "/metrics":
+                    self._send(200, render(registry), CONTENT_TYPE)
                 else:
-                    self._answer(404, {"detail": "only /health and /ready are here"})
+                    self._answer(404, {"detail": "only /health, /ready and /metrics are here"})
 
             def _answer(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
+                self._send(status, json.dumps(body).encode(), "application/json")
+
+            def _send(self, status: int, data: bytes, content_type: str) -> None:
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -116,7 +123,7 @@ def run_listener(settings: Settings, stop: threading.Event | None = None) -> Non
     try:
         if settings.listener_port is not None:
             probes = ProbeServer(system, settings.listener_port).start()
-            log.info("/health and /ready on port %d", probes.address[1])
+            log.info("/health, /ready and /metrics on port %d", probes.address[1])
         wait_for_signal(stop)
     finally:
         log.info("stopping the listener")

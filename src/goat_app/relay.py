@@ -1,7 +1,8 @@
-"""Loops the broker side runs in threads: the outbox relay and periodic tasks.
+"""Loops run in threads: the outbox relay, the job relay and periodic tasks.
 
 They only decide *when* to call: what is sent and how comes from the core
-(``Exchange.relay_outbox``, ``Exchange.expire_payments``) and the MQTT adapter.
+(``Exchange.relay_outbox``, ``Exchange.relay_jobs``, ``Exchange.expire_payments``) and
+the adapters.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ RETRYABLE = (Unavailable, Busy)
 class OutboxRelay:
     """A thread that publishes the outbox: every ``interval`` seconds, or when woken.
 
-    ``send`` is ``lambda: exchange.relay_outbox(publisher, batch)``; after each round
+    ``send`` is ``lambda: exchange.relay_outbox(publisher, batch)`` (or
+    ``exchange.relay_jobs`` for the job relay, ``name="jobs"``); after each round
     ``on_backlog`` (if given) is told how many messages ``backlog`` says still wait. An
     outage only delays: the outbox keeps what was not acknowledged.
 
@@ -43,7 +45,10 @@ class OutboxRelay:
         on_backlog: Callable[[int], None] | None = None,
         lease: OutboxLease | None = None,
         standby_interval: float = 3.0,
+        name: str = "outbox",
     ) -> None:
+        self.name = name
+        """What it relays, in its thread's name and its log lines (``outbox``, ``jobs``)."""
         self.send = send
         self.backlog = backlog
         self.interval = interval
@@ -59,7 +64,9 @@ class OutboxRelay:
     def start(self) -> OutboxRelay:
         """Start relaying in a background thread."""
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._run, name="goat-relay", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"goat-{self.name}-relay", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -118,10 +125,10 @@ class OutboxRelay:
                     self.on_backlog(self.backlog())
             except RETRYABLE as error:
                 if str(error) != last_error:  # say it once per outage, not 5 times a second
-                    log.warning("outbox waits: %s", error)
+                    log.warning("%s waits: %s", self.name, error)
                     last_error = str(error)
             except Exception:
-                log.exception("outbox relay failed; will retry")
+                log.exception("%s relay failed; will retry", self.name)
             if sent:
                 continue  # there may be more right away
             self._wake.wait(self.interval)

@@ -32,6 +32,8 @@ class Settings:
     database_url: str | None = None
     mqtt_url: str | None = None
     mqtt_client_id: str | None = None
+    mqtt_share_group: str | None = None
+    """Listeners subscribe as ``$share/<group>/<topic>`` and split the messages (off: None)."""
     group_id: str = "15"
     bond_price: int = 1000
     bonds_per_fixture: int = 40
@@ -46,6 +48,8 @@ class Settings:
     s3_endpoint_url: str | None = None
     smtp_url: str | None = attrs.field(default=None, repr=False)
     mail_from: str = "goat@localhost"
+    group_name: str = "goat"
+    """Who signs receipts and emails (``GOAT_GROUP_NAME``)."""
     auth_issuer: str | None = None
     auth_audience: str | None = None
     auth_jwks_url: str | None = None
@@ -54,7 +58,9 @@ class Settings:
     fixtures_cache_ms: int = 1000
     """How long a page of GET /fixtures may be served from memory (0: never)."""
     listener_port: int | None = None
-    """Where ``goat listener`` answers ``/health`` and ``/ready`` (unset: no probe port)."""
+    """Where ``goat listener`` answers ``/health``, ``/ready`` and ``/metrics`` (unset: none)."""
+    log_format: Literal["text", "json"] = "text"
+    """``json``: one JSON object per log line (``goat_app.logs``)."""
 
     @property
     def rules(self) -> Rules:
@@ -116,11 +122,13 @@ class Settings:
             # let a production setting silently approve purchases that moved no money
             raise SettingsError(f"GOAT_WEBPAY_ENV={webpay_env} is not supported yet (only sandbox)")
         commerce_code, api_key = text("WEBPAY_COMMERCE_CODE"), text("WEBPAY_API_KEY")
-        for later in ("S3_BUCKET", "S3_ENDPOINT_URL", "SMTP_URL"):
-            # each should swap an embedded part for the real one; until that part exists,
-            # refusing is better than silently running embedded
-            if text(later):
-                raise SettingsError(f"GOAT_{later} is not supported yet (that part is embedded)")
+        s3_bucket, s3_endpoint = text("S3_BUCKET"), url("S3_ENDPOINT_URL", ("http", "https"))
+        if s3_endpoint and not s3_bucket:
+            # an endpoint alone would silently keep receipts on local files
+            raise SettingsError("GOAT_S3_BUCKET is required when GOAT_S3_ENDPOINT_URL is set")
+        mail_from = text("MAIL_FROM") or "goat@localhost"
+        if "@" not in mail_from or any(c in mail_from for c in "\r\n"):
+            raise SettingsError(f"GOAT_MAIL_FROM must be an email address, got {mail_from!r}")
         audience = text("AUTH_AUDIENCE")
         issuer = url("AUTH_ISSUER", ("https", "http"))
         if issuer and not audience:
@@ -129,11 +137,18 @@ class Settings:
             # a typo in the issuer's name must not leave production on development tokens
             raise SettingsError("GOAT_AUTH_ISSUER is required when GOAT_AUTH_AUDIENCE is set")
         database_url = url("DATABASE_URL", ("postgresql", "postgresql+psycopg", "sqlite"))
+        share_group = text("MQTT_SHARE_GROUP")
+        if share_group is not None and any(c in share_group for c in "/+#$"):
+            raise SettingsError("GOAT_MQTT_SHARE_GROUP must be a name without / + # or $")
+        log_format = text("LOG_FORMAT") or "text"
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"GOAT_LOG_FORMAT must be text or json, got {log_format!r}")
         return cls(
             data_dir=Path(text("DATA_DIR") or ".goat"),
             database_url=database_url,
             mqtt_url=url("MQTT_URL", ("mqtt", "tcp")),
             mqtt_client_id=text("MQTT_CLIENT_ID"),
+            mqtt_share_group=share_group,
             group_id=text("GROUP_ID") or "15",
             bond_price=number("BOND_PRICE", 1000),
             bonds_per_fixture=number("BONDS_PER_FIXTURE", 40),
@@ -144,10 +159,11 @@ class Settings:
             webpay_api_key=api_key,
             public_url=url("PUBLIC_URL", ("http", "https")),
             frontend_return_url=url("FRONTEND_RETURN_URL", ("http", "https")),
-            s3_bucket=text("S3_BUCKET"),
-            s3_endpoint_url=url("S3_ENDPOINT_URL", ("http", "https")),
-            smtp_url=url("SMTP_URL", ("smtp", "smtps")),
-            mail_from=text("MAIL_FROM") or "goat@localhost",
+            s3_bucket=s3_bucket,
+            s3_endpoint_url=s3_endpoint,
+            smtp_url=_smtp_url(url("SMTP_URL", ("smtp", "smtps"))),
+            mail_from=mail_from,
+            group_name=text("GROUP_NAME") or "goat",
             auth_issuer=issuer,
             auth_audience=audience,
             auth_jwks_url=url("AUTH_JWKS_URL", ("https", "http")),
@@ -157,4 +173,12 @@ class Settings:
             lock_timeout_ms=number("LOCK_TIMEOUT_MS", 2000),
             fixtures_cache_ms=number("FIXTURES_CACHE_MS", 1000, minimum=0),
             listener_port=number("LISTENER_PORT", 0, minimum=0) or None,
+            log_format=log_format,  # type: ignore[arg-type]  # checked against the Literal above
         )
+
+
+def _smtp_url(value: str | None) -> str | None:
+    """``GOAT_SMTP_URL`` must name a host (``smtp://user:pass@host:port``)."""
+    if value is not None and not urlsplit(value).hostname:
+        raise SettingsError("GOAT_SMTP_URL must name a host: smtp(s)://[user:pass@]host[:port]")
+    return value

@@ -87,9 +87,14 @@ class MemoryApp:
                 clock=self.world.clock,
                 ids=self.world.ids,
                 receipts=self.world.receipts,
+                renderer=self.world.renderer,
+                mailer=self.world.mailer,
                 verifier=self.verifier,
             ),
         )
+        # the job outbox is relayed inside the request that fills it, so that a test
+        # sees its jobs as soon as the answer arrives
+        self.system.exchange.on_jobs_queued(self.system.exchange.relay_jobs)
         if run_jobs:
             self.world.jobs.run = self.system.exchange.run_job
         self.app: Litestar = create_app(self.system)

@@ -7,6 +7,7 @@ built once, before the first job, and used by every job after it.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Sequence
@@ -30,7 +31,7 @@ def _built() -> System:
     global _system
     with _lock:
         if _system is None:
-            _system = build_system(Settings.from_env())
+            _system = build_system(Settings.from_env(), relay_jobs=False)
         return _system
 
 
@@ -52,9 +53,12 @@ def work(
     global _system
     if settings.redis_url is None:
         raise SettingsError("GOAT_REDIS_URL is required: it is where the worker takes jobs")
-    system = build_system(settings)
+    system = build_system(settings, relay_jobs=False)
     with _lock:
         _system = system
+    # what was built at start lives as long as the process: out of the collector's way,
+    # so that a job that reads thousands of rows is not slowed by sweeps over all of it
+    gc.freeze()
     connection = redis_from_url(settings.redis_url)
     try:
         log.info("working queues %s on %s", ", ".join(queues), settings.redis_url)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import attrs
 
-__all__ = ["Job", "MakeReceipt", "Recommend"]
+__all__ = ["EMAIL_EVENTS", "Job", "MakeReceipt", "Recommend", "SendEmail"]
 
 
 @attrs.frozen
@@ -25,5 +25,20 @@ class MakeReceipt:
     request_id: str
 
 
-Job = Recommend | MakeReceipt
+EMAIL_EVENTS = ("accepted", "rejected", "settled")
+"""What an email to a buyer tells: their purchase was accepted, rejected, or settled."""
+
+
+@attrs.frozen
+class SendEmail:
+    """Tell the buyer of one of our purchases what happened to it (one of ``EMAIL_EVENTS``).
+
+    At most one email goes out per purchase and event, however often the job runs.
+    """
+
+    request_id: str
+    event: str
+
+
+Job = Recommend | MakeReceipt | SendEmail
 """Every job the core queues."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -41,6 +42,7 @@ __all__ = [
     "ValidationMessage",
     "Viewer",
     "payout",
+    "round_number",
 ]
 
 
@@ -144,6 +146,13 @@ class Team:
     logo: str | None = None
 
 
+@functools.lru_cache(maxsize=1024)
+def round_number(league_round: str) -> int:
+    """The number at the end of a league round ("Regular Season - 12" -> 12), 0 if none."""
+    match = re.search(r"(\d+)\s*$", league_round)
+    return int(match.group(1)) if match else 0
+
+
 @attrs.frozen
 class League:
     id: int | None
@@ -157,8 +166,7 @@ class League:
     @property
     def round_number(self) -> int:
         """The number at the end of ``round`` ("Regular Season - 12" -> 12), 0 if none."""
-        match = re.search(r"(\d+)\s*$", self.round)
-        return int(match.group(1)) if match else 0
+        return round_number(self.round)
 
 
 @attrs.frozen

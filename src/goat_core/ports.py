@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -41,18 +42,25 @@ __all__ = [
     "BrokerPublisher",
     "Clock",
     "DeadLetters",
+    "Email",
+    "FixtureLine",
     "FixtureQuery",
     "FixtureRepository",
     "IdGenerator",
     "Inbox",
+    "JobOutbox",
     "JobQueue",
+    "Mailer",
     "Outbox",
     "OutboxLease",
     "ParkedRequest",
     "ParkedRequests",
     "ParkedValidations",
     "PaymentGateway",
+    "PendingJob",
     "PurchaseRepository",
+    "Receipt",
+    "ReceiptRenderer",
     "ReceiptStore",
     "RecommendationRepository",
     "Sale",
@@ -93,6 +101,32 @@ class FixtureQuery:
         return FixtureStage.UPCOMING if self.filtered else None
 
 
+@attrs.frozen
+class FixtureLine:
+    """What a recommendation reads of an upcoming fixture with odds."""
+
+    fixture_id: int
+    home: str
+    away: str
+    round: str
+    odds_home: Decimal
+    odds_away: Decimal
+
+    @classmethod
+    def of(cls, fixture: Fixture) -> FixtureLine | None:
+        """The line of ``fixture``, or None if it has no odds."""
+        if fixture.odds is None:
+            return None
+        return cls(
+            fixture.id,
+            fixture.home.name,
+            fixture.away.name,
+            fixture.league.round,
+            fixture.odds.home,
+            fixture.odds.away,
+        )
+
+
 class FixtureRepository(Protocol):
     def upsert_many(self, fixtures: Sequence[Fixture], initial_bonds: int, now: datetime) -> None:
         """Insert new fixtures with ``initial_bonds`` available; update known ones in place.
@@ -125,6 +159,10 @@ class FixtureRepository(Protocol):
 
     def upcoming(self, now: datetime) -> list[Fixture]:
         """Every fixture that has not started at ``now``."""
+
+    def lines(self, now: datetime, teams: Collection[str]) -> list[FixtureLine]:
+        """The fixtures not started at ``now``, with odds, where one of ``teams`` (by name)
+        plays: what a recommendation reads of them, no more."""
 
     def apply_result(self, result: MatchState, now: datetime) -> bool:
         """Record status and goals from fixtures/history; False if the fixture is unknown.
@@ -168,8 +206,9 @@ class PurchaseRepository(Protocol):
     def for_fixture(self, fixture_id: int, status: PurchaseStatus) -> list[Purchase]:
         """Purchases of a fixture in one status."""
 
-    def won_by_user(self, user_id: str) -> list[Purchase]:
-        """A user's won purchases."""
+    def won_bonds_by_team(self, user_id: str) -> dict[str, int]:
+        """How many bonds the user won, by the name of the team they backed (a draw backs
+        no team): the hits of a recommendation."""
 
     def awaiting_payment(self, created_before: datetime, limit: int) -> list[Purchase]:
         """Our purchases still ``pending_payment`` that were made before a time, oldest first."""
@@ -224,6 +263,30 @@ class Outbox(Protocol):
 
     def backlog(self) -> int:
         """How many messages wait to be sent."""
+
+
+@attrs.frozen
+class PendingJob:
+    """A job decided in a committed transaction and not yet handed to the job queue."""
+
+    id: int
+    job: Job
+
+
+class JobOutbox(Protocol):
+    """Jobs decided in a unit of work, handed to the ``JobQueue`` after it commits."""
+
+    def add(self, *jobs: Job) -> None:
+        """Queue these jobs (one write for all) to hand over after this unit of work commits."""
+
+    def pending(self, limit: int) -> list[PendingJob]:
+        """Jobs not handed over yet, oldest first."""
+
+    def mark_sent(self, ids: Collection[int]) -> None:
+        """The job queue took these; never hand them out again."""
+
+    def backlog(self) -> int:
+        """How many jobs wait to be handed over."""
 
 
 class Inbox(Protocol):
@@ -307,11 +370,12 @@ class Sale:
 class SaleLedger(Protocol):
     """The sale hot path: a lot of our users' purchases written together."""
 
-    def record(self, sales: Sequence[Sale], now: datetime) -> None:
+    def record(self, sales: Sequence[Sale], now: datetime, jobs: Sequence[Job] = ()) -> None:
         """Write every sale of the lot in this unit of work, all or nothing.
 
         For each sale: insert its purchase, debit its wallet (never below zero) with a
-        ``purchase`` ledger entry, queue its announcement in the outbox; then reserve the
+        ``purchase`` ledger entry, queue its announcement in the outbox; add ``jobs`` to
+        the job outbox (as ``uow.jobs.add`` would, in the same go); then reserve the
         bonds of every fixture once for the lot's total, last and in fixture-id order (the
         fixture rows are the hottest locks). Debits go in the order of ``sales``. An
         adapter may send all of it to the database at once. Raises ``Conflict`` (a
@@ -328,6 +392,7 @@ class UnitOfWork(Protocol):
     users: UserRepository
     wallets: WalletRepository
     outbox: Outbox
+    jobs: JobOutbox
     inbox: Inbox
     parked: ParkedValidations
     parked_requests: ParkedRequests
@@ -379,6 +444,59 @@ class ReceiptStore(Protocol):
 
     def url(self, key: str) -> str | None:
         """A URL for the stored document, or None if nothing is stored under ``key``."""
+
+
+@attrs.frozen
+class Receipt:
+    """What a purchase's receipt says (CONTRACT §5), built by the core, drawn by a renderer.
+
+    Plain values only: a renderer escapes every text it is given (team names come from
+    the broker and may hold anything).
+    """
+
+    group_name: str
+    buyer_name: str
+    buyer_email: str | None
+    home: str
+    away: str
+    league: str
+    round: str
+    kickoff: datetime
+    result_backed: str
+    """The team backed, or "Draw"."""
+    quantity: int
+    unit_price: int
+    amount_paid: int
+    """CLP."""
+    paid_with: str
+    """"wallet" or "Webpay"."""
+    purchase_id: str
+    issued_at: datetime
+
+
+class ReceiptRenderer(Protocol):
+    def render(self, receipt: Receipt) -> bytes:
+        """The receipt as a PDF document; never reaches the network while rendering."""
+
+
+@attrs.frozen
+class Email:
+    """One message to one person, in plain text and HTML (the HTML already escaped)."""
+
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+class Mailer(Protocol):
+    def send(self, email: Email) -> None:
+        """Hand the email to the mail system; return once it accepted it.
+
+        Raises ``Unavailable`` when the mail system cannot be reached or refuses for now,
+        so that the job is tried again later, and ``InvalidInput`` when it refuses this
+        email for good (an unknown recipient).
+        """
 
 
 class BrokerPublisher(Protocol):

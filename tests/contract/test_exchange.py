@@ -186,6 +186,7 @@ def test_webpay_purchase_is_accepted_on_commit_and_answers_the_same_again(
     assert market.available() == 38
     validations = [m for topic, m in market.published() if topic == TOPIC_VALIDATION]
     assert validations == [{"request_id": request_id, "group_id": "15", "seller": 0, "valid": True}]
+    market.exchange.relay_jobs()
     assert MakeReceipt(request_id) in market.jobs.enqueued
 
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import attrs
 
 from goat_core.model import (
     LedgerKind,
+    Outcome,
     PaymentStatus,
+    Purchase,
     PurchaseStatus,
 )
 from tests.contract.builders import (
     NOW,
+    add_fixtures,
     add_purchases,
+    fixture,
     purchase,
 )
 from tests.contract.conftest import Backend
@@ -78,8 +83,8 @@ def test_page_for_user_is_newest_first_with_total(backend: Backend) -> None:
     assert "peer" not in {p.request_id for p in everyone}
 
 
-def test_for_fixture_and_won_by_user_select_by_status(backend: Backend) -> None:
-    """for_fixture() lists a fixture's purchases in one status; won_by_user() a user's wins."""
+def test_for_fixture_lists_a_fixtures_purchases_in_one_status(backend: Backend) -> None:
+    """for_fixture() lists a fixture's purchases in one status, ours and other groups'."""
     add_purchases(
         backend,
         purchase("acc1", status=PurchaseStatus.ACCEPTED),
@@ -87,13 +92,37 @@ def test_for_fixture_and_won_by_user_select_by_status(backend: Backend) -> None:
         purchase("acc-other-fixture", status=PurchaseStatus.ACCEPTED, fixture_id=2),
         purchase("pend", status=PurchaseStatus.PENDING),
         purchase("won1", status=PurchaseStatus.WON),
-        purchase("won-bob", status=PurchaseStatus.WON, user_id="bob"),
     )
     with backend.uow() as uow:
         accepted = uow.purchases.for_fixture(1, PurchaseStatus.ACCEPTED)
-        won = uow.purchases.won_by_user("alice")
     assert {p.request_id for p in accepted} == {"acc1", "acc2"}
-    assert [p.request_id for p in won] == ["won1"]
+
+
+def test_won_bonds_by_team_counts_a_users_won_bonds_by_the_team_backed(backend: Backend) -> None:
+    """won_bonds_by_team() sums one user's won bonds by backed team; draws and others are out."""
+    add_fixtures(
+        backend,
+        fixture(1, home="Arsenal", away="Chelsea"),
+        fixture(2, home="Leeds", away="Arsenal"),
+    )
+
+    def won(request_id: str, outcome: Outcome, **fields: Any) -> Purchase:
+        return attrs.evolve(
+            purchase(request_id, status=PurchaseStatus.WON, **fields), result=outcome
+        )
+
+    add_purchases(
+        backend,
+        won("w1", Outcome.HOME, quantity=2),
+        won("w2", Outcome.AWAY, fixture_id=2, quantity=3),
+        won("w3", Outcome.AWAY, quantity=1),
+        won("w-draw", Outcome.DRAW, quantity=5),
+        won("w-bob", Outcome.HOME, user_id="bob"),
+        attrs.evolve(purchase("lost", status=PurchaseStatus.LOST), result=Outcome.HOME),
+    )
+    with backend.uow() as uow:
+        assert uow.purchases.won_bonds_by_team("alice") == {"Arsenal": 5, "Chelsea": 1}
+        assert uow.purchases.won_bonds_by_team("nobody") == {}
 
 
 def test_transition_only_from_allowed_statuses(backend: Backend) -> None:

@@ -229,6 +229,29 @@ def test_filtered_pages_hide_started_fixtures(backend: Backend) -> None:
     assert {f.id for f in listed} == {1, 4}
 
 
+def test_lines_keep_the_upcoming_fixtures_with_odds_those_teams_play(backend: Backend) -> None:
+    """lines(now, teams) gives the not-started fixtures with odds where one of the teams plays."""
+    add_fixtures(
+        backend,
+        fixture(1, home="Arsenal", away="Chelsea"),
+        fixture(2, home="Everton", away="Arsenal"),
+        fixture(3, home="Everton", away="Fulham"),
+        fixture(4, home="Arsenal", away="Fulham", status="FT"),
+        fixture(5, home="Fulham", away="Leeds"),
+        attrs.evolve(fixture(6, home="Chelsea", away="Leeds"), odds=None),
+    )
+    with backend.uow() as uow:
+        arsenal = uow.fixtures.lines(NOW, {"Arsenal"})
+        either = uow.fixtures.lines(NOW, ["Chelsea", "Fulham"])
+        nobody = uow.fixtures.lines(NOW, ())
+    assert [line.fixture_id for line in arsenal] == [1, 2]
+    assert [line.fixture_id for line in either] == [1, 3, 5]
+    assert nobody == []
+    first = arsenal[0]
+    assert (first.home, first.away, first.round) == ("Arsenal", "Chelsea", "Regular Season - 12")
+    assert (first.odds_home, first.odds_away) == (Decimal("1.85"), Decimal("4.10"))
+
+
 def _stage_fixtures(backend: Backend) -> None:
     """Two upcoming, two live (by status, by the clock), two over (finished, cancelled)."""
     add_fixtures(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
+from goat_core.jobs import Recommend
 from goat_core.model import LedgerKind
 from goat_core.ports import Sale
 from goat_core.wire import TOPIC_REQUESTS
@@ -145,3 +146,16 @@ def test_record_of_one_request_id_twice_in_a_lot_raises_conflict(backend: Backen
     with pytest.raises(Conflict):
         record(backend, sale("r1"), sale("r1", quantity=1))
     assert_nothing_sold(backend, "r1", balances={"alice": 5000})
+
+
+def test_record_adds_the_lots_jobs_and_a_failed_lot_keeps_none(backend: Backend) -> None:
+    """The lot's jobs reach the job outbox with it; a lot that fails leaves no job behind."""
+    add_fixtures(backend, fixture(1))
+    fund(backend, alice=10_000, bob=10_000)
+    with backend.uow() as uow:
+        uow.sales.record([sale("r1"), sale("r2", user_id="bob")], NOW, [Recommend("alice")])
+        uow.commit()
+    with backend.uow() as uow, pytest.raises(Conflict):
+        uow.sales.record([sale("r1")], NOW, [Recommend("again")])
+    with backend.uow() as uow:
+        assert [entry.job for entry in uow.jobs.pending(10)] == [Recommend("alice")]

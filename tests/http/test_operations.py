@@ -13,7 +13,16 @@ def test_ready_names_each_dependency(api: MemoryApp) -> None:
     dependencies = answer.json()["dependencies"]
     assert dependencies["database"] == "up (memory)"
     assert dependencies["broker"].startswith("not connected by this process")
-    assert dependencies["jobs"].startswith("up")
+    assert dependencies["jobs"] == "up (memory); job outbox backlog 0"
+
+
+def test_ready_stays_ready_while_the_job_queue_is_down(api: MemoryApp) -> None:
+    """A job queue that is down is named on /ready but does not make the process unready."""
+    api.world.jobs.down = True
+    answer = api.client.get("/ready")
+
+    assert answer.status_code == 200
+    assert answer.json()["dependencies"]["jobs"].startswith("down (memory)")
 
 
 def test_the_schema_lists_every_contract_path(api: MemoryApp) -> None:

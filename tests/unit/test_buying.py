@@ -16,6 +16,7 @@ from goat_core.errors import (
     InvalidInput,
     NotEnoughBonds,
     NotEnoughMoney,
+    Unavailable,
     UnknownFixture,
 )
 from goat_core.jobs import Recommend
@@ -107,12 +108,39 @@ def test_webpay_session_id_does_not_reveal_the_user(world: World) -> None:
 
 
 def test_each_purchase_queues_a_recommendation(world: World) -> None:
-    """After a purchase commits, a recommendation job for the buyer is queued."""
+    """A purchase commits a recommendation job for its buyer, queued when the outbox is relayed."""
     world.fund(USER, 1000)
 
     world.buy(USER, 1, Outcome.HOME, 1)
 
-    assert world.jobs.enqueued == [Recommend(USER)]
+    assert world.jobs.enqueued == []
+    assert world.relay_jobs() == [Recommend(USER)]
+
+
+def test_a_burst_of_purchases_by_one_user_costs_one_recompute(world: World) -> None:
+    """Several purchases by one user before the relay runs queue one recommendation job."""
+    world.fund(USER, 5000)
+    world.fund("auth0|bob", 5000)
+
+    for _ in range(3):
+        world.buy(USER, 1, Outcome.HOME, 1)
+    world.buy("auth0|bob", 1, Outcome.AWAY, 1)
+
+    assert world.relay_jobs() == [Recommend(USER), Recommend("auth0|bob")]
+    assert world.relay_jobs() == []
+
+
+def test_purchases_go_on_while_the_job_queue_is_down(world: World) -> None:
+    """With the job queue down a purchase still succeeds, and its job is queued once it is back."""
+    world.fund(USER, 1000)
+    world.jobs.down = True
+
+    world.buy(USER, 1, Outcome.HOME, 1)
+    with pytest.raises(Unavailable):
+        world.relay_jobs()
+    world.jobs.down = False
+
+    assert world.relay_jobs() == [Recommend(USER)]
 
 
 def test_unknown_fixture_changes_nothing(world: World) -> None:

@@ -33,7 +33,7 @@ def test_paid_purchase_is_accepted_and_announced(world: World) -> None:
     assert world.published(TOPIC_VALIDATION) == [
         {"request_id": purchase.request_id, "group_id": "15", "seller": 0, "valid": True}
     ]
-    assert MakeReceipt(purchase.request_id) in world.jobs.enqueued
+    assert MakeReceipt(purchase.request_id) in world.relay_jobs()
     assert world.available(1) == 38
     assert world.ledger(USER) == []
 
@@ -49,7 +49,7 @@ def test_refused_payment_rejects_and_gives_bonds_back(world: World) -> None:
     assert final.payment_status is PaymentStatus.REJECTED
     assert world.available(1) == 40
     assert world.published(TOPIC_VALIDATION)[0]["valid"] is False
-    assert not any(isinstance(job, MakeReceipt) for job in world.jobs.enqueued)
+    assert not any(isinstance(job, MakeReceipt) for job in world.relay_jobs())
     assert world.ledger(USER) == []
 
 
@@ -89,14 +89,14 @@ def test_committing_again_answers_the_same_and_changes_nothing(world: World, ref
         world.payments.refuse(purchase.deposit_token)
     back = PaymentReturn(token=purchase.deposit_token)
     first = world.exchange.commit_payment(USER, back)
+    world.relay_jobs()
     before = world.snapshot()
-    jobs = list(world.jobs.enqueued)
 
     again = world.exchange.commit_payment(USER, back)
 
     assert again == first
     assert world.snapshot() == before
-    assert world.jobs.enqueued == jobs
+    assert world.relay_jobs() == []
     assert world.payments.committed == [purchase.deposit_token]
 
 

@@ -55,21 +55,21 @@ def test_dead_letters_are_for_admins(world: World) -> None:
 def test_a_pending_purchase_has_no_receipt(world: World) -> None:
     """Before its validation a purchase has no receipt: NotAccepted, and no job is queued."""
     request_id = _bought(world)
-    world.jobs.enqueued.clear()
+    world.relay_jobs()
 
     with pytest.raises(NotAccepted):
         world.exchange.receipt(ALICE, request_id)
-    assert world.jobs.enqueued == []
+    assert world.relay_jobs() == []
 
 
 def test_an_accepted_purchase_without_receipt_queues_one_and_answers_none(world: World) -> None:
     """Asking for a receipt not made yet answers None and makes sure a job is on its way."""
     request_id = _bought(world)
     world.validate(request_id, True)
-    world.jobs.enqueued.clear()
+    world.relay_jobs()
 
     assert world.exchange.receipt(ALICE, request_id) is None
-    assert world.jobs.enqueued == [MakeReceipt(request_id)]
+    assert world.relay_jobs() == [MakeReceipt(request_id)]
 
 
 def test_a_stored_receipt_is_given_to_its_owner_only(world: World) -> None:

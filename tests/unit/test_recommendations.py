@@ -126,3 +126,18 @@ def test_no_wins_no_recommendations(world: World) -> None:
 
     assert recommendations.items == ()
     assert recommendations.updated_at == world.clock.now()
+
+
+def test_the_rough_first_pass_keeps_exact_ties_in_fixture_order() -> None:
+    """Ponds equal as decimals but not as floats (3/5.55 = 1/1.85) stay tied, broken by id."""
+    upcoming = [
+        make_fixture(9, home="Arsenal", away="Everton", odds=_odds("1.85", "4.00")),
+        make_fixture(4, home="Leeds", away="Everton", odds=_odds("5.55", "4.00")),
+        make_fixture(7, home="Arsenal", away="Fulham", odds=_odds("1.85", "4.00")),
+        make_fixture(5, home="Leeds", away="Fulham", odds=_odds("5.55", "4.00")),
+    ]
+
+    items = rank(upcoming, {"Arsenal": 1, "Leeds": 3}, None)
+
+    assert [r.fixture_id for r in items] == [4, 5, 7]
+    assert len({r.pond for r in items}) == 1

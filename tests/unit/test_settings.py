@@ -56,7 +56,10 @@ def test_values_are_read_from_the_environment() -> None:
         ({"GOAT_AUTH_AUDIENCE": "goat-api"}, "GOAT_AUTH_ISSUER"),
         ({"GOAT_REDIS_URL": "http://127.0.0.1:6379/0"}, "GOAT_REDIS_URL"),
         ({"GOAT_JOBS_URL": "jobs:8001"}, "GOAT_JOBS_URL"),
-        ({"GOAT_SMTP_URL": "smtp://mail:25"}, "GOAT_SMTP_URL"),
+        ({"GOAT_SMTP_URL": "mail:25"}, "GOAT_SMTP_URL"),
+        ({"GOAT_SMTP_URL": "smtp://:25"}, "GOAT_SMTP_URL"),
+        ({"GOAT_S3_ENDPOINT_URL": "http://minio:9000"}, "GOAT_S3_BUCKET"),
+        ({"GOAT_MAIL_FROM": "goat"}, "GOAT_MAIL_FROM"),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_it(environment: dict[str, str], named: str) -> None:
@@ -84,3 +87,21 @@ def test_redis_and_the_jobs_service_are_accepted() -> None:
 
     assert settings.redis_url == "redis://127.0.0.1:6379/0"
     assert settings.jobs_url == "http://jobs:8001"
+
+
+def test_receipts_and_mail_settings_are_accepted() -> None:
+    """S3, SMTP, the sender and the group name are read; the SMTP password stays out of logs."""
+    settings = Settings.from_env(
+        {
+            "GOAT_S3_BUCKET": "goat-receipts",
+            "GOAT_S3_ENDPOINT_URL": "http://minio:9000",
+            "GOAT_SMTP_URL": "smtps://goat:pa55word@mail.example.com:465",
+            "GOAT_MAIL_FROM": "receipts@goat.example",
+            "GOAT_GROUP_NAME": "Grupo 15",
+        }
+    )
+
+    assert (settings.s3_bucket, settings.s3_endpoint_url) == ("goat-receipts", "http://minio:9000")
+    assert settings.smtp_url == "smtps://goat:pa55word@mail.example.com:465"
+    assert (settings.mail_from, settings.group_name) == ("receipts@goat.example", "Grupo 15")
+    assert "pa55word" not in repr(settings)

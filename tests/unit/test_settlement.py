@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from goat_core.jobs import MakeReceipt, Recommend
 from goat_core.model import LedgerKind, Odds, Outcome, PurchaseStatus, payout
 from goat_core.services import Handled
 from goat_core.wire import TOPIC_HISTORY
@@ -17,6 +18,11 @@ def _accepted(world: World, outcome: Outcome, quantity: int = 1, fixture_id: int
     request_id = world.buy(USER, fixture_id, outcome, quantity).purchase.request_id
     world.validate(request_id, True)
     return request_id
+
+
+def _recomputes(world: World) -> list[Recommend]:
+    """The recommendation jobs the job outbox hands over now."""
+    return [job for job in world.relay_jobs() if isinstance(job, Recommend)]
 
 
 def _payouts(world: World) -> list[int]:
@@ -201,3 +207,60 @@ def test_history_sample_settles_known_fixtures() -> None:
     assert world.purchase(won).payout == 2050
     assert world.purchase(lost).status is PurchaseStatus.LOST
     assert world.purchase(open_).status is PurchaseStatus.ACCEPTED
+
+
+def test_a_win_queues_the_winners_recommendations(world: World) -> None:
+    """Settling a won purchase of ours adds a Recommend job for its buyer in that transaction."""
+    _accepted(world, Outcome.HOME, 2)
+    world.relay_jobs()  # the purchase's own recompute and the receipt
+
+    world.result(1, "FT", 2, 1)
+
+    assert _recomputes(world) == [Recommend(USER)]
+
+
+def test_a_loss_or_a_repeated_result_queues_no_recommendation(world: World) -> None:
+    """A lost purchase changes no won bonds, and a result heard again settles nothing: no job."""
+    _accepted(world, Outcome.AWAY, 1)
+    world.relay_jobs()
+
+    world.result(1, "FT", 2, 1)
+    world.result(1, "FT", 2, 1)
+
+    assert _recomputes(world) == []
+
+
+def test_a_win_settled_on_acceptance_queues_the_recommendation_too(world: World) -> None:
+    """A purchase accepted after its fixture ended is won at once; its buyer's recompute queued."""
+    world.fund(USER, 1000)
+    request_id = world.buy(USER, 1, Outcome.HOME, 1).purchase.request_id
+    world.result(1, "FT", 3, 0)
+    world.relay_jobs()
+
+    world.validate(request_id, True)
+
+    jobs = world.relay_jobs()
+    assert MakeReceipt(request_id) in jobs
+    assert Recommend(USER) in jobs
+
+
+def test_a_peer_win_queues_nothing(world: World) -> None:
+    """Another group's winning bonds are none of our users' recommendations."""
+    world.peer_request("peer-1", quantity=2)
+    world.validate("peer-1", True)
+
+    world.result(1, "FT", 1, 0)
+
+    assert _recomputes(world) == []
+
+
+def test_the_winners_recommendations_count_the_new_win(world: World) -> None:
+    """Running the jobs a settlement queued leaves recommendations built from the new win."""
+    world.add_fixtures(make_fixture(2, home="Chelsea", away="Arsenal"))
+    _accepted(world, Outcome.HOME, 2)
+    world.jobs.run = world.exchange.run_job
+
+    world.result(1, "FT", 2, 1)
+    world.relay_jobs()
+
+    assert world.exchange.recommendations(USER).items

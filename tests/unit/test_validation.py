@@ -51,7 +51,7 @@ def test_acceptance_of_ours_queues_a_receipt(world: World) -> None:
 
     world.validate(request_id, True)
 
-    assert MakeReceipt(request_id) in world.jobs.enqueued
+    assert MakeReceipt(request_id) in world.relay_jobs()
 
 
 def test_acceptance_of_a_peer_purchase_queues_nothing(world: World) -> None:
@@ -60,7 +60,7 @@ def test_acceptance_of_a_peer_purchase_queues_nothing(world: World) -> None:
 
     world.validate("peer-1", True)
 
-    assert world.jobs.enqueued == []
+    assert world.relay_jobs() == []
 
 
 def test_repeated_validation_changes_nothing(world: World) -> None:

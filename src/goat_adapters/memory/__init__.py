@@ -11,7 +11,8 @@ or assemble one yourself::
     )
 
 Recorders for assertions: ``store.outbox_messages()``, ``InMemoryBroker.published``,
-``InMemoryJobQueue.enqueued``, ``InMemoryReceiptStore.documents``.
+``InMemoryJobQueue.enqueued``, ``InMemoryReceiptStore.documents``,
+``InMemoryReceiptRenderer.rendered``, ``InMemoryMailer.sent``.
 """
 
 from goat_adapters.memory.doubles import (
@@ -22,13 +23,16 @@ from goat_adapters.memory.doubles import (
     ManualClock,
     SequentialIds,
 )
+from goat_adapters.memory.notices import InMemoryMailer, InMemoryReceiptRenderer
 from goat_adapters.memory.store import InMemoryStore, InMemoryUnitOfWork
 from goat_adapters.memory.world import World, make_fixture, request_payload
 
 __all__ = [
     "InMemoryBroker",
     "InMemoryJobQueue",
+    "InMemoryMailer",
     "InMemoryPaymentGateway",
+    "InMemoryReceiptRenderer",
     "InMemoryReceiptStore",
     "InMemoryStore",
     "InMemoryUnitOfWork",

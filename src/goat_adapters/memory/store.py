@@ -16,8 +16,10 @@ from typing import Self
 
 import attrs
 
+from goat_adapters.memory.outboxes import MemoryJobOutbox, MemoryOutbox
 from goat_core import ports
 from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
+from goat_core.jobs import Job
 from goat_core.model import (
     DeadLetter,
     Fixture,
@@ -46,6 +48,7 @@ class _State:
     users: dict[str, User] = attrs.Factory(dict)
     ledger: list[LedgerEntry] = attrs.Factory(list)
     outbox: list[tuple[OutboxMessage, bool]] = attrs.Factory(list)
+    jobs: list[tuple[ports.PendingJob, bool]] = attrs.Factory(list)
     inbox: set[str] = attrs.Factory(set)
     parked: dict[str, ValidationMessage] = attrs.Factory(dict)
     parked_requests: dict[str, ports.ParkedRequest] = attrs.Factory(dict)
@@ -86,6 +89,11 @@ class InMemoryStore:
         with self._lock:
             return [message for message, _ in self._state.outbox]
 
+    def jobs(self) -> list[ports.PendingJob]:
+        """Every job ever written to the job outbox, sent or not."""
+        with self._lock:
+            return [entry for entry, _ in self._state.jobs]
+
     def dead_letters(self) -> list[DeadLetter]:
         with self._lock:
             return list(self._state.dead_letters)
@@ -103,6 +111,7 @@ class InMemoryUnitOfWork:
     users: ports.UserRepository
     wallets: ports.WalletRepository
     outbox: ports.Outbox
+    jobs: ports.JobOutbox
     inbox: ports.Inbox
     parked: ports.ParkedValidations
     parked_requests: ports.ParkedRequests
@@ -142,7 +151,8 @@ class InMemoryUnitOfWork:
         self.purchases = _Purchases(state)
         self.users = _Users(state)
         self.wallets = _Wallets(state)
-        self.outbox = _Outbox(state)
+        self.outbox = MemoryOutbox(state)
+        self.jobs = MemoryJobOutbox(state)
         self.inbox = _Inbox(state)
         self.parked = _Parked(state)
         self.parked_requests = _ParkedRequests(state)
@@ -201,6 +211,10 @@ class _Fixtures:
         found = sorted((f for f in self.s.fixtures.values() if matches(f)), key=order)
         start = (query.page - 1) * query.count
         return found[start : start + query.count], len(found)
+
+    def lines(self, now: datetime, teams: Collection[str]) -> list[ports.FixtureLine]:
+        played = (f for f in self.upcoming(now) if f.home.name in teams or f.away.name in teams)
+        return sorted(filter(None, map(ports.FixtureLine.of, played)), key=lambda x: x.fixture_id)
 
     def upcoming(self, now: datetime) -> list[Fixture]:
         return [f for f in self.s.fixtures.values() if not f.has_started(now)]
@@ -283,14 +297,14 @@ class _Purchases:
             ]
         )
 
-    def won_by_user(self, user_id: str) -> list[Purchase]:
-        return copy.deepcopy(
-            [
-                p
-                for p in self.s.purchases.values()
-                if p.user_id == user_id and p.status == PurchaseStatus.WON
-            ]
-        )
+    def won_bonds_by_team(self, user_id: str) -> dict[str, int]:
+        hits: dict[str, int] = {}
+        for p in self.s.purchases.values():
+            fixture = self.s.fixtures.get(p.fixture_id)
+            team = fixture.team_for(p.result) if fixture else None
+            if p.user_id == user_id and p.status == PurchaseStatus.WON and team is not None:
+                hits[team.name] = hits.get(team.name, 0) + p.quantity
+        return hits
 
     def awaiting_payment(self, created_before: datetime, limit: int) -> list[Purchase]:
         found = sorted(
@@ -362,23 +376,6 @@ class _Wallets:
         self.s.users[user_id] = attrs.evolve(user, wallet=user.wallet + amount)
         self.s.ledger.append(LedgerEntry(user_id, amount, kind, reference, now))
         return user.wallet + amount
-
-
-@attrs.define
-class _Outbox:
-    s: _State
-
-    def add(self, topic: str, payload: str) -> None:
-        self.s.outbox.append((OutboxMessage(len(self.s.outbox) + 1, topic, payload), False))
-
-    def pending(self, limit: int) -> list[OutboxMessage]:
-        return [m for m, sent in self.s.outbox if not sent][:limit]
-
-    def mark_sent(self, ids: Collection[int]) -> None:
-        self.s.outbox = [(m, sent or m.id in ids) for m, sent in self.s.outbox]
-
-    def backlog(self) -> int:
-        return sum(1 for _, sent in self.s.outbox if not sent)
 
 
 @attrs.define
@@ -473,7 +470,7 @@ class _Sales:
 
     s: _State
 
-    def record(self, sales: Sequence[ports.Sale], now: datetime) -> None:
+    def record(self, sales: Sequence[ports.Sale], now: datetime, jobs: Sequence[Job] = ()) -> None:
         purchases = _Purchases(self.s)
         wanted: dict[int, int] = {}
         spent: dict[str, int] = {}
@@ -494,7 +491,7 @@ class _Sales:
             known = self.s.fixtures.get(fixture_id)
             if known is None or (known.available_bonds or 0) < quantity:
                 raise NotEnoughBonds(fixture_id, quantity)
-        wallets, outbox, fixtures = _Wallets(self.s), _Outbox(self.s), _Fixtures(self.s)
+        wallets, outbox, fixtures = _Wallets(self.s), MemoryOutbox(self.s), _Fixtures(self.s)
         for sale in sales:
             purchases.add(sale.purchase)
             if sale.debit:
@@ -503,5 +500,6 @@ class _Sales:
                     user_id, -sale.debit, LedgerKind.PURCHASE, sale.purchase.request_id, now
                 )
             outbox.add(TOPIC_REQUESTS, sale.announcement)
+        MemoryJobOutbox(self.s).add(*jobs)
         for fixture_id, quantity in sorted(wanted.items()):
             fixtures.reserve(fixture_id, quantity)

@@ -12,7 +12,8 @@
     assert world.published("fixtures/requests")[0]["request_id"] == bought.purchase.request_id
 
 Every port is a public in-memory adapter you can reach and steer (``world.clock.advance``,
-``world.payments.refuse``, ``world.jobs.enqueued``, ``world.store``). The payer of every
+``world.payments.refuse``, ``world.jobs.enqueued`` after ``world.relay_jobs()``,
+``world.store``). The payer of every
 Webpay payment pays at once unless told otherwise (``InMemoryPaymentGateway.payer_pays``).
 """
 
@@ -33,7 +34,9 @@ from goat_adapters.memory.doubles import (
     ManualClock,
     SequentialIds,
 )
+from goat_adapters.memory.notices import InMemoryMailer, InMemoryReceiptRenderer
 from goat_adapters.memory.store import InMemoryStore
+from goat_core.jobs import Job
 from goat_core.model import (
     Fixture,
     League,
@@ -128,6 +131,8 @@ class World:
     ids: SequentialIds = attrs.Factory(SequentialIds)
     broker: InMemoryBroker = attrs.Factory(InMemoryBroker)
     receipts: InMemoryReceiptStore = attrs.Factory(InMemoryReceiptStore)
+    renderer: InMemoryReceiptRenderer = attrs.Factory(InMemoryReceiptRenderer)
+    mailer: InMemoryMailer = attrs.Factory(InMemoryMailer)
     exchange: Exchange = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -139,6 +144,8 @@ class World:
             ids=self.ids,
             rules=self.rules,
             receipts=self.receipts,
+            renderer=self.renderer,
+            mailer=self.mailer,
         )
 
     # -- acting ------------------------------------------------------------------------
@@ -164,6 +171,12 @@ class World:
         return self.exchange.buy_bonds(
             BuyBonds(user_id, fixture_id, result, quantity, wallet, return_url="http://r.invalid")
         )
+
+    def relay_jobs(self) -> list[Job]:
+        """Hand the job outbox to ``jobs`` as the job relay would; the jobs queued by it."""
+        before = len(self.jobs.enqueued)
+        self.exchange.relay_jobs()
+        return self.jobs.enqueued[before:]
 
     def peer_request(self, request_id: str = "peer-1", **fields: Any) -> Handled:
         """Another group's purchase arrives (fields as ``request_payload`` takes them)."""

@@ -237,6 +237,10 @@ class PahoListener:
     published while the listener is away is delivered when it comes back. Without it the
     session is clean: right for a client id made up per process, which no later run
     would find again.
+
+    With a ``share_group`` it subscribes to ``$share/<group>/<topic>`` (MQTT shared
+    subscriptions): the broker hands each message to one listener of the group, so
+    listeners split the load. The broker must offer them (mosquitto does).
     """
 
     def __init__(
@@ -251,6 +255,7 @@ class PahoListener:
         on_count: OnCount | None = None,
         on_connected: OnConnected | None = None,
         persistent: bool = True,
+        share_group: str | None = None,
     ) -> None:
         self.address = address
         self.client_id = client_id
@@ -258,6 +263,7 @@ class PahoListener:
         self.handler = handler
         self.on_poison = on_poison
         self.topics = tuple(topics)
+        self.share_group = share_group
         self.batch = batch
         self._count = on_count or _ignore_count
         self._on_connected = on_connected or _ignore_connected
@@ -313,7 +319,11 @@ class PahoListener:
             getattr(flags, "session_present", None),
         )
         # subscribe on every connect: the broker may have lost the session
-        client.subscribe([(topic, 1) for topic in self.topics])
+        client.subscribe([(self.subscription(topic), 1) for topic in self.topics])
+
+    def subscription(self, topic: str) -> str:
+        """The topic filter this listener subscribes to for ``topic`` (shared, or not)."""
+        return f"$share/{self.share_group}/{topic}" if self.share_group else topic
 
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any, properties: Any
@@ -324,7 +334,8 @@ class PahoListener:
             log.error("listener: broker %s refused the subscription: %s", self.address.url, refused)
             return
         if not self._subscribed.is_set():
-            log.info("listener subscribed on %s: listening", self.address.url)
+            shared = f" (shared in group {self.share_group})" if self.share_group else ""
+            log.info("listener subscribed on %s%s: listening", self.address.url, shared)
         self._subscribed.set()
         self._on_connected(True)
 

@@ -172,6 +172,16 @@ class RqJobQueue:
         except redis.RedisError:
             return False
 
+    def sizes(self) -> dict[str, int]:
+        """How many jobs are ``queued``, ``started`` and ``failed`` (kept in rq's failed
+        registry) now, for metrics; raises ``Unavailable`` if Redis does not answer."""
+        with _translated():
+            return {
+                "queued": self.queue.count,
+                "started": self.queue.started_job_registry.count,
+                "failed": self.queue.failed_job_registry.count,
+            }
+
     def close(self) -> None:
         """Release the connections."""
         self.connection.close()

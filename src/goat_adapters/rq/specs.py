@@ -13,13 +13,14 @@ from collections.abc import Mapping
 import attrs
 
 from goat_core.errors import InvalidInput
-from goat_core.jobs import Job, MakeReceipt, Recommend
+from goat_core.jobs import Job, MakeReceipt, Recommend, SendEmail
 
 __all__ = ["KINDS", "job_from", "spec_of"]
 
-KINDS: dict[str, type[Recommend] | type[MakeReceipt]] = {
+KINDS: dict[str, type[Recommend] | type[MakeReceipt] | type[SendEmail]] = {
     "recommend": Recommend,
     "receipt": MakeReceipt,
+    "mail": SendEmail,
 }
 """Every job's name on the wire (CONTRACT §5), and its spec."""
 

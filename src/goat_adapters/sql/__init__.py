@@ -25,6 +25,7 @@ from goat_adapters.sql.database import (
     translate,
 )
 from goat_adapters.sql.fixtures import SqlFixtureRepository
+from goat_adapters.sql.jobs import SqlJobOutbox
 from goat_adapters.sql.lease import SqlOutboxLease
 from goat_adapters.sql.messages import (
     SqlAuctions,
@@ -49,6 +50,7 @@ __all__ = [
     "SqlDeadLetters",
     "SqlFixtureRepository",
     "SqlInbox",
+    "SqlJobOutbox",
     "SqlOutbox",
     "SqlOutboxLease",
     "SqlParkedRequests",

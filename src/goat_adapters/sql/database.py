@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL, Connection, CursorResult, Engine
 from sqlalchemy.sql import Executable
 
 from goat_adapters.sql.fixtures import SqlFixtureRepository
+from goat_adapters.sql.jobs import SqlJobOutbox
 from goat_adapters.sql.messages import (
     SqlAuctions,
     SqlDeadLetters,
@@ -225,6 +226,7 @@ class SqlUnitOfWork:
     users: ports.UserRepository
     wallets: ports.WalletRepository
     outbox: ports.Outbox
+    jobs: ports.JobOutbox
     inbox: ports.Inbox
     parked: ports.ParkedValidations
     parked_requests: ports.ParkedRequests
@@ -244,6 +246,7 @@ class SqlUnitOfWork:
         self.users = SqlUserRepository(self)
         self.wallets = SqlWalletRepository(self)
         self.outbox = SqlOutbox(self)
+        self.jobs = SqlJobOutbox(self)
         self.inbox = SqlInbox(self)
         self.parked = SqlParkedValidations(self)
         self.parked_requests = SqlParkedRequests(self)

@@ -169,15 +169,24 @@ class SqlPurchaseRepository:
         )
         return [_purchase(row) for row in rows]
 
-    def won_by_user(self, user_id: str) -> list[Purchase]:
-        """A user's won purchases, oldest first."""
-        p = t.purchases.c
-        rows = self._tx.execute(
-            sa.select(t.purchases)
-            .where(p.user_id == user_id, p.status == PurchaseStatus.WON.value)
-            .order_by(p.created_at, p.request_id)
+    def won_bonds_by_team(self, user_id: str) -> dict[str, int]:
+        """How many bonds the user won, by the team they backed: one grouped query."""
+        f = t.fixtures.c
+        team = sa.case(
+            (_P.result == Outcome.HOME.value, f.home_name),
+            (_P.result == Outcome.AWAY.value, f.away_name),
         )
-        return [_purchase(row) for row in rows]
+        rows = self._tx.execute(
+            sa.select(team.label("team"), sa.func.sum(_P.quantity).label("bonds"))
+            .select_from(t.purchases.join(t.fixtures, f.id == _P.fixture_id))
+            .where(
+                _P.user_id == user_id,
+                _P.status == PurchaseStatus.WON.value,
+                _P.result != Outcome.DRAW.value,
+            )
+            .group_by(team)
+        )
+        return {row.team: int(row.bonds) for row in rows if row.team is not None}
 
     def awaiting_payment(self, created_before: datetime, limit: int) -> list[Purchase]:
         """Our purchases still pending_payment made before a time, oldest first."""

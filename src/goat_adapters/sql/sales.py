@@ -1,11 +1,12 @@
 """``ports.SaleLedger``: a lot of our users' purchases written at once.
 
-A lot is four statements, each run for all its sales (``Transaction.run_many``: on
+A lot is five statements, each run for all its sales (``Transaction.run_many``: on
 PostgreSQL one ``executemany`` per statement, all in one psycopg pipeline, one round
 trip): the purchase inserts, the wallet debits with their ledger rows, the outbox rows,
-and one reservation per fixture. Every check is in its statement (``ON CONFLICT DO
-NOTHING``, ``WHERE wallet >= :amount``, ``WHERE available >= :quantity``), and a row
-count short of the sales raises the matching error after rolling back.
+the lot's jobs (the job outbox), and one reservation per fixture. Every check is in its
+statement (``ON CONFLICT DO NOTHING``, ``WHERE wallet >= :amount``, ``WHERE available >=
+:quantity``), and a row count short of the sales raises the matching error after rolling
+back.
 
 Locks are taken in a fixed order, so that two lots never deadlock: the wallets in the
 order of the sales (the core sorts them by user), then the fixtures, the hottest rows,
@@ -18,11 +19,13 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from goat_adapters.sql.fixtures import RESERVE
+from goat_adapters.sql.jobs import ADD_JOB, job_values
 from goat_adapters.sql.messages import ADD_OUTBOX
 from goat_adapters.sql.purchases import ADD_PURCHASE, purchase_values
 from goat_adapters.sql.statements import Batch, Transaction
 from goat_adapters.sql.users import ADD_LEDGER, DEBIT, DEBIT_AND_RECORD, ledger_values
 from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
+from goat_core.jobs import Job
 from goat_core.model import LedgerKind
 from goat_core.ports import Sale
 from goat_core.wire import TOPIC_REQUESTS
@@ -36,7 +39,7 @@ class SqlSaleLedger:
     def __init__(self, tx: Transaction) -> None:
         self._tx = tx
 
-    def record(self, sales: Sequence[Sale], now: datetime) -> None:
+    def record(self, sales: Sequence[Sale], now: datetime, jobs: Sequence[Job] = ()) -> None:
         """Write every sale of the lot in this unit of work, all or nothing.
 
         Raises ``Conflict``, ``NotEnoughMoney`` or ``NotEnoughBonds``, the unit of work
@@ -57,6 +60,7 @@ class SqlSaleLedger:
                     ADD_OUTBOX,
                     [{"topic": TOPIC_REQUESTS, "payload": s.announcement} for s in sales],
                 ),
+                *([Batch(ADD_JOB, [job_values(job) for job in jobs])] if jobs else []),
                 self._reservations(sorted(wanted.items())),
             ]
         )

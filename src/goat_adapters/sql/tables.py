@@ -180,6 +180,23 @@ Index(
     sqlite_where=text("sent_at IS NULL"),
 )
 
+# jobs decided in a transaction, handed to the job queue after it commits
+job_outbox = Table(
+    "job_outbox",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("fields", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False, server_default=func.now()),
+    Column("sent_at", UtcDateTime),
+)
+Index(
+    "ix_job_outbox_unsent",
+    job_outbox.c.id,
+    postgresql_where=text("sent_at IS NULL"),
+    sqlite_where=text("sent_at IS NULL"),
+)
+
 inbox = Table(
     "inbox",
     metadata,

@@ -36,7 +36,14 @@ from goat_app.http.controllers import (
 )
 from goat_app.http.errors import EXCEPTION_HANDLERS
 from goat_app.http.middleware import blank_query_values_are_absent
+from goat_app.http.observe import (
+    MetricsController,
+    refusal_noted,
+    request_context,
+    response_observed,
+)
 from goat_app.http.schemas import MAX_BODY_BYTES, FixturePageOut
+from goat_app.metrics import HttpMetrics
 from goat_app.settings import Settings
 
 __all__ = ["HANDLER_THREADS", "SCHEMA_ASSETS", "create_app"]
@@ -77,6 +84,7 @@ def create_app(target: Settings | System, *, public_url: str | None = None) -> L
         JobsController,
         OperationsController,
         AdminController,
+        MetricsController,
     ]
     if system.sandbox is not None:
         handlers.append(SandboxController)
@@ -123,7 +131,9 @@ def create_app(target: Settings | System, *, public_url: str | None = None) -> L
             "identity": Provide(provide_identity),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[blank_query_values_are_absent],
+        middleware=[request_context, blank_query_values_are_absent],
+        after_exception=[refusal_noted],
+        before_send=[response_observed],
         openapi_config=openapi,
         cors_config=cors,
         request_max_body_size=MAX_BODY_BYTES,
@@ -131,6 +141,7 @@ def create_app(target: Settings | System, *, public_url: str | None = None) -> L
             {
                 "system": system,
                 "fixture_pages": TtlCache[FixturePageOut](settings.fixtures_cache_ms / 1000),
+                "metrics": HttpMetrics(system),
             }
         ),
         on_startup=[_worker_threads],

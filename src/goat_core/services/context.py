@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import attrs
 
-from goat_core.errors import GoatError
-from goat_core.jobs import Job
 from goat_core.model import Rules
 from goat_core.ports import Clock, IdGenerator, JobQueue, UnitOfWorkFactory
 
@@ -18,21 +17,27 @@ log = logging.getLogger("goat.core")
 
 @attrs.frozen
 class Context:
-    """The shared ports of one exchange: transactions, time, ids, jobs, and the rules."""
+    """The shared ports of one exchange: transactions, time, ids, jobs, and the rules.
+
+    Jobs are added to the unit of work's job outbox (``uow.jobs``) with the change that
+    calls for them; ``jobs_queued()`` after the commit tells whoever relays the outbox
+    (``on_jobs_queued``) to look now rather than at its next tick.
+    """
 
     uow: UnitOfWorkFactory
     clock: Clock
     ids: IdGenerator
     jobs: JobQueue
     rules: Rules
+    on_jobs_queued: list[Callable[[], object]] = attrs.Factory(list)
 
-    def follow_up(self, job: Job) -> None:
-        """Queue a job after a commit; an unreachable queue is reported, not raised.
+    def jobs_queued(self) -> None:
+        """Jobs were committed to the job outbox: wake the relays; a failure is reported.
 
-        What called for it is committed and safe, and a missing follow-up is recoverable
-        (recommendations on demand, receipts on request).
+        The jobs are committed and safe: a relay that is not woken finds them anyway.
         """
-        try:
-            self.jobs.enqueue(job)
-        except GoatError as error:
-            log.error("could not queue %s: %s", job, error)
+        for wake in self.on_jobs_queued:
+            try:
+                wake()
+            except Exception as error:
+                log.error("could not relay jobs now: %s", error)

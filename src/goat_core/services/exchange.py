@@ -4,17 +4,18 @@ The work is done by one module per concern, which this facade builds over the po
 and delegates to: ``purchasing``, ``accounts``, ``payments``, ``inbox`` (the broker's
 messages), ``outbox``, ``settlement`` (shared steps), ``recommendations`` and
 ``queries`` (the read side). Each use case is one transaction or a few, never one held
-across a call to a provider; follow-up jobs are queued only after their commit.
+across a call to a provider; follow-up jobs are written to the job outbox in the
+transaction that calls for them and reach the job queue through ``relay_jobs``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from goat_core.jobs import Job, Recommend
+from goat_core.jobs import Job, MakeReceipt, Recommend, SendEmail
 from goat_core.model import (
     DeadLetter,
     Fixture,
@@ -35,14 +36,17 @@ from goat_core.ports import (
     Clock,
     IdGenerator,
     JobQueue,
+    Mailer,
     PaymentGateway,
+    ReceiptRenderer,
     ReceiptStore,
     UnitOfWorkFactory,
 )
 from goat_core.services.accounts import Accounts
 from goat_core.services.context import Context
 from goat_core.services.inbox import Handled, MessageInbox
-from goat_core.services.outbox import relay_outbox
+from goat_core.services.notices import Notices
+from goat_core.services.outbox import relay_jobs, relay_outbox
 from goat_core.services.payments import PAYMENT_TIMEOUT, PaymentReturn, Payments
 from goat_core.services.purchasing import Bought, BuyBonds, Purchasing
 from goat_core.services.queries import Page, Queries, RecommendedFixtures, require_admin
@@ -57,7 +61,9 @@ class Exchange:
     """The bond exchange of one group, over the ports it is given.
 
     ``receipts`` is where receipts are found (``GET /requests/{id}/receipt``); without
-    it every receipt stays "being made".
+    it every receipt stays "being made". ``renderer`` draws them (the ``MakeReceipt``
+    job) and ``mailer`` tells buyers what happened (the ``SendEmail`` job); without them
+    those jobs only log. ``group_name`` is the name receipts and emails sign with.
     """
 
     def __init__(
@@ -70,6 +76,9 @@ class Exchange:
         ids: IdGenerator,
         rules: Rules | None = None,
         receipts: ReceiptStore | None = None,
+        renderer: ReceiptRenderer | None = None,
+        mailer: Mailer | None = None,
+        group_name: str = "goat",
     ) -> None:
         self.context = Context(uow, clock, ids, jobs, rules or Rules())
         self.purchasing = Purchasing(self.context, payments)
@@ -79,6 +88,14 @@ class Exchange:
         self._inbox = MessageInbox(self.context)
         self._recommending = Recommending(self.context)
         self.queries = Queries(self.context, receipts)
+        self.notices = Notices(
+            self.context,
+            receipts=receipts,
+            renderer=renderer,
+            mailer=mailer,
+            group_name=group_name,
+        )
+        """Receipts and emails (``goat_core.services.notices``)."""
         """The read side (``goat_core.services.queries``)."""
 
     @property
@@ -165,12 +182,31 @@ class Exchange:
 
     # -- jobs ---------------------------------------------------------------------------
 
+    def relay_jobs(self, batch: int = 500) -> int:
+        """Hand pending jobs of the job outbox to the job queue (``outbox.relay_jobs``)."""
+        return relay_jobs(self.context.uow, self.context.jobs, batch)
+
+    def jobs_backlog(self) -> int:
+        """How many jobs of the job outbox wait to be handed to the job queue."""
+        with self.context.uow() as uow:
+            return uow.jobs.backlog()
+
+    def on_jobs_queued(self, wake: Callable[[], object]) -> None:
+        """Call ``wake`` after each commit that added jobs (a job relay's ``wake``)."""
+        self.context.on_jobs_queued.append(wake)
+
     def run_job(self, job: Job) -> None:
         """Do what a queued job asks: what every job queue's worker calls."""
         if isinstance(job, Recommend):
             self.recommend(job.user_id)
-        else:  # MakeReceipt: rendering arrives with the receipts issue
-            log.info("receipt for %s: rendering is not built yet", job.request_id)
+        elif isinstance(job, MakeReceipt):
+            self.notices.make_receipt(job.request_id)
+        else:
+            self.send_email(job)
+
+    def send_email(self, job: SendEmail) -> bool:
+        """Email a buyer about their purchase, once per event (``Notices.send_email``)."""
+        return self.notices.send_email(job.request_id, job.event)
 
     def request_recommendations(self, user_id: str) -> str:
         """Queue a recomputation of a user's recommendations; return the job's id.

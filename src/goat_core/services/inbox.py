@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from goat_core.errors import InvalidInput, MalformedMessage
-from goat_core.jobs import MakeReceipt
 from goat_core.model import (
     Fixture,
     MatchState,
@@ -129,6 +128,8 @@ class MessageInbox:
         with context.uow() as uow:
             settled = record_results(uow, states, context.rules, context.clock.now())
             uow.commit()
+        if settled:
+            context.jobs_queued()  # the winners' recomputes
         return settled
 
     def apply_validation(self, message: ValidationMessage) -> bool:
@@ -284,13 +285,9 @@ class MessageInbox:
                 )
 
     def _after_validation(self, message: ValidationMessage, changed: bool) -> None:
-        """An accepted purchase of ours gets its receipt made."""
-        if not (changed and message.valid):
-            return
-        with self._context.uow() as uow:
-            purchase = uow.purchases.get(message.request_id)
-        if purchase is not None and purchase.is_ours:
-            self._context.follow_up(MakeReceipt(purchase.request_id))
+        """A decided purchase may have queued jobs (its receipt, a recompute): relay them."""
+        if changed:
+            self._context.jobs_queued()
 
 
 def _text(payload: bytes | str) -> str:

@@ -1,12 +1,14 @@
-"""What we tell the broker: the outbox, published after the transactions that fill it."""
+"""What leaves after commit: the outbox (to the broker) and the job outbox (to the job queue),
+each relayed after the transactions that fill it."""
 
 from __future__ import annotations
 
 import logging
 
-from goat_core.ports import BrokerPublisher, UnitOfWorkFactory
+from goat_core.jobs import Job
+from goat_core.ports import BrokerPublisher, JobQueue, UnitOfWorkFactory
 
-__all__ = ["relay_outbox"]
+__all__ = ["relay_jobs", "relay_outbox"]
 
 log = logging.getLogger("goat.core")
 
@@ -31,3 +33,36 @@ def relay_outbox(uow: UnitOfWorkFactory, publisher: BrokerPublisher, batch: int 
         if sent:
             log.info("published %d outbox messages", sent)
     return sent
+
+
+def relay_jobs(uow: UnitOfWorkFactory, queue: JobQueue, batch: int = 500) -> int:
+    """Hand pending jobs to the job queue oldest first, marking them sent; return how many.
+
+    Equal jobs fold: each distinct job of the batch is queued once and all its rows are
+    marked sent with it (a user's burst of purchases costs one recompute). Stops at the
+    first failure (``Unavailable`` propagates): what was queued so far is marked sent,
+    the rest stays pending for the next call, so an outage delays jobs and loses none.
+
+    No transaction is held while the queue is called (a queue may run the job at once,
+    in this thread). Relays in several processes may both hand a job over: jobs are
+    safe to run twice, and a queue folds a job equal to one still waiting.
+    """
+    with uow() as unit:
+        pending = unit.jobs.pending(batch)
+    if not pending:
+        return 0
+    queued: set[Job] = set()
+    sent: list[int] = []
+    try:
+        for entry in pending:
+            if entry.job not in queued:
+                queue.enqueue(entry.job)
+                queued.add(entry.job)
+            sent.append(entry.id)
+    finally:
+        if sent:
+            with uow() as unit:
+                unit.jobs.mark_sent(sent)
+                unit.commit()
+            log.debug("queued %d jobs (%d rows)", len(queued), len(sent))
+    return len(sent)

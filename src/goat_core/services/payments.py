@@ -13,7 +13,7 @@ from datetime import timedelta
 import attrs
 
 from goat_core.errors import InvalidInput, PaymentError, UnknownPurchase
-from goat_core.jobs import MakeReceipt
+from goat_core.jobs import MakeReceipt, SendEmail
 from goat_core.model import (
     LedgerKind,
     PaymentStart,
@@ -115,10 +115,12 @@ class Payments:
                 ):
                     uow.fixtures.release(purchase.fixture_id, purchase.reserved)
                     self._announce(uow.outbox, purchase, accepted=False)
+                    uow.jobs.add(SendEmail(purchase.request_id, "rejected"))
                     expired += 1
                 uow.commit()
         if expired:
             log.info("cancelled %d purchases left unpaid for %s", expired, timeout)
+            context.jobs_queued()  # the buyers' emails
         return expired
 
     def _paid_by(self, back: PaymentReturn) -> Purchase:
@@ -168,9 +170,13 @@ class Payments:
             )
             if moved:
                 if accepted:
+                    uow.jobs.add(
+                        MakeReceipt(purchase.request_id), SendEmail(purchase.request_id, "accepted")
+                    )
                     settle_if_finished(uow, purchase.request_id, context.rules, now)
                 else:
                     uow.fixtures.release(purchase.fixture_id, purchase.reserved)
+                    uow.jobs.add(SendEmail(purchase.request_id, "rejected"))
                 self._announce(uow.outbox, purchase, accepted=accepted)
             if captured and not (moved and accepted) and purchase.user_id is not None:
                 # Webpay took the money but the purchase is not accepted (a wrong amount, or
@@ -184,8 +190,7 @@ class Payments:
         assert final is not None
         if moved:
             log.info("purchase %s: payment %s", purchase.request_id, status)
-            if accepted:
-                context.follow_up(MakeReceipt(purchase.request_id))
+            context.jobs_queued()  # its receipt and email
         return final
 
     def _announce(self, outbox: Outbox, purchase: Purchase, *, accepted: bool) -> None:

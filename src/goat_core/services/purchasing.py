@@ -133,7 +133,7 @@ class Purchasing:
             payment = self._payments.start(buy_order, session, cost, command.return_url)
         order = _Order(command, result, context.ids.new_id(), now, payment, buy_order)
         bought = self._lots.submit(order)
-        context.follow_up(Recommend(command.user_id))
+        context.jobs_queued()  # the lot added a Recommend job for its buyers
         return bought
 
     def _outcome(self, command: BuyBonds) -> Outcome:
@@ -203,7 +203,11 @@ class Purchasing:
                 taken[fixture.id] = taken.get(fixture.id, 0) + command.quantity
                 answers[i] = Bought(purchase, order.payment, FixtureSummary.of(fixture))
             if sales:
-                uow.sales.record(sales, orders[0].now)
+                # one recompute per buyer of the lot, decided with the purchases and
+                # written in the same go (the job outbox costs the lot no round trip)
+                buyers = sorted({sale.purchase.user_id or "" for sale in sales})
+                jobs = [Recommend(user_id) for user_id in buyers]
+                uow.sales.record(sales, orders[0].now, jobs)
                 uow.commit()
         if sales:  # one line per transaction: a line per purchase costs more than its write
             log.info(

@@ -143,8 +143,7 @@ class Queries:
 
         Only the owner gets it (an admin too sees "unknown"): it carries their name and
         email. ``NotAccepted`` if the purchase has no receipt. While there is none yet, a
-        job to make it is queued again: jobs are safe to run twice, and if the queue is
-        down the next ask queues again.
+        job to make it is queued again (through the job outbox): jobs are safe to run twice.
         """
         purchase = self.purchase(viewer, request_id).purchase
         if purchase.user_id != viewer.user_id:
@@ -153,7 +152,10 @@ class Queries:
             raise NotAccepted(f"purchase {request_id} is {purchase.status}: it has no receipt")
         url = self._receipts.url(request_id) if self._receipts is not None else None
         if url is None:
-            self._context.follow_up(MakeReceipt(request_id))
+            with self._context.uow() as uow:
+                uow.jobs.add(MakeReceipt(request_id))
+                uow.commit()
+            self._context.jobs_queued()
         return url
 
     def balance(self, user_id: str) -> int:

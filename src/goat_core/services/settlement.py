@@ -1,7 +1,9 @@
 """Deciding and settling purchases: plain functions over a unit of work.
 
 Validations (from the broker, an admin or our own payment flow) decide a purchase;
-final results settle the accepted ones. Several use cases share these steps, always
+final results settle the accepted ones. The jobs a decision calls for (an accepted
+purchase's receipt, a winner's recommendations) go to the job outbox in the same
+transaction. Several use cases share these steps, always
 inside their own transaction, so they take the unit of work rather than open one.
 """
 
@@ -11,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
+from goat_core.jobs import MakeReceipt, Recommend, SendEmail
 from goat_core.model import (
     LedgerKind,
     MatchState,
@@ -48,6 +51,10 @@ def apply_validation(
     if message.valid:
         if not uow.purchases.transition(purchase.request_id, pending, PurchaseStatus.ACCEPTED, now):
             return False
+        if purchase.is_ours:
+            uow.jobs.add(
+                MakeReceipt(purchase.request_id), SendEmail(purchase.request_id, "accepted")
+            )
         settle_if_finished(uow, purchase.request_id, rules, now)
         return True
     if not uow.purchases.transition(purchase.request_id, pending, PurchaseStatus.REJECTED, now):
@@ -56,6 +63,8 @@ def apply_validation(
         uow.wallets.credit(
             purchase.user_id, purchase.cost(rules), LedgerKind.REFUND, purchase.request_id, now
         )
+    if purchase.is_ours:
+        uow.jobs.add(SendEmail(purchase.request_id, "rejected"))
     uow.fixtures.release(purchase.fixture_id, purchase.reserved)
     return True
 
@@ -112,4 +121,9 @@ def settle(uow: UnitOfWork, purchase: Purchase, rules: Rules, now: datetime) -> 
         return 0
     if amount and purchase.user_id is not None:
         uow.wallets.credit(purchase.user_id, amount, LedgerKind.PAYOUT, purchase.request_id, now)
+    if won and purchase.is_ours and purchase.user_id is not None:
+        # the user's won bonds changed: their recommendations are recomputed after commit
+        uow.jobs.add(Recommend(purchase.user_id))
+    if purchase.is_ours:
+        uow.jobs.add(SendEmail(purchase.request_id, "settled"))
     return 1

@@ -317,8 +317,13 @@ def test_jobs_follow_a_validation_of_ours_received_from_the_broker(
     request_id = bought.purchase.request_id
 
     peer.send(TOPIC_VALIDATION, {"request_id": request_id, "group_id": "15", "valid": True})
-    # the job is queued right after the verdict commits
-    wait_until(lambda: MakeReceipt(request_id) in jobs.enqueued)
+
+    # the job is committed with the verdict, and relayed from the job outbox
+    def relayed() -> bool:
+        exchange.relay_jobs()
+        return MakeReceipt(request_id) in jobs.enqueued
+
+    wait_until(relayed)
     assert status(exchange, request_id) is PurchaseStatus.ACCEPTED
 
 

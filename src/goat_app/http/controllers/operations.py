@@ -33,7 +33,11 @@ class OperationsController(Controller):
         summary="Readiness of each dependency",
     )
     def ready(self, exchange: ExchangeDep, system: SystemDep) -> Response[ReadyOut]:
-        """Readiness: each dependency (database, broker, jobs) and its state."""
+        """Readiness: each dependency (database, broker, jobs) and its state.
+
+        Ready means the database answers: a broker or job queue that is down only delays
+        what the outboxes keep.
+        """
         try:
             backlog: int | None = exchange.outbox_backlog()
             database = f"up ({system.database_kind})"
@@ -43,8 +47,11 @@ class OperationsController(Controller):
         broker = system.broker_state()
         if backlog is not None:
             broker = f"{broker}; outbox backlog {backlog}"
-        jobs_up = system.jobs_available()
-        jobs = "up (in-process)" if jobs_up else "down"
-        is_ready = database.startswith("up") and jobs_up
+        # a job queue that is down only delays jobs (the job outbox keeps them): it is
+        # shown, not a reason to take this process out of service
+        jobs = f"{'up' if system.jobs_available() else 'down'} ({system.jobs_kind})"
+        if backlog is not None:
+            jobs = f"{jobs}; job outbox backlog {exchange.jobs_backlog()}"
+        is_ready = database.startswith("up")
         body = ReadyOut(is_ready, {"database": database, "broker": broker, "jobs": jobs})
         return Response(body, status_code=200 if is_ready else 503)

@@ -32,6 +32,7 @@ from goat_app.http.schemas import (
     ValidationOut,
     purchase_out,
 )
+from goat_app.logs import note_purchase
 from goat_core.errors import NotFound
 from goat_core.model import PurchaseStatus, ValidationMessage
 from goat_core.services import BuyBonds
@@ -70,6 +71,7 @@ class PurchasesController(Controller):
                 return_url=system.return_url,
             )
         )
+        note_purchase(str(bought.view.purchase.request_id))  # on this request's log lines
         payment = bought.payment
         return PurchaseCreatedOut(
             purchase_out(bought.view),
