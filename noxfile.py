@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import nox
 
-nox.options.sessions = ["lint", "typecheck", "tests", "containers"]
+# the whole suite last: its summary is the last line of a run
+nox.options.sessions = ["lint", "typecheck", "containers", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 
