@@ -27,14 +27,25 @@ from goat_core.model import (
     LedgerKind,
     MatchState,
     OutboxMessage,
-    PaymentConfirmation,
-    PaymentStart,
     PaymentStatus,
     Purchase,
     PurchaseStatus,
     Recommendations,
     User,
     ValidationMessage,
+)
+from goat_core.providers import (
+    BrokerPublisher,
+    Clock,
+    Email,
+    IdGenerator,
+    JobQueue,
+    Mailer,
+    OutboxLease,
+    PaymentGateway,
+    Receipt,
+    ReceiptRenderer,
+    ReceiptStore,
 )
 
 __all__ = [
@@ -420,120 +431,3 @@ class UnitOfWork(Protocol):
 class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork:
         """A fresh unit of work; each call is an independent transaction."""
-
-
-class PaymentGateway(Protocol):
-    """A payment provider (Webpay). It only creates and confirms transactions.
-
-    You may not move wallet money here, and nothing is granted until ``commit`` says so.
-    """
-
-    def start(self, buy_order: str, session_id: str, amount: int, return_url: str) -> PaymentStart:
-        """Open a transaction for ``amount`` CLP; the user pays at ``url`` with ``token``."""
-
-    def commit(self, token: str) -> PaymentConfirmation:
-        """Confirm the transaction after the user returns; say whether it was authorized.
-
-        Raises ``PaymentError`` when the provider fails or the token is unknown.
-        """
-
-
-class ReceiptStore(Protocol):
-    def put(self, key: str, document: bytes) -> str:
-        """Store the document under ``key`` (overwriting); return a URL to fetch it."""
-
-    def url(self, key: str) -> str | None:
-        """A URL for the stored document, or None if nothing is stored under ``key``."""
-
-
-@attrs.frozen
-class Receipt:
-    """What a purchase's receipt says (CONTRACT §5), built by the core, drawn by a renderer.
-
-    Plain values only: a renderer escapes every text it is given (team names come from
-    the broker and may hold anything).
-    """
-
-    group_name: str
-    buyer_name: str
-    buyer_email: str | None
-    home: str
-    away: str
-    league: str
-    round: str
-    kickoff: datetime
-    result_backed: str
-    """The team backed, or "Draw"."""
-    quantity: int
-    unit_price: int
-    amount_paid: int
-    """CLP."""
-    paid_with: str
-    """"wallet" or "Webpay"."""
-    purchase_id: str
-    issued_at: datetime
-
-
-class ReceiptRenderer(Protocol):
-    def render(self, receipt: Receipt) -> bytes:
-        """The receipt as a PDF document; never reaches the network while rendering."""
-
-
-@attrs.frozen
-class Email:
-    """One message to one person, in plain text and HTML (the HTML already escaped)."""
-
-    to: str
-    subject: str
-    text: str
-    html: str
-
-
-class Mailer(Protocol):
-    def send(self, email: Email) -> None:
-        """Hand the email to the mail system; return once it accepted it.
-
-        Raises ``Unavailable`` when the mail system cannot be reached or refuses for now,
-        so that the job is tried again later, and ``InvalidInput`` when it refuses this
-        email for good (an unknown recipient).
-        """
-
-
-class BrokerPublisher(Protocol):
-    def publish(self, topic: str, payload: str) -> None:
-        """Send with QoS 1 and return once the broker acknowledged; else raise ``Unavailable``."""
-
-
-class OutboxLease(Protocol):
-    """Who may publish the outbox: one relay at a time among every process on a database."""
-
-    def acquire(self) -> bool:
-        """Try to become (or confirm that this holder still is) the one publisher; say which.
-
-        Never waits for another holder. The lease ends with ``release()`` or when the
-        holder dies (its connection goes), so that a standby takes over. Raises
-        ``Unavailable`` when the database cannot be reached (the lease is lost then).
-        """
-
-    def release(self) -> None:
-        """Stop being the publisher (idempotent)."""
-
-
-class JobQueue(Protocol):
-    def enqueue(self, job: Job) -> str:
-        """Queue ``job`` to run after the caller's commit; return its id.
-
-        Jobs are safe to run twice, so a queue may fold a job equal to one still waiting
-        into it (and answer that one's id). Raises ``Unavailable`` if the queue cannot be
-        reached.
-        """
-
-
-class Clock(Protocol):
-    def now(self) -> datetime:
-        """The current time, timezone-aware UTC."""
-
-
-class IdGenerator(Protocol):
-    def new_id(self) -> str:
-        """A new unique id (a UUID string)."""

@@ -1,4 +1,5 @@
-"""The in-memory outboxes: broker messages (``ports.Outbox``) and jobs (``ports.JobOutbox``).
+"""The in-memory message stores: the outboxes (broker messages, jobs), the inbox, dead
+letters and auctions.
 
 Each works on the state of one unit of work (``store._State``), like every repository of
 the in-memory store; units of work run one at a time, so ``pending`` needs no lock.
@@ -7,18 +8,25 @@ the in-memory store; units of work run one at a time, so ``pending`` needs no lo
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import attrs
 
 from goat_core.jobs import Job
-from goat_core.model import OutboxMessage
+from goat_core.model import DeadLetter, OutboxMessage
 from goat_core.ports import PendingJob
 
 if TYPE_CHECKING:
     from goat_adapters.memory.store import _State
 
-__all__ = ["MemoryJobOutbox", "MemoryOutbox"]
+__all__ = [
+    "MemoryAuctions",
+    "MemoryDeadLetters",
+    "MemoryInbox",
+    "MemoryJobOutbox",
+    "MemoryOutbox",
+]
 
 
 @attrs.define
@@ -59,3 +67,42 @@ class MemoryJobOutbox:
 
     def backlog(self) -> int:
         return sum(1 for _, sent in self.s.jobs if not sent)
+
+
+@attrs.define
+class MemoryInbox:
+    """``ports.Inbox`` over a set of keys."""
+
+    s: _State
+
+    def remember(self, key: str) -> bool:
+        if key in self.s.inbox:
+            return False
+        self.s.inbox.add(key)
+        return True
+
+
+@attrs.define
+class MemoryDeadLetters:
+    """``ports.DeadLetters`` over a list, newest last."""
+
+    s: _State
+
+    def add(self, topic: str, payload: str, reason: str, now: datetime) -> None:
+        self.s.dead_letters.append(
+            DeadLetter(len(self.s.dead_letters) + 1, topic, payload, reason, now)
+        )
+
+    def page(self, page: int, count: int) -> tuple[list[DeadLetter], int]:
+        newest = self.s.dead_letters[::-1]
+        return newest[(page - 1) * count : page * count], len(newest)
+
+
+@attrs.define
+class MemoryAuctions:
+    """``ports.Auctions``: the payloads as received."""
+
+    s: _State
+
+    def add(self, payload: str, now: datetime) -> None:
+        self.s.auctions.append(payload)

@@ -16,7 +16,13 @@ from typing import Self
 
 import attrs
 
-from goat_adapters.memory.outboxes import MemoryJobOutbox, MemoryOutbox
+from goat_adapters.memory.outboxes import (
+    MemoryAuctions,
+    MemoryDeadLetters,
+    MemoryInbox,
+    MemoryJobOutbox,
+    MemoryOutbox,
+)
 from goat_core import ports
 from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
 from goat_core.jobs import Job
@@ -153,11 +159,11 @@ class InMemoryUnitOfWork:
         self.wallets = _Wallets(state)
         self.outbox = MemoryOutbox(state)
         self.jobs = MemoryJobOutbox(state)
-        self.inbox = _Inbox(state)
+        self.inbox = MemoryInbox(state)
         self.parked = _Parked(state)
         self.parked_requests = _ParkedRequests(state)
-        self.dead_letters = _DeadLetters(state)
-        self.auctions = _Auctions(state)
+        self.dead_letters = MemoryDeadLetters(state)
+        self.auctions = MemoryAuctions(state)
         self.recommendations = _Recommendations(state)
         self.sales = _Sales(state)
 
@@ -379,17 +385,6 @@ class _Wallets:
 
 
 @attrs.define
-class _Inbox:
-    s: _State
-
-    def remember(self, key: str) -> bool:
-        if key in self.s.inbox:
-            return False
-        self.s.inbox.add(key)
-        return True
-
-
-@attrs.define
 class _Parked:
     s: _State
 
@@ -429,28 +424,6 @@ class _ParkedRequests:
         for request in taken:
             del self.s.parked_requests[request.request_id]
         return taken
-
-
-@attrs.define
-class _DeadLetters:
-    s: _State
-
-    def add(self, topic: str, payload: str, reason: str, now: datetime) -> None:
-        self.s.dead_letters.append(
-            DeadLetter(len(self.s.dead_letters) + 1, topic, payload, reason, now)
-        )
-
-    def page(self, page: int, count: int) -> tuple[list[DeadLetter], int]:
-        newest = self.s.dead_letters[::-1]
-        return newest[(page - 1) * count : page * count], len(newest)
-
-
-@attrs.define
-class _Auctions:
-    s: _State
-
-    def add(self, payload: str, now: datetime) -> None:
-        self.s.auctions.append(payload)
 
 
 @attrs.define
