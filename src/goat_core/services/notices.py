@@ -5,7 +5,7 @@ tried again; both are made safe for that here:
 
 - A receipt is rendered once: if the store already holds one for the purchase, nothing
   is rendered (two workers racing may both render; the store keeps one, same content).
-- An email is sent at most once per purchase and event. Before sending, a transaction
+- An email is sent once per purchase and event. Before sending, a transaction
   asks ``uow.inbox`` whether the key ``mail:{request_id}:{event}`` was recorded (and
   rolls back); after the mail system accepted the email, another records it. A mail
   server that is down fails the job, which is tried again: mail is delayed, never lost.
