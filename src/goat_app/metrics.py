@@ -25,6 +25,7 @@ from goat_core.model import Viewer
 __all__ = [
     "CONTENT_TYPE",
     "HttpMetrics",
+    "JobMetrics",
     "JobQueueCollector",
     "SystemCollector",
     "render",
@@ -84,6 +85,12 @@ class SystemCollector(Collector):
             "goat_relay_publishing",
             "Whether this process's relay holds the outbox lease and publishes (1) or stands by",
             value=int(side.relay.publishing),
+        )
+        yield GaugeMetricFamily(
+            "goat_relay_lag_seconds",
+            "Seconds since this relay last had nothing to send: the oldest waiting message"
+            " has waited at most that long (0 while standing by)",
+            value=side.relay.lag(),
         )
 
     def _database(self) -> Iterator[Metric]:
@@ -163,6 +170,32 @@ class HttpMetrics:
             ["outcome"],
             registry=self.registry,
         )
+
+
+class JobMetrics:
+    """A worker's registry (``goat worker``'s ``/metrics``): the jobs it ran by kind and
+    outcome, and the time each took."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.jobs = Counter(
+            "goat_worker_jobs",
+            "Jobs this worker ran, by kind and outcome (done or failed)",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.duration = Histogram(
+            "goat_worker_job_duration_seconds",
+            "Time to run one job in this worker, by kind",
+            ["kind"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def observe(self, kind: str, seconds: float, *, failed: bool) -> None:
+        """One job of ``kind`` ran for ``seconds``, and failed or not."""
+        self.jobs.labels(kind=kind, outcome="failed" if failed else "done").inc()
+        self.duration.labels(kind=kind).observe(seconds)
 
 
 def system_registry(system: System) -> CollectorRegistry:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from goat_core.errors import Busy, Unavailable
@@ -57,6 +58,7 @@ class OutboxRelay:
         self.standby_interval = standby_interval
         self.publishing = False
         """Whether this relay published at its last round (False while standing by)."""
+        self._caught_up_at = time.monotonic()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -69,6 +71,14 @@ class OutboxRelay:
         )
         self._thread.start()
         return self
+
+    def lag(self) -> float:
+        """Seconds since this relay last found nothing left to send (0 while standing by).
+
+        Every message still waiting arrived after that moment, so this bounds from above
+        how long the oldest of them has waited.
+        """
+        return time.monotonic() - self._caught_up_at if self.publishing else 0.0
 
     def wake(self) -> None:
         """Relay now rather than at the next tick (e.g. right after a purchase)."""
@@ -121,6 +131,8 @@ class OutboxRelay:
             try:
                 sent = self.send()
                 last_error = ""
+                if not sent:
+                    self._caught_up_at = time.monotonic()
                 if self.backlog is not None and self.on_backlog is not None:
                     self.on_backlog(self.backlog())
             except RETRYABLE as error:
