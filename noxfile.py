@@ -5,7 +5,7 @@ from __future__ import annotations
 import nox
 
 # the whole suite last: its summary is the last line of a run
-nox.options.sessions = ["lint", "typecheck", "containers", "tests"]
+nox.options.sessions = ["lint", "typecheck", "containers", "cdk", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
 
@@ -38,3 +38,10 @@ def containers(session: nox.Session) -> None:
     session.run("hadolint", "Dockerfile")
     # the files alone: no conftest, so goat itself need not be installed here
     session.run("pytest", "--noconftest", "tests/deploy", *session.posargs)
+
+
+@nox.session
+def cdk(session: nox.Session) -> None:
+    """The AWS CDK stack (deploy/aws) synthesized, its template asserted on: no Docker, no AWS."""
+    session.install("aws-cdk-lib>=2", "constructs>=10", "pytest")
+    session.run("pytest", "--noconftest", "deploy/aws/tests", *session.posargs)

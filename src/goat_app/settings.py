@@ -59,6 +59,8 @@ class Settings:
     """How long a page of GET /fixtures may be served from memory (0: never)."""
     listener_port: int | None = None
     """Where ``goat listener`` answers ``/health``, ``/ready`` and ``/metrics`` (unset: none)."""
+    worker_port: int | None = None
+    """Where ``goat worker`` answers ``/health`` and ``/metrics`` (unset: none)."""
     log_format: Literal["text", "json"] = "text"
     """``json``: one JSON object per log line (``goat_app.logs``)."""
 
@@ -173,6 +175,7 @@ class Settings:
             lock_timeout_ms=number("LOCK_TIMEOUT_MS", 2000),
             fixtures_cache_ms=number("FIXTURES_CACHE_MS", 1000, minimum=0),
             listener_port=number("LISTENER_PORT", 0, minimum=0) or None,
+            worker_port=number("WORKER_PORT", 0, minimum=0) or None,
             log_format=log_format,  # type: ignore[arg-type]  # checked against the Literal above
         )
 

@@ -12,8 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from goat_adapters.sql import SqlDatabase
+from goat_adapters.sql.tables import purchases
 from goat_core.services import Exchange
 from goat_core.wire import TOPIC_INFO, TOPIC_REQUESTS, TOPICS, parse_fixtures
 from tests.integration.mqtt.support import Peer, create_session, sample, wait_until
@@ -91,6 +93,12 @@ def recorded(database: SqlDatabase, request_ids: list[str]) -> int:
         return sum(1 for r in request_ids if uow.purchases.get(r) is not None)
 
 
+def purchase_rows(database: SqlDatabase) -> int:
+    """How many rows the purchases table holds, whoever made them."""
+    with database.engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(purchases)).scalar_one())
+
+
 def bonds_left(database: SqlDatabase) -> int:
     with database.unit_of_work() as uow:
         return sum((uow.fixtures.get(f.id) or f).available_bonds or 0 for f in FIXTURES)
@@ -103,6 +111,7 @@ def test_a_killed_listener_applies_everything_once_after_a_restart(
     persistent_broker: MqttServer,
 ) -> None:
     """SIGKILL mid-stream, more sent while it is dead, restart: each purchase applied once."""
+    assert purchase_rows(database) == 0
     exchange.receive(TOPIC_INFO, sample("fixtures_info.json"))
     peer = Peer(persistent_broker.url)
     ids = [f"killed-{n}" for n in range(150)]
@@ -127,4 +136,6 @@ def test_a_killed_listener_applies_everything_once_after_a_restart(
         assert listener_process.terminate() == 0
     finally:
         peer.close()
+    # none missing, none twice: one row per request, and each took its bond once
+    assert purchase_rows(database) == len(ids)
     assert bonds_left(database) == 40 * len(FIXTURES) - len(ids)
