@@ -17,8 +17,16 @@ from goat_adapters.mqtt import PahoBrokerPublisher, PahoListener
 from goat_adapters.mqtt.embedded import EmbeddedBroker
 from goat_app.relay import OutboxRelay, Periodic
 from goat_app.simulator import SimulatorHandle
+from goat_core.ports import JobQueue
+from goat_core.services import Exchange
 
-__all__ = ["BrokerCounters", "BrokerSide", "log_counters_periodically"]
+__all__ = [
+    "BrokerCounters",
+    "BrokerSide",
+    "backlogs",
+    "log_counters_periodically",
+    "report_backlogs",
+]
 
 log = logging.getLogger("goat.listener")
 
@@ -130,6 +138,31 @@ def log_counters_periodically(
         if now != last:
             log.info("broker counters %s", " ".join(f"{k}={v}" for k, v in now.items()))
             last = now
+
+
+def backlogs(exchange: Exchange, jobs: JobQueue) -> dict[str, int]:
+    """What waits: our messages, jobs not handed over, and jobs queued on Redis (rq)."""
+    found = {
+        "OutboxBacklog": exchange.outbox_backlog(),
+        "JobOutboxBacklog": exchange.jobs_backlog(),
+    }
+    sizes = getattr(jobs, "sizes", None)  # the rq queue's; other queues keep nothing
+    if sizes is not None:
+        found["JobsQueued"] = sizes()["queued"]
+    return found
+
+
+def report_backlogs(read: Callable[[], dict[str, int]]) -> None:
+    """Log the backlogs ``read`` gives (``OutboxBacklog``, ...) as one line.
+
+    Under ``GOAT_LOG_FORMAT=json`` the line is also a CloudWatch embedded metric record
+    (namespace ``Goat``): on AWS the log driver turns it into the metrics that the stack's
+    alarms watch (deploy/aws/goat_alarms.py), with no agent.
+    """
+    values = read()
+    log.info(
+        "backlogs %s", " ".join(f"{k}={v}" for k, v in values.items()), extra={"metrics": values}
+    )
 
 
 @attrs.frozen

@@ -37,7 +37,13 @@ from goat_adapters.mqtt.embedded import EmbeddedBroker
 from goat_adapters.sql import SqlDatabase, SqlOutboxLease, upgrade
 from goat_adapters.webpay import SandboxPaymentGateway
 from goat_app.auth import DevelopmentTokenVerifier, JwksTokenVerifier, TokenVerifier, VerifiedTokens
-from goat_app.broker import BrokerCounters, BrokerSide, log_counters_periodically
+from goat_app.broker import (
+    BrokerCounters,
+    BrokerSide,
+    backlogs,
+    log_counters_periodically,
+    report_backlogs,
+)
 from goat_app.notify import build_mailer, build_receipt_store, build_renderer
 from goat_app.relay import OutboxRelay, Periodic
 from goat_app.settings import Settings, SettingsError
@@ -231,6 +237,8 @@ def build_system(
         if broker is not None:
             side = _broker_side(settings, exchange, broker, lease)
             resources.callback(_logged(side.stop))
+            report = functools.partial(report_backlogs, functools.partial(backlogs, exchange, jobs))
+            resources.callback(_logged(Periodic(report, every=60, name="backlogs").start().stop))
         return System(
             settings=settings,
             exchange=exchange,

@@ -67,6 +67,10 @@ class RequestContext(logging.Filter):
         return True
 
 
+METRICS_NAMESPACE = "Goat"
+"""Where a log line's ``metrics`` go on CloudWatch (deploy/aws/goat_alarms.py)."""
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the request and purchase
     ids when there are some, and a traceback folded into the same line."""
@@ -84,6 +88,19 @@ class JsonFormatter(logging.Formatter):
             value = getattr(record, name, None)
             if value is not None:
                 line[name] = value
+        metrics = getattr(record, "metrics", None)
+        if isinstance(metrics, dict) and metrics:  # CloudWatch's embedded metric format
+            line.update(metrics)
+            line["_aws"] = {
+                "Timestamp": int(record.created * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": METRICS_NAMESPACE,
+                        "Dimensions": [[]],
+                        "Metrics": [{"Name": name, "Unit": "Count"} for name in metrics],
+                    }
+                ],
+            }
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         if record.stack_info:

@@ -65,3 +65,20 @@ def test_json_lines_parse_one_by_one_with_ids_and_tracebacks() -> None:
     assert lines[1]["purchase_id"] == "purchase-9"
     assert lines[1]["level"] == "WARNING"
     assert "RuntimeError: boom" in lines[2]["exception"]
+
+
+@pytest.mark.usefixtures("root_restored")
+def test_backlogs_in_json_are_cloudwatch_embedded_metrics() -> None:
+    """A backlog report under JSON logs is one EMF record: namespace Goat, each value a metric."""
+    from goat_app.broker import report_backlogs
+
+    stream = io.StringIO()
+    configure_logging("json", stream=stream)
+
+    report_backlogs(lambda: {"OutboxBacklog": 3, "JobOutboxBacklog": 0})
+
+    [line] = [json.loads(text) for text in stream.getvalue().splitlines() if "backlogs" in text]
+    [directive] = line["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "Goat"
+    assert [m["Name"] for m in directive["Metrics"]] == ["OutboxBacklog", "JobOutboxBacklog"]
+    assert (line["OutboxBacklog"], line["JobOutboxBacklog"]) == (3, 0)
