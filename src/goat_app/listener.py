@@ -9,18 +9,18 @@ root (``goat_app.compose``); this module only waits for the signal to stop it, a
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
 
 from goat_app.compose import BrokerOptions, System, build_system
-from goat_app.metrics import CONTENT_TYPE, render, system_registry
+from goat_app.metrics import system_registry
+from goat_app.probes import Answer, ProbeServer, json_answer, metrics_answer
 from goat_app.settings import Settings
 
-__all__ = ["ProbeServer", "readiness", "run_listener", "wait_for_signal"]
+__all__ = ["probes", "readiness", "run_listener", "wait_for_signal"]
 
 log = logging.getLogger("goat.listener")
 
@@ -58,58 +58,18 @@ def readiness(system: System) -> tuple[bool, dict[str, Any]]:
     return ready, checks
 
 
-class ProbeServer:
-    """``/health`` (the process runs), ``/ready`` (``readiness``) and ``/metrics``
-    (Prometheus' text) over plain HTTP, in a thread; ``port`` 0 picks a free one (see
-    ``address``)."""
+def probes(system: System) -> dict[str, Callable[[], Answer]]:
+    """The listener's routes: ``/health``, ``/ready`` (``readiness``) and ``/metrics``."""
 
-    # every interface: the probes are for an orchestrator outside the container
-    def __init__(self, system: System, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104
-        probed = system
-        registry = system_registry(system)
+    def ready() -> Answer:
+        is_ready, checks = readiness(system)
+        return json_answer(200 if is_ready else 503, {"ready": is_ready, "checks": checks})
 
-        class Probe(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/health":
-                    self._answer(200, {"status": "ok"})
-                elif self.path == "/ready":
-                    ready, checks = readiness(probed)
-                    self._answer(200 if ready else 503, {"ready": ready, "checks": checks})
-                elif self.path == "/metrics":
-                    self._send(200, render(registry), CONTENT_TYPE)
-                else:
-                    self._answer(404, {"detail": "only /health, /ready and /metrics are here"})
-
-            def _answer(self, status: int, body: dict[str, Any]) -> None:
-                self._send(status, json.dumps(body).encode(), "application/json")
-
-            def _send(self, status: int, data: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Probes come every few seconds: not worth a log line each."""
-
-        self._server = ThreadingHTTPServer((host, port), Probe)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="goat-probes", daemon=True
-        )
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
-
-    def start(self) -> ProbeServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    return {
+        "/health": lambda: json_answer(200, {"status": "ok"}),
+        "/ready": ready,
+        "/metrics": metrics_answer(system_registry(system)),
+    }
 
 
 def run_listener(settings: Settings, stop: threading.Event | None = None) -> None:
@@ -119,14 +79,14 @@ def run_listener(settings: Settings, stop: threading.Event | None = None) -> Non
     (127.0.0.1:1883), e.g. one that a ``goat serve`` on this machine runs.
     """
     system = build_system(settings, broker=BrokerOptions(embedded_port=None))
-    probes = None
+    server = None
     try:
         if settings.listener_port is not None:
-            probes = ProbeServer(system, settings.listener_port).start()
-            log.info("/health, /ready and /metrics on port %d", probes.address[1])
+            server = ProbeServer(probes(system), settings.listener_port).start()
+            log.info("/health, /ready and /metrics on port %d", server.address[1])
         wait_for_signal(stop)
     finally:
         log.info("stopping the listener")
-        if probes is not None:
-            probes.stop()
+        if server is not None:
+            server.stop()
         system.close()

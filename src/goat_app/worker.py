@@ -10,20 +10,18 @@ the time per job) on that port, as ``goat listener`` does on its own.
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import threading
 import time
 from collections.abc import Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 from goat_adapters.rq import DEFAULT_QUEUE, redis_from_url, run_worker, take
 from goat_app.compose import System, build_system
-from goat_app.metrics import CONTENT_TYPE, JobMetrics, render
+from goat_app.metrics import JobMetrics
+from goat_app.probes import ProbeServer, json_answer, metrics_answer
 from goat_app.settings import Settings, SettingsError
 
-__all__ = ["JOB_FUNCTION", "MetricsServer", "run", "work"]
+__all__ = ["JOB_FUNCTION", "run", "work"]
 
 log = logging.getLogger("goat.worker")
 
@@ -56,53 +54,6 @@ def run(kind: str, **fields: object) -> None:
         _metrics.observe(kind, time.perf_counter() - started, failed=failed)
 
 
-class MetricsServer:
-    """``/health`` (the process runs) and ``/metrics`` (this worker's jobs, Prometheus'
-    text) over plain HTTP, in a thread; ``port`` 0 picks a free one (see ``address``)."""
-
-    # every interface: the probes are for an orchestrator outside the container
-    def __init__(self, metrics: JobMetrics, port: int, host: str = "0.0.0.0") -> None:  # noqa: S104
-        registry = metrics.registry
-
-        class Probe(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/health":
-                    self._send(200, json.dumps({"status": "ok"}).encode(), "application/json")
-                elif self.path == "/metrics":
-                    self._send(200, render(registry), CONTENT_TYPE)
-                else:
-                    body = json.dumps({"detail": "only /health and /metrics are here"})
-                    self._send(404, body.encode(), "application/json")
-
-            def _send(self, status: int, data: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Scrapes come every few seconds: not worth a log line each."""
-
-        self._server = ThreadingHTTPServer((host, port), Probe)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="goat-worker-metrics", daemon=True
-        )
-
-    @property
-    def address(self) -> tuple[str, int]:
-        host, port = self._server.server_address[:2]
-        return str(host), int(port)
-
-    def start(self) -> MetricsServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
 def work(
     settings: Settings,
     queues: Sequence[str] = (DEFAULT_QUEUE,),
@@ -125,7 +76,11 @@ def work(
     probes = None
     try:
         if settings.worker_port is not None:
-            probes = MetricsServer(_metrics, settings.worker_port).start()
+            routes = {
+                "/health": lambda: json_answer(200, {"status": "ok"}),
+                "/metrics": metrics_answer(_metrics.registry),
+            }
+            probes = ProbeServer(routes, settings.worker_port, name="goat-worker-probes").start()
             log.info("/health and /metrics on port %d", probes.address[1])
         log.info("working queues %s on %s", ", ".join(queues), settings.redis_url)
         return run_worker(

@@ -4,14 +4,9 @@
 its methods (``goat_core.services`` holds one module per concern behind it). The domain
 types are in ``goat_core.model``, the typed jobs in ``goat_core.jobs``, what the core
 needs from outside in ``goat_core.ports`` (``typing.Protocol``), and the one error tree
-in ``goat_core.errors``. ``goat_adapters.memory`` runs all of it without any server::
-
-    from goat_adapters.memory import World, make_fixture
-
-    world = World()                        # Exchange over the in-memory adapters
-    world.add_fixtures(make_fixture(1))
-    world.fund("alice", 5000)
-    world.exchange.buy_bonds(BuyBonds("alice", 1, Outcome.HOME, quantity=2, wallet=True))
+in ``goat_core.errors``. The in-memory adapters run all of it without any server: the
+``World`` of the memory adapter package builds an ``Exchange`` over them in one line (see
+the README, "Using goat as a library").
 """
 
 from goat_core.errors import GoatError
