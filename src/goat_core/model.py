@@ -16,6 +16,7 @@ __all__ = [
     "FINISHED_STATUSES",
     "HOLDING_STATUSES",
     "NOT_STARTED_STATUSES",
+    "RECEIPT_STATUSES",
     "DeadLetter",
     "Fixture",
     "FixtureStage",
@@ -113,6 +114,10 @@ HOLDING_STATUSES = frozenset(
 
 Settling an accepted purchase (won/lost) does not give its bonds back: they were sold.
 """
+
+
+RECEIPT_STATUSES = frozenset({PurchaseStatus.ACCEPTED, PurchaseStatus.WON, PurchaseStatus.LOST})
+"""Statuses of a purchase that has a receipt: accepted, and kept once settled."""
 
 
 class LedgerKind(enum.StrEnum):

@@ -21,16 +21,14 @@ from datetime import datetime
 
 from goat_core.errors import InvalidInput
 from goat_core.jobs import EMAIL_EVENTS
-from goat_core.model import Fixture, Outcome, Purchase, PurchaseStatus, User
+from goat_core.model import RECEIPT_STATUSES, Fixture, Outcome, Purchase, PurchaseStatus, User
 from goat_core.ports import Email, Mailer, Receipt, ReceiptRenderer, ReceiptStore
 from goat_core.services.context import Context
 
-__all__ = ["RECEIPT_STATUSES", "Notices", "format_clp"]
+__all__ = ["Notices", "format_clp"]
 
 log = logging.getLogger("goat.core")
 
-RECEIPT_STATUSES = frozenset({PurchaseStatus.ACCEPTED, PurchaseStatus.WON, PurchaseStatus.LOST})
-"""A purchase has a receipt once accepted, and keeps it when settled."""
 
 _EVENT_STATUSES = {
     "accepted": RECEIPT_STATUSES,

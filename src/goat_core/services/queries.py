@@ -16,6 +16,7 @@ import attrs
 from goat_core.errors import Forbidden, NotAccepted, UnknownFixture, UnknownPurchase
 from goat_core.jobs import MakeReceipt
 from goat_core.model import (
+    RECEIPT_STATUSES,
     DeadLetter,
     Fixture,
     FixtureStage,
@@ -56,10 +57,6 @@ def require_admin(viewer: Viewer) -> None:
     """Raise ``Forbidden`` unless the viewer carries goat:admin."""
     if not viewer.admin:
         raise Forbidden("this needs the goat:admin permission")
-
-
-RECEIPT_STATUSES = frozenset({PurchaseStatus.ACCEPTED, PurchaseStatus.WON, PurchaseStatus.LOST})
-"""A purchase has a receipt once accepted, and keeps it when settled."""
 
 
 class Queries:
