@@ -276,6 +276,18 @@ def test_page_lists_upcoming_first_then_the_rest_latest_first(backend: Backend) 
     assert [f.id for f in second] == [6, 5]
 
 
+def test_a_page_across_the_upcoming_boundary_joins_both_orders(backend: Backend) -> None:
+    """Every page size gives the same order: a page may end the upcoming ones and start
+    the rest, and a later page continues the rest where the previous one stopped."""
+    _stage_fixtures(backend)
+    for count in (1, 3, 5):
+        pages = []
+        with backend.uow() as uow:
+            for page in range(1, 7):
+                pages += uow.fixtures.page(FixtureQuery(now=NOW, page=page, count=count))[0]
+        assert [f.id for f in pages] == [2, 1, 4, 3, 6, 5]
+
+
 def test_stage_filter_keeps_upcoming_live_or_finished(backend: Backend) -> None:
     """A stage keeps only fixtures at that stage at ``now``, combined with the other filters."""
     _stage_fixtures(backend)

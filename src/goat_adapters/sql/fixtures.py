@@ -249,19 +249,39 @@ class SqlFixtureRepository:
             where.append(f.away_search.contains(query.away.casefold(), autoescape=True))
         if query.date:
             where.append(f.kickoff_date == query.date)
-        total = self._tx.execute(
-            sa.select(sa.func.count()).select_from(t.fixtures).where(*where)
-        ).scalar_one()
-        rank = sa.case((upcoming, 0), else_=1)
-        rows = self._tx.execute(
-            sa.select(t.fixtures)
-            .where(*where)
-            # within rank 0 the first key orders by kick-off; within rank 1 it is constant
-            .order_by(rank, sa.case((upcoming, f.kickoff), else_=None), f.kickoff.desc(), f.id)
-            .limit(query.count)
-            .offset(max(0, (query.page - 1) * query.count))
-        )
+        total = self._count(where)
+        if stage is None:
+            ahead = self._count([*where, upcoming])
+        else:
+            ahead = total if stage is FixtureStage.UPCOMING else 0
+        # upcoming by kick-off, then the rest latest first: two index-ordered reads rather
+        # than one sort of every matching row by a computed rank
+        skip = max(0, (query.page - 1) * query.count)
+        rows: list[Any] = []
+        if skip < ahead:
+            rows += self._tx.execute(
+                sa.select(t.fixtures)
+                .where(*where, upcoming)
+                .order_by(f.kickoff, f.id)
+                .limit(query.count)
+                .offset(skip)
+            ).all()
+        if len(rows) < query.count and total > ahead:
+            rows += self._tx.execute(
+                sa.select(t.fixtures)
+                .where(*where, sa.not_(upcoming))
+                .order_by(f.kickoff.desc(), f.id)
+                .limit(query.count - len(rows))
+                .offset(max(0, skip - ahead))
+            ).all()
         return [_fixture(row) for row in rows], total
+
+    def _count(self, where: Sequence[sa.ColumnElement[bool]]) -> int:
+        return int(
+            self._tx.execute(
+                sa.select(sa.func.count()).select_from(t.fixtures).where(*where)
+            ).scalar_one()
+        )
 
     def upcoming(self, now: datetime) -> list[Fixture]:
         """Every fixture that has not started at ``now``, by kick-off."""
