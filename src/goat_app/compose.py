@@ -232,7 +232,7 @@ def build_system(
             jobs.start()
             resources.callback(_logged(jobs.stop))
         if relay_jobs and given.jobs is None:  # a given queue's relaying is the caller's
-            _start_job_relay(exchange, resources)
+            _start_job_relay(exchange, resources, wake=not isinstance(jobs, InProcessJobQueue))
         side = None
         if broker is not None:
             side = _broker_side(settings, exchange, broker, lease)
@@ -442,13 +442,17 @@ def _jobs(
     return given, lambda: True, "supplied"
 
 
-def _start_job_relay(exchange: Exchange, resources: contextlib.ExitStack) -> OutboxRelay:
-    """Hand the job outbox to the job queue from a thread, woken by each commit that adds
-    jobs (``Exchange.on_jobs_queued``); stopped with the system, before the queue."""
+def _start_job_relay(
+    exchange: Exchange, resources: contextlib.ExitStack, *, wake: bool
+) -> OutboxRelay:
+    """Hand the job outbox to the job queue from a thread, every half second and, with
+    ``wake``, at each commit that adds jobs (not for the in-process queue, which holds a job
+    ``JOB_DELAY_SECONDS`` anyway); stopped with the system, before the queue."""
     relay = OutboxRelay(
         exchange.relay_jobs, interval=JOB_RELAY_INTERVAL_SECONDS, name="jobs"
     ).start()
-    exchange.on_jobs_queued(relay.wake)
+    if wake:
+        exchange.on_jobs_queued(relay.wake)
     resources.callback(_logged(relay.stop))
     return relay
 
