@@ -294,7 +294,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=3000, help="no-op jobs through Redis")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of a purchase run")
     parser.add_argument("--rounds", type=int, default=3, help="alternating purchase runs")
+    parser.add_argument(
+        "--only", choices=["recommendation", "redis", "outbox"], help="run one part alone"
+    )
     options = parser.parse_args()
+    parts = {options.only} if options.only else {"recommendation", "redis", "outbox"}
     bin_dir = find_binaries()
     redis_path = redis_server_path()
     if bin_dir is None or redis_path is None:
@@ -304,25 +308,28 @@ def main() -> None:
         PostgresServer(bin_dir, durable=True) as server,
         RedisServer(redis_path, Path(tempfile.mkdtemp(prefix="goat-bench-redis-"))) as redis,
     ):
-        report["recommendation"] = recommendation(server)
-        print(json.dumps(report["recommendation"]), file=sys.stderr)
-        report["redis"] = through_redis(server, redis.url, options.jobs)
-        print(json.dumps(report["redis"]), file=sys.stderr)
-        report["redis_paced"] = through_redis(server, redis.url, 500, rate=100.0)
-        print(json.dumps(report["redis_paced"]), file=sys.stderr)
-        with_outbox, without = [], []
-        for _ in range(options.rounds):
-            with_outbox.append(purchases(server, options.seconds, outbox=True))
-            without.append(purchases(server, options.seconds, outbox=False))
-        a, b = statistics.median(with_outbox), statistics.median(without)
-        report["outbox_cost"] = {
-            "threads": 16,
-            "purchases_per_s_with_job_outbox": round(a, 1),
-            "purchases_per_s_without": round(b, 1),
-            "cost_percent": round((1 - a / b) * 100, 1),
-            "goal_percent": 5,
-        }
-        print(json.dumps(report["outbox_cost"]), file=sys.stderr)
+        if "recommendation" in parts:
+            report["recommendation"] = recommendation(server)
+            print(json.dumps(report["recommendation"]), file=sys.stderr)
+        if "redis" in parts:
+            report["redis"] = through_redis(server, redis.url, options.jobs)
+            print(json.dumps(report["redis"]), file=sys.stderr)
+            report["redis_paced"] = through_redis(server, redis.url, 500, rate=100.0)
+            print(json.dumps(report["redis_paced"]), file=sys.stderr)
+        if "outbox" in parts:
+            with_outbox, without = [], []
+            for _ in range(options.rounds):
+                with_outbox.append(purchases(server, options.seconds, outbox=True))
+                without.append(purchases(server, options.seconds, outbox=False))
+            a, b = statistics.median(with_outbox), statistics.median(without)
+            report["outbox_cost"] = {
+                "threads": 16,
+                "purchases_per_s_with_job_outbox": round(a, 1),
+                "purchases_per_s_without": round(b, 1),
+                "cost_percent": round((1 - a / b) * 100, 1),
+                "goal_percent": 5,
+            }
+            print(json.dumps(report["outbox_cost"]), file=sys.stderr)
     report["load_average_after"] = [round(n, 2) for n in os.getloadavg()]
     print(json.dumps(report, indent=2))
 

@@ -5,6 +5,7 @@ re-exports all of them beside the storage ports.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -135,6 +136,15 @@ class JobQueue(Protocol):
         Jobs are safe to run twice, so a queue may fold a job equal to one still waiting
         into it (and answer that one's id). Raises ``Unavailable`` if the queue cannot be
         reached.
+        """
+
+    def enqueue_many(self, jobs: Sequence[Job]) -> list[str]:
+        """Queue several jobs at once (a relay's batch); return their ids in order.
+
+        As ``enqueue`` for each, in as few round trips as the queue allows. Raises
+        ``Unavailable`` if the queue cannot be reached: then some of the jobs may have
+        been queued and others not, so the caller hands them all over again later
+        (jobs are safe to run twice).
         """
 
 

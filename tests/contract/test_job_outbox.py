@@ -76,8 +76,8 @@ def test_the_relay_folds_equal_jobs_and_keeps_what_an_outage_left(backend: Backe
     assert relay_jobs(backend.uow, queue) == 0
 
 
-def test_a_queue_failing_midway_keeps_only_the_rest_pending(backend: Backend) -> None:
-    """Jobs queued before the queue failed are marked sent; the ones after stay pending."""
+def test_a_queue_failing_midway_leaves_the_whole_batch_pending(backend: Backend) -> None:
+    """A batch the queue failed to take stays pending whole and is handed over again later."""
     queue = InMemoryJobQueue()
 
     def fail_on_receipts(job: object) -> None:
@@ -90,6 +90,11 @@ def test_a_queue_failing_midway_keeps_only_the_rest_pending(backend: Backend) ->
         uow.commit()
     with pytest.raises(Unavailable):
         relay_jobs(backend.uow, queue)
-
     with backend.uow() as uow:
-        assert _jobs(uow.jobs.pending(10)) == [Recommend("b")]
+        assert _jobs(uow.jobs.pending(10)) == [Recommend("a"), MakeReceipt("r"), Recommend("b")]
+
+    queue.down, queue.run = False, None
+    assert relay_jobs(backend.uow, queue) == 3
+    assert queue.enqueued[-3:] == [Recommend("a"), MakeReceipt("r"), Recommend("b")]
+    with backend.uow() as uow:
+        assert uow.jobs.backlog() == 0

@@ -107,3 +107,23 @@ def test_an_unreachable_queue_raises_unavailable(subject: Queue) -> None:
 
     with pytest.raises(Unavailable):
         subject.queue.enqueue(Recommend("auth0|alice"))
+
+
+def test_a_batch_of_jobs_is_run_each_once_with_an_id_each(subject: Queue) -> None:
+    """enqueue_many answers one id per job, in order, and every job of the batch runs once."""
+    batch: list[Job] = [Recommend("auth0|alice"), MakeReceipt("r-1"), Recommend("auth0|bob")]
+
+    ids = subject.queue.enqueue_many(batch)
+
+    assert len(ids) == 3
+    assert all(ids)
+    wait_until(lambda: len(subject.ran()) == 3, what="the batch to run")
+    assert sorted(map(repr, subject.ran())) == sorted(map(repr, batch))
+
+
+def test_an_unreachable_queue_refuses_a_batch(subject: Queue) -> None:
+    """A batch handed to a queue that cannot be reached raises Unavailable."""
+    subject.stop()
+
+    with pytest.raises(Unavailable):
+        subject.queue.enqueue_many([Recommend("auth0|alice"), MakeReceipt("r-1")])

@@ -82,6 +82,9 @@ class InProcessJobQueue:
         self._queue.put((job_id, job, time.monotonic() + self.delay, 0))
         return job_id
 
+    def enqueue_many(self, jobs: Sequence[Job]) -> list[str]:
+        return [self.enqueue(job) for job in jobs]
+
     def join(self) -> None:
         """Wait until every queued job has run (for tests and shutdown)."""
         self._queue.join()

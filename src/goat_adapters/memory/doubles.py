@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from goat_core.errors import PaymentError, Unavailable
@@ -94,6 +94,9 @@ class InMemoryJobQueue:
         if self.run is not None:
             self.run(job)
         return str(len(self.enqueued))
+
+    def enqueue_many(self, jobs: Sequence[Job]) -> list[str]:
+        return [self.enqueue(job) for job in jobs]
 
 
 class InMemoryReceiptStore:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-from goat_core.jobs import Job
 from goat_core.ports import BrokerPublisher, JobQueue, UnitOfWorkFactory
 
 __all__ = ["relay_jobs", "relay_outbox"]
@@ -39,9 +38,10 @@ def relay_jobs(uow: UnitOfWorkFactory, queue: JobQueue, batch: int = 500) -> int
     """Hand pending jobs to the job queue oldest first, marking them sent; return how many.
 
     Equal jobs fold: each distinct job of the batch is queued once and all its rows are
-    marked sent with it (a user's burst of purchases costs one recompute). Stops at the
-    first failure (``Unavailable`` propagates): what was queued so far is marked sent,
-    the rest stays pending for the next call, so an outage delays jobs and loses none.
+    marked sent with it (a user's burst of purchases costs one recompute). The batch goes
+    to the queue in one call (``enqueue_many``: one round trip to Redis, not one per job);
+    if it fails (``Unavailable`` propagates) the whole batch stays pending for the next
+    call, so an outage delays jobs and loses none.
 
     No transaction is held while the queue is called (a queue may run the job at once,
     in this thread). Relays in several processes may both hand a job over: jobs are
@@ -51,18 +51,10 @@ def relay_jobs(uow: UnitOfWorkFactory, queue: JobQueue, batch: int = 500) -> int
         pending = unit.jobs.pending(batch)
     if not pending:
         return 0
-    queued: set[Job] = set()
-    sent: list[int] = []
-    try:
-        for entry in pending:
-            if entry.job not in queued:
-                queue.enqueue(entry.job)
-                queued.add(entry.job)
-            sent.append(entry.id)
-    finally:
-        if sent:
-            with uow() as unit:
-                unit.jobs.mark_sent(sent)
-                unit.commit()
-            log.debug("queued %d jobs (%d rows)", len(queued), len(sent))
-    return len(sent)
+    distinct = list(dict.fromkeys(entry.job for entry in pending))
+    queue.enqueue_many(distinct)
+    with uow() as unit:
+        unit.jobs.mark_sent([entry.id for entry in pending])
+        unit.commit()
+    log.debug("queued %d jobs (%d rows)", len(distinct), len(pending))
+    return len(pending)

@@ -137,6 +137,23 @@ def test_equal_jobs_waiting_fold_into_one_and_a_later_one_runs_again(
         queue.close()
 
 
+def test_a_batch_folds_into_jobs_still_waiting(redis_url: str) -> None:
+    """enqueue_many answers the id of an equal job still waiting and queues only the new."""
+    connection = redis_from_url(redis_url)
+    queue = RqJobQueue(connection, function="tests.servers.redis.record_job")
+    try:
+        waiting = queue.enqueue(Recommend("auth0|alice"))
+
+        ids = queue.enqueue_many([Recommend("auth0|bob"), Recommend("auth0|alice")])
+
+        assert ids[1] == waiting
+        assert ids[0] != waiting
+        assert Queue(DEFAULT_QUEUE, connection=connection, serializer=SERIALIZER).count == 2
+    finally:
+        connection.flushdb()
+        queue.close()
+
+
 def test_a_failing_job_retries_then_lands_in_the_failed_registry(
     redis_url: str, empty_database_url: str, tmp_path: Path
 ) -> None:
