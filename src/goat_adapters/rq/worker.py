@@ -29,6 +29,7 @@ class GoatWorker(SimpleWorker):
     """rq's in-process worker, with a configurable grace before a job counts as abandoned."""
 
     abandoned_grace = 60
+    log_result_lifespan = False  # every job's result lives as long: said once, in the docs
 
     def get_heartbeat_ttl(self, job: RqJob, working_time: float = 0.0) -> int:
         if job.timeout is None or job.timeout < 0:
