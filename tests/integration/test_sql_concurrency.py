@@ -388,7 +388,7 @@ class ReadThenWriteSales(SqlSaleLedger):
             current = self._uow.fixtures.get(fixture_id)
             if current is None or (current.available_bonds or 0) < quantity:
                 raise NotEnoughBonds(fixture_id, quantity)
-            time.sleep(0.002)  # widen the window between read and write, as a slow network would
+            time.sleep(0.02)  # widen the window between read and write, as a slow network would
             self._uow.execute(
                 sa.update(t.fixtures)
                 .where(t.fixtures.c.id == fixture_id)
