@@ -17,6 +17,7 @@ Recorders for assertions: ``store.outbox_messages()``, ``InMemoryBroker.publishe
 
 from goat_adapters.memory.doubles import (
     InMemoryBroker,
+    InMemoryGeolocator,
     InMemoryJobQueue,
     InMemoryPaymentGateway,
     InMemoryReceiptStore,
@@ -29,6 +30,7 @@ from goat_adapters.memory.world import World, make_fixture, request_payload
 
 __all__ = [
     "InMemoryBroker",
+    "InMemoryGeolocator",
     "InMemoryJobQueue",
     "InMemoryMailer",
     "InMemoryPaymentGateway",
