@@ -72,7 +72,8 @@ class InMemoryPaymentGateway:
 
     def refund(self, token: str, amount: int) -> bool:
         self._reachable()
-        if self.refunds_refused or token not in self.committed or not self._paid.get(token):
+        done = any(given == token for given, _ in self.refunded)
+        if self.refunds_refused or done or token not in self.committed or not self._paid[token]:
             return False
         self.refunded.append((token, amount))
         return True

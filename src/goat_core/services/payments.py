@@ -151,7 +151,11 @@ class Payments:
 
     def _late_outcome(self, purchase: Purchase) -> tuple[PaymentConfirmation | None, bool]:
         """What the provider says of a purchase whose return never came, and whether we
-        committed it now (only then may its money be ours to give back)."""
+        committed it now (only then may its money be ours to give back).
+
+        A payer who paid and closed the browser left an authorized transaction nobody
+        committed (Webpay reverses those): it is committed now. A refused one is refused.
+        """
         token = purchase.deposit_token
         if not token:
             return None, False
@@ -159,11 +163,11 @@ class Payments:
             known = self._gateway.status(token)
         except PaymentError:  # a token the provider forgot: never authorized for us
             return None, False
-        if known is None or not known.authorized:
+        if known is not None and not known.authorized:
             return known, False
-        try:  # authorized, perhaps not committed yet: commit, or it is reversed
+        try:
             return self._gateway.commit(token), True
-        except PaymentError:  # committed already (by a return whose answer was lost)
+        except PaymentError:  # committed already (a return whose answer was lost), or unpaid
             return known, False
 
     def _paid_by(self, back: PaymentReturn) -> Purchase:
