@@ -185,7 +185,7 @@ def _handler(bank: FakeTransbank, tls: ssl.SSLContext) -> type[http.server.BaseH
             secured = tls.wrap_socket(self.connection, server_side=True)
             self.connection = secured
             self.rfile = secured.makefile("rb")
-            self.wfile = secured.makefile("wb", buffering=0)
+            self.wfile = secured.makefile("wb", buffering=0)  # type: ignore[assignment]  # a raw writer, as the base uses
             self.close_connection = False  # the tunnel's requests follow on this socket
 
         def serve(self) -> None:
