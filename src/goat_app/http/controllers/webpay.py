@@ -9,6 +9,7 @@ import html
 from typing import Annotated
 
 from litestar import Controller, MediaType, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect
 
@@ -148,7 +149,15 @@ class WebpayController(Controller):
         "/return",
         sync_to_thread=True,
         media_type=MediaType.HTML,
-        responses=problems(404, 409, 422, 502, 503),
+        responses={
+            status: ResponseSpec(
+                data_container=str,
+                media_type=MediaType.HTML,
+                description=title,
+                generate_examples=False,
+            )
+            for _, status, title, _ in _RETURN_ERRORS
+        },
         operation_id="returnFromWebpay",
         summary="Webpay's return page",
     )
