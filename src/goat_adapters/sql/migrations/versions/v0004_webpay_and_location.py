@@ -1,5 +1,6 @@
-"""The Webpay sandbox's transactions in the database (``webpay_sandbox``), so that any
-number of API processes serve one payment; purchases' ``location`` holds a JSON object.
+"""The Webpay sandbox's transactions in the database: ``webpay_sandbox``.
+
+Any number of API processes serve one payment; purchases' ``location`` holds a JSON object.
 
 Revision ID: 0004
 Revises: 0003
