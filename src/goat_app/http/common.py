@@ -54,7 +54,7 @@ _MEANING = {
     402: "The wallet cannot pay",
     403: "The caller lacks the goat:admin permission",
     404: "Unknown, or not the caller's",
-    409: "The state does not allow it (not enough bonds, not accepted, busy)",
+    409: "The state does not allow it (not enough bonds, not accepted, payment not finished, busy)",
     422: "Well formed but not acceptable; `field` names the input when there is one",
     502: "The payment provider failed",
     503: "A dependency cannot be reached; retry later",

@@ -131,7 +131,7 @@ class WebpayController(Controller):
         status_code=200,
         sync_to_thread=True,
         security=BEARER,
-        responses=problems(*AUTH_PROBLEMS, 404, 422, 502),
+        responses=problems(*AUTH_PROBLEMS, 404, 409, 422, 502, 503),
         operation_id="commitPayment",
         summary="Commit a Webpay payment",
     )
