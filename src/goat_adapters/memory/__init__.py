@@ -12,7 +12,8 @@ or assemble one yourself::
 
 Recorders for assertions: ``store.outbox_messages()``, ``InMemoryBroker.published``,
 ``InMemoryJobQueue.enqueued``, ``InMemoryReceiptStore.documents``,
-``InMemoryReceiptRenderer.rendered``, ``InMemoryMailer.sent``.
+``InMemoryReceiptRenderer.rendered``, ``InMemoryMailer.sent``,
+``InMemoryPaymentGateway.committed`` and ``.refunded``, ``InMemoryGeolocator.asked``.
 """
 
 from goat_adapters.memory.doubles import (
