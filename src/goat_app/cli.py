@@ -239,6 +239,7 @@ def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
                     access_log=False,  # goat.access: one line per request, with its id
                     log_level="info",
                     log_config=None,  # goat's own log format for uvicorn's lines too
+                    proxy_headers=False,  # X-Forwarded-For only from GOAT_TRUSTED_PROXIES
                 )
             )
             lines = [f"goat is running: API {url}  OpenAPI {url}/schema"]
@@ -327,14 +328,11 @@ def _api(arguments: argparse.Namespace, settings: Settings) -> int:
         "access_log": False,  # goat.access: one line per request, with its id
         "log_level": "info",
         "log_config": None,  # goat's own log format for uvicorn's lines too
+        # the client's address is the peer's: X-Forwarded-For is read by goat itself, and
+        # only from GOAT_TRUSTED_PROXIES (uvicorn would believe any local peer's)
+        "proxy_headers": False,
     }
     if arguments.workers > 1:
-        if settings.webpay_env == "sandbox":
-            log.warning(
-                "the Webpay sandbox keeps its transactions in one process: with --workers %d "
-                "a payment started in one worker cannot be committed in another",
-                arguments.workers,
-            )
         # each worker process builds its own system from the environment
         os.environ.setdefault("GOAT_PUBLIC_URL", url)
         uvicorn.run("goat_app.asgi:create", factory=True, workers=arguments.workers, **common)

@@ -36,7 +36,7 @@ from goat_adapters.mqtt import BrokerAddress, PahoBrokerPublisher, PahoListener,
 from goat_adapters.mqtt.embedded import EmbeddedBroker
 from goat_adapters.sql import SqlDatabase, SqlOutboxLease, upgrade
 from goat_adapters.webpay import SandboxPaymentGateway
-from goat_app.auth import DevelopmentTokenVerifier, JwksTokenVerifier, TokenVerifier, VerifiedTokens
+from goat_app.auth import TokenVerifier, VerifiedTokens
 from goat_app.broker import (
     BrokerCounters,
     BrokerSide,
@@ -44,6 +44,7 @@ from goat_app.broker import (
     log_counters_periodically,
     report_backlogs,
 )
+from goat_app.compose_providers import build_geolocator, build_payments, build_verifier
 from goat_app.notify import build_mailer, build_receipt_store, build_renderer
 from goat_app.relay import OutboxRelay, Periodic
 from goat_app.settings import Settings, SettingsError
@@ -51,6 +52,7 @@ from goat_app.simulator import SimulatorConfig, SimulatorHandle, run_in_backgrou
 from goat_core.jobs import Job
 from goat_core.ports import (
     Clock,
+    Geolocator,
     IdGenerator,
     JobQueue,
     Mailer,
@@ -114,6 +116,7 @@ class Overrides:
     renderer: ReceiptRenderer | None = None
     mailer: Mailer | None = None
     verifier: TokenVerifier | None = None
+    geolocator: Geolocator | None = None
 
 
 @attrs.frozen
@@ -207,7 +210,7 @@ def build_system(
             uow, kind, sql = database.unit_of_work, database.dialect, database
             if database.dialect == "postgresql":  # SQLite is one process: no lease needed
                 lease = SqlOutboxLease(database.engine)
-        payments = given.payments or SandboxPaymentGateway(base)
+        payments = given.payments or build_payments(settings, base, sql)
         receipts = given.receipts or build_receipt_store(settings, base)
         renderer = given.renderer or build_renderer()
         mailer = given.mailer or build_mailer(settings)
@@ -227,6 +230,7 @@ def build_system(
             renderer=renderer,
             mailer=mailer,
             group_name=settings.group_name,
+            geolocator=given.geolocator or build_geolocator(settings),
         )
         if isinstance(jobs, InProcessJobQueue) and given.jobs is None:
             jobs.start()
@@ -257,15 +261,6 @@ def build_system(
     except BaseException:
         resources.close()
         raise
-
-
-def build_verifier(settings: Settings) -> TokenVerifier:
-    """The verifier the settings ask for: the issuer's JWKS, or development tokens."""
-    if settings.auth_issuer is not None and settings.auth_audience is not None:
-        return JwksTokenVerifier(
-            settings.auth_issuer, settings.auth_audience, settings.auth_jwks_url
-        )
-    return DevelopmentTokenVerifier(settings.data_dir)
 
 
 def upgrade_database(settings: Settings) -> None:

@@ -7,6 +7,7 @@ No secret has a default.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -42,6 +43,10 @@ class Settings:
     webpay_env: WebpayEnv = "sandbox"
     webpay_commerce_code: str | None = None
     webpay_api_key: str | None = attrs.field(default=None, repr=False)
+    geolocation_url: str | None = None
+    """An ip-api.com-style JSON service locating buyers' IPs (``{ip}`` or appended; unset: none)."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Networks whose ``X-Forwarded-For`` is believed (``GOAT_TRUSTED_PROXIES``, commas)."""
     public_url: str | None = None
     frontend_return_url: str | None = None
     s3_bucket: str | None = None
@@ -119,11 +124,16 @@ class Settings:
             raise SettingsError(
                 f"GOAT_WEBPAY_ENV must be sandbox, integration or production, got {webpay_env!r}"
             )
-        if webpay_env != "sandbox":
-            # until the transbank-sdk adapter exists, only the sandbox takes payments: never
-            # let a production setting silently approve purchases that moved no money
-            raise SettingsError(f"GOAT_WEBPAY_ENV={webpay_env} is not supported yet (only sandbox)")
         commerce_code, api_key = text("WEBPAY_COMMERCE_CODE"), text("WEBPAY_API_KEY")
+        if webpay_env == "production":
+            # never fall back on Transbank's public test commerce in production
+            for name, value in (("COMMERCE_CODE", commerce_code), ("API_KEY", api_key)):
+                if value is None:
+                    raise SettingsError(
+                        f"GOAT_WEBPAY_{name} is required when GOAT_WEBPAY_ENV=production"
+                    )
+        if (commerce_code is None) != (api_key is None) and webpay_env == "integration":
+            raise SettingsError("GOAT_WEBPAY_COMMERCE_CODE and GOAT_WEBPAY_API_KEY go together")
         s3_bucket, s3_endpoint = text("S3_BUCKET"), url("S3_ENDPOINT_URL", ("http", "https"))
         if s3_endpoint and not s3_bucket:
             # an endpoint alone would silently keep receipts on local files
@@ -159,6 +169,8 @@ class Settings:
             webpay_env=webpay_env,  # type: ignore[arg-type]  # checked against the Literal above
             webpay_commerce_code=commerce_code,
             webpay_api_key=api_key,
+            geolocation_url=url("GEOLOCATION_URL", ("http", "https")),
+            trusted_proxies=_networks(text("TRUSTED_PROXIES")),
             public_url=url("PUBLIC_URL", ("http", "https")),
             frontend_return_url=url("FRONTEND_RETURN_URL", ("http", "https")),
             s3_bucket=s3_bucket,
@@ -185,3 +197,17 @@ def _smtp_url(value: str | None) -> str | None:
     if value is not None and not urlsplit(value).hostname:
         raise SettingsError("GOAT_SMTP_URL must name a host: smtp(s)://[user:pass@]host[:port]")
     return value
+
+
+def _networks(value: str | None) -> tuple[str, ...]:
+    """``GOAT_TRUSTED_PROXIES``: addresses or networks (``10.0.0.0/8``), comma separated."""
+    found = []
+    for item in (value or "").split(","):
+        if item.strip():
+            try:
+                found.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            except ValueError:
+                raise SettingsError(
+                    f"GOAT_TRUSTED_PROXIES must be IP addresses or networks, got {item.strip()!r}"
+                ) from None
+    return tuple(found)

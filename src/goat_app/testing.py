@@ -43,7 +43,7 @@ from goat_app.auth import DevelopmentTokenVerifier, development_subject
 from goat_app.compose import Overrides, System, build_system
 from goat_app.http import create_app
 from goat_app.settings import Settings
-from goat_core.ports import PaymentGateway
+from goat_core.ports import Geolocator, PaymentGateway
 
 __all__ = ["BASE_URL", "MemoryApp"]
 
@@ -56,7 +56,8 @@ class MemoryApp:
 
     ``settings`` may set what the HTTP side reads (CORS origins, the return URL, the page
     cache, which is off by default so that reads see writes at once); the rules (group,
-    price, bonds per fixture) are the world's.
+    price, bonds per fixture) are the world's. ``geolocator`` locates buyers (none by
+    default, or the one ``settings`` ask for).
     """
 
     def __init__(
@@ -66,6 +67,7 @@ class MemoryApp:
         payments: PaymentGateway | None = None,
         settings: Settings | None = None,
         run_jobs: bool = True,
+        geolocator: Geolocator | None = None,
     ) -> None:
         self.world = world or World()
         rules = self.world.rules
@@ -90,6 +92,7 @@ class MemoryApp:
                 renderer=self.world.renderer,
                 mailer=self.world.mailer,
                 verifier=self.verifier,
+                geolocator=geolocator,
             ),
         )
         # the job outbox is relayed inside the request that fills it, so that a test

@@ -9,6 +9,7 @@ Every error the core raises, and every error an adapter lets out, is a ``GoatErr
     ├── Conflict                  the request is valid but the state forbids it (HTTP 409)
     │   ├── NotEnoughBonds
     │   ├── NotAccepted
+    │   ├── PaymentNotFinished    the payer has not finished on the payment page yet
     │   └── Busy                  a lock was not granted in time; safe to retry
     ├── Forbidden                 the caller is known but may not do this (HTTP 403)
     ├── NotEnoughMoney            the wallet cannot pay (HTTP 402)
@@ -34,6 +35,7 @@ __all__ = [
     "NotEnoughMoney",
     "NotFound",
     "PaymentError",
+    "PaymentNotFinished",
     "Unavailable",
     "UnknownFixture",
     "UnknownPurchase",
@@ -73,6 +75,10 @@ class NotEnoughBonds(Conflict):
 
 class NotAccepted(Conflict):
     """The purchase is not accepted, so it has no receipt."""
+
+
+class PaymentNotFinished(Conflict):
+    """The payment provider has no decision of the payer for this transaction yet."""
 
 
 class Busy(Conflict):

@@ -24,6 +24,7 @@ __all__ = [
     "League",
     "LedgerEntry",
     "LedgerKind",
+    "Location",
     "MatchState",
     "Odds",
     "OutboxMessage",
@@ -305,7 +306,8 @@ class Purchase:
     buy_order: str | None = None
     payment_url: str | None = None
     payment_status: PaymentStatus | None = None
-    location: str | None = None
+    location: Location | None = None
+    """Where the buyer bought from (our users' purchases, when it could be told)."""
     updated_at: datetime | None = None
 
     @property
@@ -448,6 +450,29 @@ class Recommendations:
 
 
 @attrs.frozen
+class Location:
+    """Where a buyer's IP address is, as a geolocation service tells it (course RF04).
+
+    Texts are cut to ``TEXT_LIMIT`` characters: they come from outside.
+    """
+
+    TEXT_LIMIT = 40
+
+    ip: str
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("city", "region", "country"):
+            value = getattr(self, name)
+            if value is not None and len(value) > self.TEXT_LIMIT:
+                object.__setattr__(self, name, value[: self.TEXT_LIMIT])
+
+
+@attrs.frozen
 class PaymentStart:
     """Where to send the user to pay, and the provider's token for the transaction."""
 
@@ -457,7 +482,11 @@ class PaymentStart:
 
 @attrs.frozen
 class PaymentConfirmation:
-    """What the provider says of a transaction when we commit it."""
+    """What the provider says of a transaction when we commit it or ask its status.
+
+    ``authorized``: the payer's bank authorized ``amount`` CLP, which the provider holds
+    for us; otherwise it was refused and no money moved.
+    """
 
     token: str
     authorized: bool

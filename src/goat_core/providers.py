@@ -13,6 +13,7 @@ import attrs
 
 from goat_core.jobs import Job
 from goat_core.model import (
+    Location,
     PaymentConfirmation,
     PaymentStart,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "BrokerPublisher",
     "Clock",
     "Email",
+    "Geolocator",
     "IdGenerator",
     "JobQueue",
     "Mailer",
@@ -33,18 +35,56 @@ __all__ = [
 
 
 class PaymentGateway(Protocol):
-    """A payment provider (Webpay). It only creates and confirms transactions.
+    """A payment provider (Webpay Plus): it opens, confirms, reports and reverses transactions.
 
-    You may not move wallet money here, and nothing is granted until ``commit`` says so.
+    You may not move wallet money here, and nothing is granted until ``commit`` or
+    ``status`` says authorized. Every call may be slow: the core calls it between
+    transactions, never inside one.
     """
 
     def start(self, buy_order: str, session_id: str, amount: int, return_url: str) -> PaymentStart:
-        """Open a transaction for ``amount`` CLP; the user pays at ``url`` with ``token``."""
+        """Open a transaction for ``amount`` CLP; the user pays at ``url`` with ``token``.
+
+        Raises ``Unavailable`` when the provider cannot be reached or answers too late,
+        and ``PaymentError`` when it refuses to open the transaction.
+        """
 
     def commit(self, token: str) -> PaymentConfirmation:
         """Confirm the transaction after the user returns; say whether it was authorized.
 
-        Raises ``PaymentError`` when the provider fails or the token is unknown.
+        A token commits once. Raises ``PaymentError`` when the provider refuses to commit
+        it (unknown, not paid for yet, abandoned, or committed already: then ``status``
+        tells its first outcome), and ``Unavailable`` when the provider cannot be reached
+        or answers too late: the outcome is unknown then and must not be guessed.
+        """
+
+    def status(self, token: str) -> PaymentConfirmation | None:
+        """What the provider knows of the transaction now, without changing it.
+
+        A confirmation once the payer's bank decided (authorized or refused), ``None``
+        while the payer has not finished or after the payer gave up (never authorized).
+        Raises ``PaymentError`` for a token the provider does not know (any more), and
+        ``Unavailable`` as ``commit`` does.
+        """
+
+    def refund(self, token: str, amount: int) -> bool:
+        """Give ``amount`` CLP of an authorized, committed transaction back to the payer.
+
+        True once the provider reversed or nullified it; False when the provider refuses
+        (the caller then gives the money back some other way). Raises ``Unavailable`` when
+        the provider cannot be reached or answers too late: the refund may or may not have
+        happened.
+        """
+
+
+class Geolocator(Protocol):
+    """Where an IP address is (course E1, RF04: where a purchase was made from)."""
+
+    def locate(self, ip: str) -> Location | None:
+        """The location of the public address ``ip``, or None when it cannot be told.
+
+        Never raises and never waits long: a slow, failing or absent service means an
+        unknown location, and the purchase goes on without one.
         """
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from goat_core.model import (
     Fixture,
     League,
+    Location,
     Odds,
     Outcome,
     Purchase,
@@ -79,7 +80,7 @@ def purchase(
         user_id=user_id,
         buy_order=buy_order,
         payment_url="https://webpay.invalid/pay" if deposit_token else None,
-        location="Santiago, Chile",
+        location=Location("200.1.2.3", "Santiago", "Santiago RM", "Chile", -33.45, -70.66),
         updated_at=created_at,
     )
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from goat_core.errors import InvalidInput, PaymentError, UnknownPurchase
+from goat_core.errors import (
+    InvalidInput,
+    PaymentError,
+    PaymentNotFinished,
+    Unavailable,
+    UnknownPurchase,
+)
 from goat_core.jobs import MakeReceipt
 from goat_core.model import (
     PaymentConfirmation,
@@ -236,6 +242,12 @@ def test_money_taken_for_a_purchase_that_is_not_accepted_goes_to_the_wallet(
         def commit(self, token: str) -> PaymentConfirmation:
             return PaymentConfirmation(token, authorized=True, amount=1500, buy_order="x")
 
+        def status(self, token: str) -> PaymentConfirmation | None:
+            return self.commit(token)
+
+        def refund(self, token: str, amount: int) -> bool:
+            return False  # the provider refuses: the wallet gets the money
+
     paid_wrong = Exchange(
         uow=world.store.unit_of_work,
         payments=WrongAmount(),
@@ -253,6 +265,7 @@ def test_money_taken_for_a_purchase_that_is_not_accepted_goes_to_the_wallet(
 
 def test_purchases_left_unpaid_are_cancelled_after_the_timeout(world: World) -> None:
     """An unpaid Webpay purchase older than the timeout is cancelled once, its bonds freed."""
+    world.payments.payer_pays = False
     stale = _webpay(world, quantity=3)
     world.clock.advance(minutes=10)
     recent = _webpay(world, quantity=1)
@@ -271,3 +284,77 @@ def test_purchases_left_unpaid_are_cancelled_after_the_timeout(world: World) -> 
     late = world.exchange.commit_payment(USER, PaymentReturn(token=stale.deposit_token))
     assert late.status is PurchaseStatus.REJECTED
     assert world.payments.committed == []  # never charged: Webpay reverses it
+
+
+def test_an_authorized_payment_whose_return_never_came_is_accepted_at_expiry(world: World) -> None:
+    """Expiry asks the provider first: a payment it authorized is committed and accepted."""
+    purchase = _webpay(world, quantity=2)
+    world.clock.advance(minutes=16)
+
+    assert world.exchange.expire_payments() == 1
+
+    assert world.purchase(purchase.request_id).status is PurchaseStatus.ACCEPTED
+    assert world.payments.committed == [purchase.deposit_token]
+    assert world.published(TOPIC_VALIDATION)[0]["valid"] is True
+
+
+def test_an_unreachable_provider_leaves_the_purchase_unpaid(world: World) -> None:
+    """Provider down at the return or at expiry: the purchase stays pending_payment, no guess."""
+    purchase = _webpay(world)
+    world.payments.down = True
+    world.clock.advance(minutes=16)
+
+    with pytest.raises(Unavailable):
+        world.exchange.commit_payment(USER, PaymentReturn(token=purchase.deposit_token))
+    assert world.exchange.expire_payments() == 0
+
+    assert world.purchase(purchase.request_id).status is PurchaseStatus.PENDING_PAYMENT
+    world.payments.down = False
+    back = world.exchange.commit_payment(USER, PaymentReturn(token=purchase.deposit_token))
+    assert back.status is PurchaseStatus.ACCEPTED
+
+
+def test_a_repeated_commit_keeps_the_first_outcome(world: World) -> None:
+    """A token committed already (its answer lost) is decided through the status, once."""
+    purchase = _webpay(world)
+    world.payments.commit(purchase.deposit_token)  # committed, but we never heard the answer
+
+    final = world.exchange.commit_payment(USER, PaymentReturn(token=purchase.deposit_token))
+
+    assert final.status is PurchaseStatus.ACCEPTED
+    assert world.payments.refunded == []
+
+
+def test_a_return_before_the_payer_decided_says_so(world: World) -> None:
+    """Committing a token whose payer has not finished raises PaymentNotFinished."""
+    world.payments.payer_pays = False
+    purchase = _webpay(world)
+
+    with pytest.raises(PaymentNotFinished):
+        world.exchange.commit_payment(USER, PaymentReturn(token=purchase.deposit_token))
+    assert world.purchase(purchase.request_id).status is PurchaseStatus.PENDING_PAYMENT
+
+
+def test_a_refund_the_provider_refuses_goes_to_the_wallet(world: World) -> None:
+    """Money for a purchase cancelled meanwhile returns by Webpay, or the wallet if refused."""
+    purchase = _webpay(world, quantity=2)
+    token = purchase.deposit_token
+    # the purchase is cancelled (the payer pressed cancel) while a commit of its token runs
+    world.exchange.commit_payment(
+        USER, PaymentReturn(token=token, buy_order=purchase.buy_order, cancelled=True)
+    )
+    payments = world.payments
+    paid = payments.commit(token)
+    refund_for = world.exchange._payments._record  # the record of a late commit
+
+    refund_for(
+        world.purchase(purchase.request_id), PaymentStatus.ACCEPTED, paid.amount, refund=True
+    )
+    assert payments.refunded == [(token, 2000)]
+    assert world.balance(USER) == 0
+
+    payments.refunds_refused = True
+    refund_for(
+        world.purchase(purchase.request_id), PaymentStatus.ACCEPTED, paid.amount, refund=True
+    )
+    assert world.balance(USER) == 2000

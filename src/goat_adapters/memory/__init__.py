@@ -12,11 +12,13 @@ or assemble one yourself::
 
 Recorders for assertions: ``store.outbox_messages()``, ``InMemoryBroker.published``,
 ``InMemoryJobQueue.enqueued``, ``InMemoryReceiptStore.documents``,
-``InMemoryReceiptRenderer.rendered``, ``InMemoryMailer.sent``.
+``InMemoryReceiptRenderer.rendered``, ``InMemoryMailer.sent``,
+``InMemoryPaymentGateway.committed`` and ``.refunded``, ``InMemoryGeolocator.asked``.
 """
 
 from goat_adapters.memory.doubles import (
     InMemoryBroker,
+    InMemoryGeolocator,
     InMemoryJobQueue,
     InMemoryPaymentGateway,
     InMemoryReceiptStore,
@@ -29,6 +31,7 @@ from goat_adapters.memory.world import World, make_fixture, request_payload
 
 __all__ = [
     "InMemoryBroker",
+    "InMemoryGeolocator",
     "InMemoryJobQueue",
     "InMemoryMailer",
     "InMemoryPaymentGateway",

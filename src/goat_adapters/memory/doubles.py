@@ -1,4 +1,5 @@
-"""In-memory stand-ins for the providers: payments, broker, jobs, receipts, time and ids."""
+"""In-memory stand-ins for the providers: payments, geolocation, broker, jobs, receipts,
+time and ids."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from datetime import UTC, datetime, timedelta
 
 from goat_core.errors import PaymentError, Unavailable
 from goat_core.jobs import Job
-from goat_core.model import PaymentConfirmation, PaymentStart
+from goat_core.model import Location, PaymentConfirmation, PaymentStart
 
 __all__ = [
     "InMemoryBroker",
+    "InMemoryGeolocator",
     "InMemoryJobQueue",
     "InMemoryPaymentGateway",
     "InMemoryReceiptStore",
@@ -27,7 +29,9 @@ class InMemoryPaymentGateway:
     A transaction commits once, and only after its payer paid (``pay(token)``) or was
     refused (``refuse(token)``); committing an undecided, unknown or committed token
     raises ``PaymentError``. With ``payer_pays=True`` every payer pays as soon as the
-    transaction opens, for tests about what follows a payment.
+    transaction opens, for tests about what follows a payment. ``down = True`` makes
+    every call raise ``Unavailable``; ``refunds_refused = True`` makes ``refund`` answer
+    False. ``refunded`` records each refund given.
     """
 
     def __init__(
@@ -35,13 +39,17 @@ class InMemoryPaymentGateway:
     ) -> None:
         self.base_url = base_url
         self.payer_pays = payer_pays
+        self.down = False
+        self.refunds_refused = False
         self.started: dict[str, tuple[str, int]] = {}
         self.sessions: dict[str, str] = {}
         self.committed: list[str] = []
+        self.refunded: list[tuple[str, int]] = []
         self._paid: dict[str, bool] = {}  # token -> whether the payer's bank authorized it
         self._tokens = itertools.count(1)
 
     def start(self, buy_order: str, session_id: str, amount: int, return_url: str) -> PaymentStart:
+        self._reachable()
         token = f"tok{next(self._tokens):061d}"
         self.started[token] = (buy_order, amount)
         self.sessions[token] = session_id
@@ -50,11 +58,25 @@ class InMemoryPaymentGateway:
         return PaymentStart(url=self.base_url, token=token)
 
     def commit(self, token: str) -> PaymentConfirmation:
+        self._reachable()
         if token not in self.started or token in self.committed or token not in self._paid:
             raise PaymentError(f"transaction {token} cannot be committed")
         self.committed.append(token)
-        buy_order, amount = self.started[token]
-        return PaymentConfirmation(token, self._paid[token], amount, buy_order)
+        return self._confirmation(token)
+
+    def status(self, token: str) -> PaymentConfirmation | None:
+        self._reachable()
+        if token not in self.started:
+            raise PaymentError(f"transaction {token} is unknown")
+        return self._confirmation(token) if token in self._paid else None
+
+    def refund(self, token: str, amount: int) -> bool:
+        self._reachable()
+        done = any(given == token for given, _ in self.refunded)
+        if self.refunds_refused or done or token not in self.committed or not self._paid[token]:
+            return False
+        self.refunded.append((token, amount))
+        return True
 
     def pay(self, token: str) -> None:
         """The payer paid: the next commit of ``token`` is authorized."""
@@ -63,6 +85,29 @@ class InMemoryPaymentGateway:
     def refuse(self, token: str) -> None:
         """The payer's bank refused: the next commit of ``token`` is not authorized."""
         self._paid[token] = False
+
+    def _confirmation(self, token: str) -> PaymentConfirmation:
+        buy_order, amount = self.started[token]
+        return PaymentConfirmation(token, self._paid[token], amount, buy_order)
+
+    def _reachable(self) -> None:
+        if self.down:
+            raise Unavailable("the payment provider is down")
+
+
+class InMemoryGeolocator:
+    """A geolocation stand-in: ``places`` maps an IP to its location; others are unknown.
+
+    ``asked`` records every address it was asked about.
+    """
+
+    def __init__(self, places: dict[str, Location] | None = None) -> None:
+        self.places = dict(places or {})
+        self.asked: list[str] = []
+
+    def locate(self, ip: str) -> Location | None:
+        self.asked.append(ip)
+        return self.places.get(ip)
 
 
 class InMemoryBroker:

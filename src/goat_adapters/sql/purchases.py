@@ -6,10 +6,12 @@ says whether it happened, so no amount of concurrency applies an effect twice.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
+import attrs
 import sqlalchemy as sa
 
 from goat_adapters.sql import tables as t
@@ -20,7 +22,7 @@ from goat_adapters.sql.statements import (
     dialect_insert,
     one_of,
 )
-from goat_core.model import Outcome, PaymentStatus, Purchase, PurchaseStatus
+from goat_core.model import Location, Outcome, PaymentStatus, Purchase, PurchaseStatus
 
 __all__ = ["ADD_PURCHASE", "SqlPurchaseRepository", "purchase_values"]
 
@@ -73,9 +75,27 @@ def purchase_values(p: Purchase) -> dict[str, Any]:
         "buy_order": p.buy_order,
         "payment_url": p.payment_url,
         "payment_outcome": p.payment_status.value if p.payment_status else None,
-        "location": p.location,
+        "location": _location_text(p.location),
         "updated_at": p.updated_at,
     }
+
+
+def _location_text(location: Location | None) -> str | None:
+    """The location as compact JSON (at most ~200 characters: its texts are cut to 40)."""
+    if location is None:
+        return None
+    return json.dumps(attrs.asdict(location), separators=(",", ":"), ensure_ascii=False)
+
+
+def _location(text: str | None) -> Location | None:
+    """The stored location; text that is not goat's JSON (the original's) reads as None."""
+    if not text:
+        return None
+    try:
+        fields = json.loads(text)
+        return Location(**fields) if isinstance(fields, dict) else None
+    except (ValueError, TypeError):
+        return None
 
 
 def _purchase(row: Any) -> Purchase:
@@ -99,7 +119,7 @@ def _purchase(row: Any) -> Purchase:
         buy_order=row.buy_order,
         payment_url=row.payment_url,
         payment_status=PaymentStatus(row.payment_outcome) if row.payment_outcome else None,
-        location=row.location,
+        location=_location(row.location),
         updated_at=row.updated_at,
     )
 

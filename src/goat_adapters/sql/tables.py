@@ -252,3 +252,19 @@ recommendations = Table(
     Column("updated_at", UtcDateTime),
     Column("items", Text, nullable=False),
 )
+
+# the embedded Webpay sandbox's transactions (goat_adapters.webpay.sandbox_sql): shared by
+# every API process on the database, as Webpay's are by every server of Transbank
+webpay_sandbox = Table(
+    "webpay_sandbox",
+    metadata,
+    Column("token", String(64), primary_key=True),
+    Column("buy_order", String(26), nullable=False),
+    Column("session_id", String(61), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("return_url", Text, nullable=False),
+    Column("decision", String(16)),
+    Column("committed", Boolean, nullable=False, server_default=text("false")),
+    Column("refunded", Boolean, nullable=False, server_default=text("false")),
+    Column("created_at", UtcDateTime, nullable=False, server_default=func.now()),
+)

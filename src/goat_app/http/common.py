@@ -3,6 +3,8 @@ the paging parameters, and the OpenAPI entries of the problems an endpoint may a
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from litestar import Request
@@ -28,6 +30,7 @@ __all__ = [
     "IdentityDep",
     "Page",
     "SystemDep",
+    "client_ip",
     "problems",
     "provide_exchange",
     "provide_identity",
@@ -51,7 +54,7 @@ _MEANING = {
     402: "The wallet cannot pay",
     403: "The caller lacks the goat:admin permission",
     404: "Unknown, or not the caller's",
-    409: "The state does not allow it (not enough bonds, not accepted, busy)",
+    409: "The state does not allow it (not enough bonds, not accepted, payment not finished, busy)",
     422: "Well formed but not acceptable; `field` names the input when there is one",
     502: "The payment provider failed",
     503: "A dependency cannot be reached; retry later",
@@ -163,3 +166,33 @@ def _verify_and_register(system: System, token: str) -> Identity:
     system.exchange.register(identity.user_id, identity.email, identity.name)
     system.tokens.put(token, identity)
     return identity
+
+
+def client_ip(request: Request[Any, Any, Any], trusted_proxies: Sequence[str]) -> str | None:
+    """The address the caller's request came from.
+
+    The connection's peer, unless that peer is one of ``GOAT_TRUSTED_PROXIES``: then the
+    nearest address of ``X-Forwarded-For`` that is not a trusted proxy (read from the
+    right, since a client may write anything on the left). A header from anyone else is
+    ignored: it would let a buyer claim any location.
+    """
+    peer = request.client.host if request.client else None
+    networks = [ipaddress.ip_network(network) for network in trusted_proxies]
+
+    def trusted(address: str | None) -> bool:
+        try:
+            ip = ipaddress.ip_address(address or "")
+        except ValueError:
+            return False
+        return any(ip in network for network in networks)
+
+    if not trusted(peer):
+        return peer
+    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",")]
+    for hop in reversed([hop for hop in hops if hop]):
+        if not trusted(hop):
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:
+                return peer  # a malformed hop: stop believing the chain
+    return peer

@@ -15,6 +15,7 @@ from goat_core.model import (
     DeadLetter,
     Fixture,
     FixtureSummary,
+    Location,
     Outcome,
     PaymentStatus,
     PurchaseStatus,
@@ -210,6 +211,17 @@ class PurchaseFixtureOut(msgspec.Struct):
     kickoff: datetime
 
 
+class LocationOut(msgspec.Struct):
+    """Where the buyer bought from: the address and what a geolocation service said of it."""
+
+    ip: str
+    city: str | None
+    region: str | None
+    country: str | None
+    lat: float | None
+    lon: float | None
+
+
 class PurchaseOut(msgspec.Struct):
     """One purchase with its fixture's summary.
 
@@ -236,7 +248,7 @@ class PurchaseOut(msgspec.Struct):
     user_id: str | None
     payout: int | None
     payment_outcome: PaymentStatus | None
-    location: str | None
+    location: LocationOut | None
 
 
 class PaymentOut(msgspec.Struct):
@@ -419,7 +431,13 @@ def purchase_out(view: PurchaseView) -> PurchaseOut:
         user_id=p.user_id,
         payout=p.payout,
         payment_outcome=p.payment_status,
-        location=p.location,
+        location=location_out(p.location) if p.location else None,
+    )
+
+
+def location_out(location: Location) -> LocationOut:
+    return LocationOut(
+        location.ip, location.city, location.region, location.country, location.lat, location.lon
     )
 
 

@@ -34,6 +34,7 @@ from goat_core.model import (
 from goat_core.ports import (
     BrokerPublisher,
     Clock,
+    Geolocator,
     IdGenerator,
     JobQueue,
     Mailer,
@@ -64,6 +65,7 @@ class Exchange:
     it every receipt stays "being made". ``renderer`` draws them (the ``MakeReceipt``
     job) and ``mailer`` tells buyers what happened (the ``SendEmail`` job); without them
     those jobs only log. ``group_name`` is the name receipts and emails sign with.
+    ``geolocator`` locates buyers (``Purchase.location``); without it none is located.
     """
 
     def __init__(
@@ -79,9 +81,10 @@ class Exchange:
         renderer: ReceiptRenderer | None = None,
         mailer: Mailer | None = None,
         group_name: str = "goat",
+        geolocator: Geolocator | None = None,
     ) -> None:
         self.context = Context(uow, clock, ids, jobs, rules or Rules())
-        self.purchasing = Purchasing(self.context, payments)
+        self.purchasing = Purchasing(self.context, payments, geolocator)
         """Buying bonds (``goat_core.services.purchasing``)."""
         self._accounts = Accounts(self.context)
         self._payments = Payments(self.context, payments)
@@ -141,8 +144,15 @@ class Exchange:
         """``commit_payment``, answered with the purchase's fixture summary."""
         return self.queries.view(self._payments.commit_payment(user_id, back))
 
+    def paid_with(self, token: str) -> PurchaseView | None:
+        """The purchase a Webpay token pays, with its fixture (for payment pages), or None."""
+        with self.context.uow() as uow:
+            purchase = uow.purchases.find_by_payment(token, None) if token else None
+        return self.queries.view(purchase) if purchase is not None else None
+
     def expire_payments(self, timeout: timedelta = PAYMENT_TIMEOUT, batch: int = 100) -> int:
-        """Cancel our purchases left unpaid longer than ``timeout``; return how many."""
+        """Resolve our purchases left unpaid longer than ``timeout`` (asking the provider
+        first); return how many."""
         return self._payments.expire_payments(timeout, batch)
 
     # -- the broker (inbox, outbox) --------------------------------------------------

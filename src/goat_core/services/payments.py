@@ -3,6 +3,13 @@
 The gateway is called between transactions, never inside one: a slow provider must not
 hold a database lock. Committing a payment is a read (which purchase), the gateway's
 confirmation, and one transaction that records the decision and announces it.
+
+Nothing is guessed: a provider that cannot be reached leaves the purchase
+``pending_payment`` (``Unavailable``), to be resolved by a later return or by expiry,
+which asks the provider's status first. A repeated commit (refused by Webpay) is answered
+with the transaction's first outcome, read through its status. Money the provider took
+for a purchase that ends rejected is refunded through the provider, or, when the provider
+refuses or cannot be reached, credited to the buyer's wallet.
 """
 
 from __future__ import annotations
@@ -12,10 +19,17 @@ from datetime import timedelta
 
 import attrs
 
-from goat_core.errors import InvalidInput, PaymentError, UnknownPurchase
+from goat_core.errors import (
+    InvalidInput,
+    PaymentError,
+    PaymentNotFinished,
+    Unavailable,
+    UnknownPurchase,
+)
 from goat_core.jobs import MakeReceipt, SendEmail
 from goat_core.model import (
     LedgerKind,
+    PaymentConfirmation,
     PaymentStart,
     PaymentStatus,
     Purchase,
@@ -93,11 +107,14 @@ class Payments:
         return self._settle(self._paid_by(back), back)
 
     def expire_payments(self, timeout: timedelta = PAYMENT_TIMEOUT, batch: int = 100) -> int:
-        """Cancel our Webpay purchases left unpaid longer than ``timeout``; return how many.
+        """Resolve our Webpay purchases left unpaid longer than ``timeout``; return how many.
 
-        Their bonds go back and a negative validation is announced, as for a cancel on
-        the payment page. Webpay reverses a payment that goes uncommitted, so a payer who
-        comes back after this finds the purchase cancelled and is not charged.
+        The provider is asked first: a payment it authorized while the payer's return
+        never came is committed and accepted (a refused one rejected). Otherwise the
+        purchase is cancelled: its bonds go back and a negative validation is announced,
+        as for a cancel on the payment page; Webpay reverses a payment that goes
+        uncommitted, so a payer who comes back after this is not charged. A provider that
+        cannot be reached leaves the purchase for the next round.
         """
         context = self._context
         now = context.clock.now()
@@ -105,6 +122,15 @@ class Payments:
             stale = uow.purchases.awaiting_payment(now - timeout, batch)
         expired = 0
         for purchase in stale:
+            try:
+                confirmation, committed = self._late_outcome(purchase)
+            except Unavailable as error:
+                log.warning("purchase %s stays unpaid for now: %s", purchase.request_id, error)
+                continue
+            if confirmation is not None:
+                final = self._decide(purchase, confirmation, committed=committed)
+                expired += final.status != PurchaseStatus.PENDING_PAYMENT
+                continue
             with context.uow() as uow:
                 if uow.purchases.transition(
                     purchase.request_id,
@@ -119,9 +145,30 @@ class Payments:
                     expired += 1
                 uow.commit()
         if expired:
-            log.info("cancelled %d purchases left unpaid for %s", expired, timeout)
+            log.info("resolved %d purchases left unpaid for %s", expired, timeout)
             context.jobs_queued()  # the buyers' emails
         return expired
+
+    def _late_outcome(self, purchase: Purchase) -> tuple[PaymentConfirmation | None, bool]:
+        """What the provider says of a purchase whose return never came, and whether we
+        committed it now (only then may its money be ours to give back).
+
+        A payer who paid and closed the browser left an authorized transaction nobody
+        committed (Webpay reverses those): it is committed now. A refused one is refused.
+        """
+        token = purchase.deposit_token
+        if not token:
+            return None, False
+        try:
+            known = self._gateway.status(token)
+        except PaymentError:  # a token the provider forgot: never authorized for us
+            return None, False
+        if known is not None and not known.authorized:
+            return known, False
+        try:
+            return self._gateway.commit(token), True
+        except PaymentError:  # committed already (a return whose answer was lost), or unpaid
+            return known, False
 
     def _paid_by(self, back: PaymentReturn) -> Purchase:
         """The purchase a return names; a cancel must name its (secret) buy order."""
@@ -137,26 +184,43 @@ class Payments:
     def _settle(self, purchase: Purchase, back: PaymentReturn) -> Purchase:
         if purchase.status != PurchaseStatus.PENDING_PAYMENT:
             return purchase
-        status = PaymentStatus.CANCELLED
-        captured = 0
-        if back.token and not back.cancelled:
-            try:
-                confirmation = self._gateway.commit(back.token)
-            except PaymentError:
-                with self._context.uow() as uow:
-                    again = uow.purchases.get(purchase.request_id)
-                if again is not None and again.status != PurchaseStatus.PENDING_PAYMENT:
-                    return again  # a concurrent commit won the race
-                raise
-            paid = confirmation.authorized and confirmation.amount == purchase.cost(
-                self._context.rules
-            )
-            status = PaymentStatus.ACCEPTED if paid else PaymentStatus.REJECTED
-            captured = confirmation.amount if confirmation.authorized else 0
-        return self._record(purchase, status, captured)
+        if not back.token or back.cancelled:
+            return self._record(purchase, PaymentStatus.CANCELLED, 0, refund=False)
+        try:
+            confirmation = self._gateway.commit(back.token)
+        except PaymentError as refused:
+            with self._context.uow() as uow:
+                again = uow.purchases.get(purchase.request_id)
+            if again is not None and again.status != PurchaseStatus.PENDING_PAYMENT:
+                return again  # a concurrent commit won the race
+            # A token commits once: Webpay refuses a repeated commit (another process's,
+            # or ours whose answer was lost); the first outcome is the transaction's status.
+            known = self._gateway.status(back.token)
+            if known is None:
+                raise PaymentNotFinished(
+                    f"the payer has not finished paying purchase {purchase.request_id}"
+                ) from refused
+            return self._decide(purchase, known, committed=False)
+        return self._decide(purchase, confirmation, committed=True)
 
-    def _record(self, purchase: Purchase, status: PaymentStatus, captured: int) -> Purchase:
-        """One transaction: the purchase decided, its announcement, any money given back."""
+    def _decide(
+        self, purchase: Purchase, confirmation: PaymentConfirmation, *, committed: bool
+    ) -> Purchase:
+        """Record what the provider said; ``committed``: this call's commit took the money."""
+        paid = confirmation.authorized and confirmation.amount == purchase.cost(self._context.rules)
+        status = PaymentStatus.ACCEPTED if paid else PaymentStatus.REJECTED
+        captured = confirmation.amount if confirmation.authorized else 0
+        return self._record(purchase, status, captured, refund=committed)
+
+    def _record(
+        self, purchase: Purchase, status: PaymentStatus, captured: int, *, refund: bool
+    ) -> Purchase:
+        """One transaction: the purchase decided, its announcement; then any money given back.
+
+        Money taken for a purchase that ends not accepted (a wrong amount, or cancelled
+        meanwhile) is given back by whoever decided it, or, when another did, by the one
+        caller whose commit took it (``refund``: Webpay commits a token once).
+        """
         context = self._context
         now = context.clock.now()
         accepted = status == PaymentStatus.ACCEPTED
@@ -178,20 +242,42 @@ class Payments:
                     uow.fixtures.release(purchase.fixture_id, purchase.reserved)
                     uow.jobs.add(SendEmail(purchase.request_id, "rejected"))
                 self._announce(uow.outbox, purchase, accepted=accepted)
-            if captured and not (moved and accepted) and purchase.user_id is not None:
-                # Webpay took the money but the purchase is not accepted (a wrong amount, or
-                # cancelled meanwhile): it goes to the wallet. Webpay commits a token once,
-                # so this happens once.
-                uow.wallets.credit(
-                    purchase.user_id, captured, LedgerKind.REFUND, purchase.request_id, now
-                )
             uow.commit()
             final = uow.purchases.get(purchase.request_id)
         assert final is not None
         if moved:
             log.info("purchase %s: payment %s", purchase.request_id, status)
             context.jobs_queued()  # its receipt and email
+        if captured and final.status != PurchaseStatus.ACCEPTED and (moved or refund):
+            self._give_back(purchase, captured)
         return final
+
+    def _give_back(self, purchase: Purchase, amount: int) -> None:
+        """Refund through the provider; where it refuses or cannot be reached, the wallet."""
+        try:
+            if self._gateway.refund(purchase.deposit_token, amount):
+                log.info(
+                    "purchase %s: %d CLP refunded by the provider", purchase.request_id, amount
+                )
+                return
+            reason = "the provider refused the refund"
+        except (PaymentError, Unavailable) as error:
+            reason = f"the provider could not refund: {error}"
+        if purchase.user_id is None:  # pragma: no cover  # only our users pay through Webpay
+            return
+        context = self._context
+        with context.uow() as uow:
+            uow.wallets.credit(
+                purchase.user_id,
+                amount,
+                LedgerKind.REFUND,
+                purchase.request_id,
+                context.clock.now(),
+            )
+            uow.commit()
+        log.warning(
+            "purchase %s: %d CLP credited to the wallet (%s)", purchase.request_id, amount, reason
+        )
 
     def _announce(self, outbox: Outbox, purchase: Purchase, *, accepted: bool) -> None:
         message = ValidationMessage(purchase.request_id, self._context.rules.group_id, accepted)

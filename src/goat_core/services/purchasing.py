@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import ipaddress
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -31,13 +32,14 @@ from goat_core.jobs import Recommend
 from goat_core.model import (
     Fixture,
     FixtureSummary,
+    Location,
     Outcome,
     PaymentStart,
     Purchase,
     PurchaseStatus,
     PurchaseView,
 )
-from goat_core.ports import PaymentGateway, Sale
+from goat_core.ports import Geolocator, PaymentGateway, Sale
 from goat_core.services.context import Context
 from goat_core.wire import render_request
 
@@ -51,7 +53,8 @@ class BuyBonds:
     """A user of our group buys ``quantity`` bonds on ``result`` of a fixture.
 
     ``result`` is an ``Outcome``, or text as a user writes it: home, draw, away, ``---``
-    or the name of either team.
+    or the name of either team. ``client_ip`` is where the buyer's request came from,
+    located with the purchase (course RF04) when it is a public address.
     """
 
     user_id: str
@@ -60,6 +63,7 @@ class BuyBonds:
     quantity: int
     wallet: bool
     return_url: str = ""
+    client_ip: str | None = None
 
 
 @attrs.frozen
@@ -86,14 +90,31 @@ class _Order:
     now: datetime
     payment: PaymentStart | None
     buy_order: str | None
+    location: Location | None = None
+
+
+def locatable(ip: str | None) -> bool:
+    """Whether ``ip`` is a public address worth locating (not private, loopback, ...)."""
+    try:
+        return ip is not None and ipaddress.ip_address(ip).is_global
+    except ValueError:
+        return False
 
 
 class Purchasing:
-    """Buying bonds for our users."""
+    """Buying bonds for our users.
 
-    def __init__(self, context: Context, payments: PaymentGateway) -> None:
+    With a ``geolocator``, each purchase records where its buyer was (``Purchase.location``),
+    asked before the purchase's transaction; a private, loopback or unknown address, or a
+    geolocator that fails, leaves the location unknown and the purchase goes on.
+    """
+
+    def __init__(
+        self, context: Context, payments: PaymentGateway, geolocator: Geolocator | None = None
+    ) -> None:
         self._context = context
         self._payments = payments
+        self._geolocator = geolocator
         self._lots: GroupCommit[_Order, Bought] = GroupCommit(self._sell)
 
     @property
@@ -131,10 +152,20 @@ class Purchasing:
             session = hashlib.sha256(command.user_id.encode()).hexdigest()[:32]
             cost = command.quantity * rules.bond_price
             payment = self._payments.start(buy_order, session, cost, command.return_url)
-        order = _Order(command, result, context.ids.new_id(), now, payment, buy_order)
+        location = self._locate(command.client_ip)
+        order = _Order(command, result, context.ids.new_id(), now, payment, buy_order, location)
         bought = self._lots.submit(order)
         context.jobs_queued()  # the lot added a Recommend job for its buyers
         return bought
+
+    def _locate(self, ip: str | None) -> Location | None:
+        if self._geolocator is None or ip is None or not locatable(ip):
+            return None
+        try:
+            return self._geolocator.locate(ip)
+        except Exception as error:  # the port promises not to raise; a purchase never fails on it
+            log.warning("could not locate a buyer: %s", error)
+            return None
 
     def _outcome(self, command: BuyBonds) -> Outcome:
         if isinstance(command.result, Outcome):
@@ -239,6 +270,7 @@ class Purchasing:
             user_id=command.user_id,
             buy_order=order.buy_order,
             payment_url=payment.url if payment else None,
+            location=order.location,
             updated_at=order.now,
         )
 

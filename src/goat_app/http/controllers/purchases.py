@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import File
@@ -18,6 +18,7 @@ from goat_app.http.common import (
     IdentityDep,
     Page,
     SystemDep,
+    client_ip,
     problems,
 )
 from goat_app.http.schemas import (
@@ -59,6 +60,7 @@ class PurchasesController(Controller):
         system: SystemDep,
         identity: IdentityDep,
         data: JSONBody[PurchaseIn],
+        request: Request[Any, Any, Any],
     ) -> PurchaseCreatedOut:
         """Buy bonds by wallet (debited now) or through Webpay (``payment`` says where to pay)."""
         bought = exchange.buy_bonds(
@@ -69,6 +71,7 @@ class PurchasesController(Controller):
                 quantity=data.quantity,
                 wallet=data.wallet,
                 return_url=system.return_url,
+                client_ip=client_ip(request, system.settings.trusted_proxies),
             )
         )
         note_purchase(str(bought.view.purchase.request_id))  # on this request's log lines

@@ -8,11 +8,13 @@ from __future__ import annotations
 import html
 from typing import Annotated
 
-from litestar import Controller, MediaType, get, post
+from litestar import Controller, MediaType, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Redirect
 
 from goat_adapters.webpay import SandboxDecision, SandboxPaymentGateway
+from goat_adapters.webpay.sandbox import return_target
 from goat_app.http.common import (
     AUTH_PROBLEMS,
     BEARER,
@@ -21,6 +23,7 @@ from goat_app.http.common import (
     SystemDep,
     problems,
 )
+from goat_app.http.pages import back_link, page, purchase_lines
 from goat_app.http.schemas import (
     CommitOut,
     PaymentCommitIn,
@@ -28,7 +31,14 @@ from goat_app.http.schemas import (
     PaymentOut,
     purchase_out,
 )
-from goat_core.errors import InvalidInput, NotFound, PaymentError
+from goat_core.errors import (
+    GoatError,
+    InvalidInput,
+    NotFound,
+    PaymentError,
+    PaymentNotFinished,
+    Unavailable,
+)
 from goat_core.services import PaymentReturn, payment_answer
 
 __all__ = ["SandboxController", "WebpayController", "payment_return"]
@@ -49,14 +59,51 @@ def payment_return(
     )
 
 
-_RETURN_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>goat · payment {status}</title></head>
-<body style="font-family: sans-serif; max-width: 36em; margin: 3em auto">
-<h1>Payment {status}</h1>
-<p>Purchase <code>{request_id}</code>: {quantity} bond(s) on fixture {fixture_id}.</p>
-<p>Purchase status: <strong>{purchase_status}</strong>.</p>
-</body></html>
-"""
+_OUTCOMES = {
+    "accepted": "Your payment was accepted: the bonds are yours once the course validates.",
+    "rejected": "Your payment was refused: no money was taken for it and the bonds went back.",
+    "cancelled": "The payment was cancelled: no money was taken and the bonds went back.",
+}
+
+_RETURN_ERRORS: tuple[tuple[type[GoatError], int, str, str], ...] = (
+    (NotFound, 404, "Payment not found", "goat knows no payment for this link."),
+    (
+        PaymentNotFinished,
+        409,
+        "Payment not finished",
+        "Webpay has no decision for this payment yet: finish it on the payment page, "
+        "then come back here.",
+    ),
+    (
+        InvalidInput,
+        422,
+        "Nothing to confirm",
+        "This address lacks what Webpay sends back (token_ws, or TBK_TOKEN and TBK_ORDEN_COMPRA).",
+    ),
+    (
+        Unavailable,
+        503,
+        "Payment not confirmed yet",
+        "The payment provider could not be reached to confirm your payment. Your purchase "
+        "waits: reload this page in a moment, or it will be checked with Webpay within 15 "
+        "minutes. You are never charged for a purchase that is not accepted.",
+    ),
+    (
+        PaymentError,
+        502,
+        "Payment not confirmed",
+        "The payment provider did not answer as expected. Your purchase waits for payment; "
+        "reload this page to try again.",
+    ),
+)
+
+
+def _error_page(error: GoatError, back: str) -> Response[str]:
+    for kind, status, title, text in _RETURN_ERRORS:
+        if isinstance(error, kind):
+            body = f"<p>{html.escape(text)}</p>"
+            return Response(page(title, body, back), status_code=status, media_type=MediaType.HTML)
+    raise error
 
 
 class WebpayController(Controller):
@@ -84,7 +131,7 @@ class WebpayController(Controller):
         status_code=200,
         sync_to_thread=True,
         security=BEARER,
-        responses=problems(*AUTH_PROBLEMS, 404, 422, 502),
+        responses=problems(*AUTH_PROBLEMS, 404, 409, 422, 502, 503),
         operation_id="commitPayment",
         summary="Commit a Webpay payment",
     )
@@ -102,44 +149,59 @@ class WebpayController(Controller):
         "/return",
         sync_to_thread=True,
         media_type=MediaType.HTML,
-        responses=problems(404, 422, 502),
+        responses={
+            status: ResponseSpec(
+                data_container=str,
+                media_type=MediaType.HTML,
+                description=title,
+                generate_examples=False,
+            )
+            for _, status, title, _ in _RETURN_ERRORS
+        },
         operation_id="returnFromWebpay",
         summary="Webpay's return page",
     )
     def webpay_return(
         self,
         exchange: ExchangeDep,
+        system: SystemDep,
         token_ws: FromQuery[str | None] = None,
         tbk_token: Annotated[str | None, QueryParameter(name="TBK_TOKEN")] = None,
         buy_order: Annotated[str | None, QueryParameter(name="TBK_ORDEN_COMPRA")] = None,
         session_id: Annotated[str | None, QueryParameter(name="TBK_ID_SESION")] = None,
-    ) -> str:
-        """Webpay's return URL when no frontend is configured: commits and shows the outcome."""
+    ) -> Response[str]:
+        """Webpay's return URL when no frontend is configured: commits and shows the outcome.
+
+        Answers an HTML page for a person, errors included (a payment not finished, the
+        provider unreachable: the purchase then waits and is resolved later).
+        """
         # the browser brings no bearer token: the Webpay token (or buy order) is the capability
-        purchase = exchange.commit_return(payment_return(token_ws, tbk_token, buy_order))
-        return _RETURN_PAGE.format(
-            status=html.escape(payment_answer(purchase)),
-            request_id=html.escape(purchase.request_id),
-            quantity=purchase.quantity,
-            fixture_id=purchase.fixture_id,
-            purchase_status=html.escape(purchase.status.value),
+        back = back_link(system.settings.frontend_return_url)
+        try:
+            purchase = exchange.commit_return(payment_return(token_ws, tbk_token, buy_order))
+        except GoatError as error:
+            return _error_page(error, back)
+        answer = payment_answer(purchase)
+        body = "\n".join(
+            (
+                purchase_lines(exchange.queries.view(purchase)),
+                f"<p>{html.escape(_OUTCOMES.get(answer, ''))}</p>",
+                f"<p>Purchase status: <strong>{html.escape(purchase.status.value)}</strong>.</p>",
+            )
         )
+        return Response(page(f"Payment {answer}", body, back), media_type=MediaType.HTML)
 
-
-_SANDBOX_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Webpay sandbox</title></head>
-<body style="font-family: sans-serif; max-width: 36em; margin: 3em auto">
-<h1>Webpay sandbox</h1>
-<p>Buy order <code>{buy_order}</code>: <strong>{amount} CLP</strong>.</p>
-<p>No money moves here: choose what the payer does.</p>
-{buttons}
-</body></html>
-"""
 
 _BUTTON = (
-    '<form method="post" action="/webpay/sandbox/{token}/{decision}">'
+    '<form method="post" action="/webpay/sandbox/{token}/{decision}" style="display: inline">'
     "<button>{label}</button></form>"
 )
+
+_DECIDED = {
+    SandboxDecision.APPROVE: "You approved this payment.",
+    SandboxDecision.REJECT: "You rejected this payment (as a bank refusing the card).",
+    SandboxDecision.CANCEL: "You cancelled this payment.",
+}
 
 
 def _sandbox(system: SystemDep) -> SandboxPaymentGateway:
@@ -148,37 +210,57 @@ def _sandbox(system: SystemDep) -> SandboxPaymentGateway:
     return system.sandbox
 
 
+def _not_found(back: str) -> Response[str]:
+    body = "<p>The Webpay sandbox knows no such payment.</p>"
+    return Response(
+        page("Payment not found", body, back), status_code=404, media_type=MediaType.HTML
+    )
+
+
 class SandboxController(Controller):
     """The embedded sandbox's payment page, as Webpay's would be (not part of the API)."""
 
     path = "/webpay/sandbox"
     include_in_schema = False
 
-    @get("/{token:str}", sync_to_thread=False, media_type=MediaType.HTML)
-    def sandbox_page(self, system: SystemDep, token: FromPath[str]) -> str:
-        """The payment page with its three buttons."""
+    @get("/{token:str}", sync_to_thread=True, media_type=MediaType.HTML)
+    def sandbox_page(
+        self, system: SystemDep, exchange: ExchangeDep, token: FromPath[str]
+    ) -> Response[str]:
+        """The payment page: what is paid, and three buttons until the payer decided."""
+        back = back_link(system.settings.frontend_return_url)
         transaction = _sandbox(system).transaction(token)
         if transaction is None:
-            raise NotFound(f"the sandbox knows no transaction {token}")
-        buttons = "\n".join(
-            _BUTTON.format(
-                token=html.escape(token), decision=decision.value, label=decision.value.title()
+            return _not_found(back)
+        lines = [
+            purchase_lines(exchange.paid_with(token), transaction.amount),
+            f"<p>Buy order <code>{html.escape(transaction.buy_order)}</code>.</p>",
+        ]
+        if transaction.decision is None:
+            lines.append("<p>No money moves here: choose what the payer does.</p>")
+            lines.append(
+                "\n".join(
+                    _BUTTON.format(
+                        token=html.escape(token),
+                        decision=decision.value,
+                        label=decision.value.title(),
+                    )
+                    for decision in SandboxDecision
+                )
             )
-            for decision in SandboxDecision
-        )
-        return _SANDBOX_PAGE.format(
-            buy_order=html.escape(transaction.buy_order),
-            amount=transaction.amount,
-            buttons=buttons,
-        )
+        else:
+            target = html.escape(return_target(transaction), quote=True)
+            lines.append(f"<p><strong>{_DECIDED[transaction.decision]}</strong></p>")
+            lines.append(f'<p><a href="{target}">Continue to the shop\'s return page</a></p>')
+        return Response(page("Webpay sandbox", "\n".join(lines), back), media_type=MediaType.HTML)
 
-    @post("/{token:str}/{decision:str}", sync_to_thread=False)
+    @post("/{token:str}/{decision:str}", sync_to_thread=True)
     def sandbox_decide(
         self, system: SystemDep, token: FromPath[str], decision: FromPath[str]
-    ) -> Redirect:
+    ) -> Redirect | Response[str]:
         """Record the button pressed and send the browser to the return URL as Webpay would."""
         try:
             target = _sandbox(system).decide(token, SandboxDecision(decision))
-        except (ValueError, PaymentError) as error:  # an unknown button or transaction
-            raise NotFound(str(error)) from None
+        except (ValueError, PaymentError):  # an unknown button or transaction
+            return _not_found(back_link(system.settings.frontend_return_url))
         return Redirect(target, status_code=303)

@@ -1,0 +1,108 @@
+"""``HttpGeolocator``: where an IP address is, from an ip-api.com-style JSON service.
+
+``GOAT_GEOLOCATION_URL`` names the service: ``{ip}`` in it is replaced by the address
+(``http://ip-api.com/json/{ip}``), else the address is appended as a path segment. The
+answer is JSON with ``country``, ``regionName`` (or ``region``), ``city``, ``lat`` and
+``lon``; ``"status": "fail"`` (ip-api's way of saying it does not know) is an unknown
+location. Each call waits at most ``timeout`` seconds; answers, known or not, are kept in
+a small cache for ``ttl`` seconds, so that a burst of purchases costs one call per buyer.
+It never raises: any failure is an unknown location.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections import OrderedDict
+from typing import Any
+
+from goat_core.model import Location
+
+__all__ = ["HttpGeolocator"]
+
+log = logging.getLogger("goat.geo")
+
+
+class HttpGeolocator:
+    """``ports.Geolocator`` over HTTP (urllib), with a timeout and an LRU cache."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 0.3,
+        ttl: float = 3600.0,
+        cache_size: int = 4096,
+    ) -> None:
+        self.url = url
+        self.timeout = timeout
+        self.ttl = ttl
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[float, Location | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def locate(self, ip: str) -> Location | None:
+        """The service's location of ``ip``; None if it fails, is slow or does not know."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cache.get(ip)
+            if cached is not None and now - cached[0] < self.ttl:
+                self._cache.move_to_end(ip)
+                return cached[1]
+        found = self._ask(ip)
+        with self._lock:
+            self._cache[ip] = (now, found)
+            self._cache.move_to_end(ip)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return found
+
+    def _ask(self, ip: str) -> Location | None:
+        quoted = urllib.parse.quote(ip, safe="")
+        if "{ip}" in self.url:
+            target = self.url.replace("{ip}", quoted)
+        else:
+            target = f"{self.url.rstrip('/')}/{quoted}"
+        try:
+            with urllib.request.urlopen(  # noqa: S310  # GOAT_GEOLOCATION_URL: http(s) only
+                target, timeout=self.timeout
+            ) as answer:
+                body = json.loads(answer.read(65536))
+        except (OSError, ValueError) as error:  # unreachable, slow, an HTTP error, not JSON
+            log.info("could not locate %s: %s", ip, error)
+            return None
+        return _location(ip, body)
+
+
+def _location(ip: str, body: Any) -> Location | None:
+    if not isinstance(body, dict) or body.get("status", "success") != "success":
+        return None
+
+    def text(*names: str) -> str | None:
+        for name in names:
+            value = body.get(name)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+        return None
+
+    def number(name: str) -> float | None:
+        value = body.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return float(value)
+
+    location = Location(
+        ip=ip,
+        city=text("city"),
+        region=text("regionName", "region"),
+        country=text("country"),
+        lat=number("lat"),
+        lon=number("lon"),
+    )
+    if location.country is None and location.city is None and location.lat is None:
+        return None
+    return location
