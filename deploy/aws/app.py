@@ -29,6 +29,7 @@ GoatStack(
         receipts_image_tag=context("receiptsImageTag") or "latest",
         alarm_email=context("alarmEmail"),
         group_id=context("groupId") or "15",
+        webpay_env=context("webpayEnv") or "integration",
         public_url=context("publicUrl"),
         auth_issuer=context("authIssuer"),
         auth_audience=context("authAudience"),

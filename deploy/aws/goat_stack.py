@@ -39,6 +39,7 @@ class GoatStackProps:
     receipts_image_tag: str = "latest"
     alarm_email: str | None = None
     group_id: str = "15"
+    webpay_env: str = "integration"  # Transbank's test commerce until the secret holds yours
     public_url: str | None = None
     auth_issuer: str | None = None
     auth_audience: str | None = None
@@ -253,6 +254,9 @@ class GoatStack(Stack):
             "GOAT_REDIS_URL": self.redis_url,
             "GOAT_JOBS_URL": "http://jobs.goat.internal:8001",
             "GOAT_GROUP_ID": props.group_id,
+            "GOAT_WEBPAY_ENV": props.webpay_env,
+            # the load balancer, inside the VPC, says who the buyer is (X-Forwarded-For)
+            "GOAT_TRUSTED_PROXIES": self.vpc.vpc_cidr_block,
             "GOAT_LOG_FORMAT": "json",
             "GOAT_S3_BUCKET": self.receipts_bucket.bucket_name,
         }

@@ -178,6 +178,17 @@ def test_secrets_injected_not_written(template: Template) -> None:
         assert {"GOAT_DATABASE_URL", "GOAT_REDIS_URL", "GOAT_S3_BUCKET"} <= plain
 
 
+def test_webpay_through_transbank_and_buyers_seen_through_the_load_balancer(
+    template: Template,
+) -> None:
+    """Tasks pay through transbank-sdk (integration by default) and believe the VPC's
+    X-Forwarded-For (the load balancer's), so buyers are located by their own address."""
+    for container in containers(template).values():
+        plain = {variable["Name"]: variable["Value"] for variable in container["Environment"]}
+        assert plain["GOAT_WEBPAY_ENV"] == "integration"
+        assert "Fn::GetAtt" in plain["GOAT_TRUSTED_PROXIES"]  # the VPC's CIDR block
+
+
 def test_rds_postgres_multi_az(template: Template) -> None:
     template.resource_count_is("AWS::RDS::DBInstance", 1)
     template.has_resource_properties(
