@@ -63,7 +63,9 @@ def auction_payload(
 
 def receive_auction(world: World, kind: str, *args: Any, **fields: Any) -> Handled:
     """A fixtures/auctions message arrives from the broker."""
-    return world.exchange.receive(TOPIC_AUCTIONS, json.dumps(auction_payload(kind, *args, **fields)))
+    return world.exchange.receive(
+        TOPIC_AUCTIONS, json.dumps(auction_payload(kind, *args, **fields))
+    )
 
 
 def held(world: World) -> int:
