@@ -49,7 +49,7 @@ class PurchasesController(Controller):
         "/",
         status_code=201,
         sync_to_thread=True,
-        responses=problems(*AUTH_PROBLEMS, 402, 404, 409, 422),
+        responses=problems(*AUTH_PROBLEMS, 402, 403, 404, 409, 422),
         operation_id="buyBonds",
         summary="Buy bonds",
     )
@@ -69,6 +69,8 @@ class PurchasesController(Controller):
                 quantity=data.quantity,
                 wallet=data.wallet,
                 return_url=system.return_url,
+                seller=data.seller,
+                admin=identity.viewer.admin,
             )
         )
         note_purchase(str(bought.view.purchase.request_id))  # on this request's log lines
