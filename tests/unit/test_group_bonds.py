@@ -239,3 +239,16 @@ def test_group_purchase_accepted_after_the_end_is_paid_at_once(world: World) -> 
     balance, _ = world.exchange.group_account(ADMIN)
     assert balance == 3700
     assert world.balance(ADMIN.user_id) == 0
+
+
+def test_receipt_of_a_lot_purchase_shows_the_discounted_price(world: World) -> None:
+    """A receipt for bonds bought from a lot says what the buyer paid, discount applied."""
+    lot = group_lot(world, 5)
+    world.exchange.update_lot(ADMIN, lot.id, on_sale=True, discount=30)
+    world.fund(USER, 5000)
+    view = world.exchange.buy_from_lot(USER, lot.id, 2)
+
+    receipt = world.exchange.notices.receipt_of(view.purchase.request_id)
+
+    assert receipt is not None
+    assert (receipt.unit_price, receipt.amount_paid) == (700, 1400)
