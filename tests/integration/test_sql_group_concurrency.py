@@ -169,3 +169,50 @@ def test_one_wallet_over_two_processes_is_never_overdrawn(fresh_database_url: st
     assert _scalar(fresh_database_url, sa.select(users.wallet).where(users.id == "alice")) == 0
     lots = t.lots.c
     assert _scalar(fresh_database_url, sa.select(lots.quantity).where(lots.id == lot)) == 37
+
+
+def test_one_of_many_simultaneous_acceptances_wins(fresh_database_url: str) -> None:
+    """Admins accepting different proposals of one auction at once: exactly one swap."""
+    lot = _stock(fresh_database_url, 10, {})
+    database = SqlDatabase(fresh_database_url, lock_timeout_ms=30_000, pool_size=12)
+    exchange = _exchange(database, "race")
+    offer = exchange.offer_bonds(ADMIN, lot, 4)
+    for i in range(10):
+        proposal = {
+            "auction_id": offer.auction_id,
+            "proposal_id": f"p-{i}",
+            "fixture_id": 1,
+            "league_name": "PL",
+            "round": "R",
+            "result": "---",
+            "quantity": 1 + i % 3,
+            "group_id": 30 + i,
+            "type": "proposal",
+        }
+        exchange.receive("fixtures/auctions", json.dumps(proposal))
+    barrier = threading.Barrier(10)
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def accept(i: int) -> None:
+        barrier.wait()
+        try:
+            exchange.accept_proposal(ADMIN, f"p-{i}")
+            outcome = "ok"
+        except Exception as error:  # every failure is counted by its type
+            outcome = type(error).__name__
+        with lock:
+            outcomes[outcome] += 1
+
+    threads = [threading.Thread(target=accept, args=(i,)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert outcomes == Counter({"ok": 1, "Conflict": 9}), outcomes
+    states = Counter(p.state.value for p in exchange.received_proposals(ADMIN))
+    assert states == Counter({"accepted": 1, "rejected": 9})
+    swaps = sa.select(sa.func.count()).where(t.lots.c.source.like("swap:%"))
+    assert _scalar(fresh_database_url, swaps) == 1
+    database.dispose()
