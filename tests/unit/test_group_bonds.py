@@ -16,8 +16,8 @@ from goat_core.errors import (
 )
 from goat_core.inventory import AccountKind, LotStatus, Origin, discounted_price
 from goat_core.model import Outcome, PurchaseStatus, Viewer
-from goat_core.services import BuyBonds
-from goat_core.wire import TOPIC_REQUESTS
+from goat_core.services import BuyBonds, PaymentReturn
+from goat_core.wire import TOPIC_REQUESTS, TOPIC_VALIDATION
 from tests.unit.group_support import ADMIN, group_lot
 from tests.unit.support import USER
 
@@ -252,3 +252,18 @@ def test_receipt_of_a_lot_purchase_shows_the_discounted_price(world: World) -> N
 
     assert receipt is not None
     assert (receipt.unit_price, receipt.amount_paid) == (700, 1400)
+
+
+def test_webpay_group_purchase_lands_in_the_inventory_when_paid(world: World) -> None:
+    """A group purchase paid through Webpay becomes a lot once the payment is committed,
+    and its validation is published with our group id as seller."""
+    command = BuyBonds(ADMIN.user_id, 1, Outcome.AWAY, 3, wallet=False, seller=15, admin=True)
+    purchase = world.exchange.buy_bonds(command).purchase
+    assert world.store.lots() == []
+
+    world.exchange.commit_payment(ADMIN.user_id, PaymentReturn(token=purchase.deposit_token))
+    world.exchange.commit_payment(ADMIN.user_id, PaymentReturn(token=purchase.deposit_token))
+
+    [lot] = world.store.lots()
+    assert (lot.quantity, lot.result, lot.status) == (3, Outcome.AWAY, LotStatus.HELD)
+    assert [v["seller"] for v in world.published(TOPIC_VALIDATION)] == [15]
