@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import multiprocessing
 import threading
+import time
 from collections import Counter
+from collections.abc import Collection
 from typing import Any
 
 import pytest
@@ -24,6 +26,8 @@ from goat_adapters.memory import (
 )
 from goat_adapters.sql import SqlDatabase
 from goat_adapters.sql import tables as t
+from goat_adapters.sql.inventory import SqlInventory
+from goat_core.inventory import LotStatus
 from goat_core.model import Outcome, Rules, Viewer
 from goat_core.services import BuyBonds, Exchange
 from goat_core.wire import TOPIC_VALIDATION
@@ -57,6 +61,20 @@ class _PrefixedIds(SequentialIds):
         return f"{self._prefix}-{super().new_id()}"
 
 
+def _naive_take(
+    self: SqlInventory, lot_id: str, quantity: int, statuses: Collection[LotStatus]
+) -> bool:
+    """The control: read the lot's quantity, then write what is left (not conditional)."""
+    lots = t.lots.c
+    row = self._tx.execute(sa.select(lots.quantity).where(lots.id == lot_id)).first()
+    if row is None or row.quantity < quantity:
+        return False
+    time.sleep(0.005)  # the gap between the read and the write, a little wider
+    left = row.quantity - quantity
+    self._tx.execute(sa.update(t.lots).where(lots.id == lot_id).values(quantity=left))
+    return True
+
+
 def _buyers(
     url: str,
     process: int,
@@ -65,8 +83,11 @@ def _buyers(
     quantity: int,
     start: Any,
     results: Any,
+    naive: bool = False,
 ) -> None:
     """One API process: its buyers all try at once, after every process is ready."""
+    if naive:
+        SqlInventory.take = _naive_take  # type: ignore[method-assign]  # the control run
     database = SqlDatabase(url, lock_timeout_ms=30_000, pool_size=len(users), max_overflow=0)
     exchange = _exchange(database, f"p{process}")
     barrier = threading.Barrier(len(users))
@@ -112,13 +133,17 @@ def _stock(url: str, bonds: int, buyers: dict[str, int]) -> str:
     return lot.lot.id
 
 
-def _race(url: str, users: list[str], lot: str, quantity: int) -> Counter[str]:
+def _race(
+    url: str, users: list[str], lot: str, quantity: int, *, naive: bool = False
+) -> Counter[str]:
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(PROCESSES)
     results = context.Queue()
     share = [users[i::PROCESSES] for i in range(PROCESSES)]
     processes = [
-        context.Process(target=_buyers, args=(url, i, share[i], lot, quantity, start, results))
+        context.Process(
+            target=_buyers, args=(url, i, share[i], lot, quantity, start, results, naive)
+        )
         for i in range(PROCESSES)
     ]
     for process in processes:
@@ -156,6 +181,16 @@ def test_fifty_buyers_over_two_processes_buy_exactly_a_lot_of_ten(fresh_database
     assert _scalar(fresh_database_url, wallets) == 40 * 800
     account = sa.select(sa.func.sum(t.group_account.c.amount))
     assert _scalar(fresh_database_url, account) == 10 * 800
+
+
+def test_the_harness_catches_a_naive_lot_that_oversells(fresh_database_url: str) -> None:
+    """Control: a lot decremented by read-then-write sells more than it holds here."""
+    users = [f"user-{i}" for i in range(50)]
+    lot = _stock(fresh_database_url, 10, {user: 800 for user in users})
+
+    outcomes = _race(fresh_database_url, users, lot, 1, naive=True)
+
+    assert outcomes["ok"] > 10, outcomes
 
 
 def test_one_wallet_over_two_processes_is_never_overdrawn(fresh_database_url: str) -> None:
