@@ -42,7 +42,7 @@ from goat_core.inventory import (
 from goat_core.model import Fixture, Outcome, Rules, Viewer
 from goat_core.ports import UnitOfWork
 from goat_core.services.context import Context
-from goat_core.services.group import settle_lots
+from goat_core.services.group import MAX_LOT_PURCHASE, settle_lots
 from goat_core.services.queries import require_admin
 from goat_core.wire import TOPIC_AUCTIONS
 from goat_core.wire_auctions import render_auction
@@ -344,8 +344,8 @@ def _hold(
     uow: UnitOfWork, lot: str, quantity: int, source: str, now: datetime
 ) -> tuple[Lot, Fixture]:
     """Move ``quantity`` bonds of a lot to a lot of their own, held on auction."""
-    if quantity < 1:
-        raise InvalidInput("quantity", "must be at least 1")
+    if not 1 <= quantity <= MAX_LOT_PURCHASE:
+        raise InvalidInput("quantity", f"must be from 1 to {MAX_LOT_PURCHASE}")
     found = uow.inventory.get(lot)
     if found is None or found.status is LotStatus.TRADED:
         raise UnknownLot(lot)

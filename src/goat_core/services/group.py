@@ -178,7 +178,7 @@ class GroupBonds:
         """
         context, rules = self._context, self._context.rules
         if not 1 <= quantity <= MAX_LOT_PURCHASE:
-            raise InvalidInput("quantity", "must be at least 1")
+            raise InvalidInput("quantity", f"must be from 1 to {MAX_LOT_PURCHASE}")
         now = context.clock.now()
         with context.uow() as uow:
             found = uow.inventory.get(lot)
