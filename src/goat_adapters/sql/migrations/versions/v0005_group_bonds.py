@@ -1,5 +1,6 @@
-"""The group's own bonds (CONTRACT §4b): ``lots``, ``group_account``, ``auction_offers``
-and ``auction_proposals``.
+"""The group's own bonds (CONTRACT §4b): lots, the group's account, auctions, proposals.
+
+Tables ``lots``, ``group_account``, ``auction_offers`` and ``auction_proposals``.
 
 Revision ID: 0005
 Revises: 0003 (re-pointed to 0004 when both are merged)
