@@ -439,6 +439,10 @@ class AuctionBook(Protocol):
     def get_offer(self, auction_id: str) -> Offer | None:
         """The offer, or None."""
 
+    def lock_offer(self, auction_id: str) -> Offer | None:
+        """The offer, or None; its row stays locked until this unit of work ends, so that
+        a proposal recorded for it and its closing serialize."""
+
     def offers(self, state: AuctionState) -> list[Offer]:
         """Offers in one state, oldest first."""
 

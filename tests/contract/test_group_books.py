@@ -121,6 +121,8 @@ def test_offers_and_proposals_are_decided_once(backend: Backend) -> None:
             Proposal("p1", "a1", "15", 1, "PL", "R 1", "---", 2, ProposalState.REJECTED, NOW, "x")
         ]
         assert uow.auction_book.get_proposal("nope") is None
+        assert uow.auction_book.lock_offer("a1") == uow.auction_book.get_offer("a1")
+        assert uow.auction_book.lock_offer("nope") is None
 
 
 @pytest.fixture

@@ -251,3 +251,45 @@ def test_one_of_many_simultaneous_acceptances_wins(fresh_database_url: str) -> N
     swaps = sa.select(sa.func.count()).where(t.lots.c.source.like("swap:%"))
     assert _scalar(fresh_database_url, swaps) == 1
     database.dispose()
+
+
+def test_proposals_arriving_while_we_accept_are_all_answered(fresh_database_url: str) -> None:
+    """Proposals received while the admin accepts another end rejected, none left pending."""
+    lot = _stock(fresh_database_url, 10, {})
+    database = SqlDatabase(fresh_database_url, lock_timeout_ms=30_000, pool_size=12)
+    exchange = _exchange(database, "race")
+    offer = exchange.offer_bonds(ADMIN, lot, 4)
+
+    def proposal(i: int) -> str:
+        body = {
+            "auction_id": offer.auction_id,
+            "proposal_id": f"p-{i}",
+            "fixture_id": 1,
+            "league_name": "PL",
+            "round": "R",
+            "result": "---",
+            "quantity": 1,
+            "group_id": 30 + i,
+            "type": "proposal",
+        }
+        return json.dumps(body)
+
+    exchange.receive("fixtures/auctions", proposal(0))
+    barrier = threading.Barrier(11)
+
+    def act(i: int) -> None:
+        barrier.wait()
+        if i == 0:
+            exchange.accept_proposal(ADMIN, "p-0")
+        else:
+            exchange.receive("fixtures/auctions", proposal(i))
+
+    threads = [threading.Thread(target=act, args=(i,)) for i in range(11)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    states = Counter(p.state.value for p in exchange.received_proposals(ADMIN))
+    assert states == Counter({"accepted": 1, "rejected": 10}), states
+    database.dispose()

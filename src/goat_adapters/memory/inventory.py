@@ -136,6 +136,9 @@ class MemoryAuctionBook:
     def get_offer(self, auction_id: str) -> Offer | None:
         return self.s.offers.get(auction_id)
 
+    def lock_offer(self, auction_id: str) -> Offer | None:
+        return self.s.offers.get(auction_id)  # units of work already run one at a time
+
     def offers(self, state: AuctionState) -> list[Offer]:
         found = [o for o in self.s.offers.values() if o.state is state]
         return sorted(found, key=lambda o: (o.created_at, o.auction_id))

@@ -111,6 +111,12 @@ class SqlAuctionBook:
         ).first()
         return _offer(row) if row is not None else None
 
+    def lock_offer(self, auction_id: str) -> Offer | None:
+        """The offer, its row locked until the transaction ends (``FOR UPDATE``)."""
+        query = sa.select(t.auction_offers).where(_O.auction_id == auction_id).with_for_update()
+        row = self._tx.execute(query).first()
+        return _offer(row) if row is not None else None
+
     def offers(self, state: AuctionState) -> list[Offer]:
         """Offers in one state, oldest first."""
         query = (

@@ -248,7 +248,7 @@ def _record_proposal(uow: UnitOfWork, message: AuctionMessage, rules: Rules, now
     published, so that the proposing group gets its bonds back.
     """
     book = uow.auction_book
-    offer = book.get_offer(message.auction_id)
+    offer = book.lock_offer(message.auction_id)  # an acceptance closing it waits, or we do
     if offer is None or offer.group_id != rules.group_id:
         return False
     closed = offer.state is AuctionState.CLOSED
