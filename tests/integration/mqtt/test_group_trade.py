@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from functools import partial
 
 import pytest
 
@@ -81,6 +82,11 @@ class Installation:
         self.database.dispose()
 
 
+def _fixtures(side: Installation, count: int) -> bool:
+    """Whether the installation stores ``count`` fixtures."""
+    return side.exchange.fixtures().total == count
+
+
 class _Ids(SequentialIds):
     """Ids that differ between the installations (both start counting at 1)."""
 
@@ -111,7 +117,7 @@ def test_a_whole_trade_between_two_installations(
     ours, theirs = installations
     peer.send(TOPIC_INFO, render_fixtures([fixture(1)]))
     for side in installations:
-        wait_until(lambda side=side: side.exchange.fixtures().items, what="the fixture")
+        wait_until(partial(_fixtures, side, 1), what="the fixture")
     our_lot = ours.stock(peer, Outcome.HOME, 10)
     their_lot = theirs.stock(peer, Outcome.AWAY, 8)
 
@@ -155,5 +161,5 @@ def test_a_whole_trade_between_two_installations(
     peer.send(TOPIC_AUCTIONS, json.dumps(again), times=2)
     peer.send(TOPIC_INFO, render_fixtures([fixture(2)]))
     for side in installations:
-        wait_until(lambda side=side: side.exchange.fixtures().total == 2, what="the marker")
+        wait_until(partial(_fixtures, side, 2), what="the marker")
     assert (ours.inventory(), theirs.inventory()) == expected
