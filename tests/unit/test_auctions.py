@@ -7,12 +7,27 @@ import json
 import pytest
 
 from goat_adapters.memory.world import World
-from goat_core.errors import Conflict, Forbidden, LotTooSmall, UnknownAuction, UnknownProposal
-from goat_core.inventory import AuctionState, LotStatus, Origin, ProposalState
+from goat_core.errors import (
+    Conflict,
+    Forbidden,
+    LotTooSmall,
+    MalformedMessage,
+    UnknownAuction,
+    UnknownProposal,
+)
+from goat_core.inventory import (
+    AuctionMessage,
+    AuctionState,
+    AuctionType,
+    LotStatus,
+    Origin,
+    ProposalState,
+)
 from goat_core.model import Outcome, Viewer
 from goat_core.services import Handled
 from goat_core.wire import TOPIC_AUCTIONS
-from tests.unit.group_support import ADMIN, group_lot, held, receive_auction
+from goat_core.wire_auctions import parse_auction, render_auction
+from tests.unit.group_support import ADMIN, auction_payload, group_lot, held, receive_auction
 from tests.unit.support import USER
 
 
@@ -230,3 +245,53 @@ def test_malformed_auction_message_is_a_dead_letter(world: World) -> None:
 
     assert world.exchange.receive(TOPIC_AUCTIONS, payload) == Handled.MALFORMED
     assert world.store.dead_letters()[0].reason.startswith("type")
+
+
+def test_auction_wire_reads_what_peers_send() -> None:
+    """Ids as numbers, group ids as strings or ints and a type in any case are read."""
+    message = parse_auction(
+        json.dumps(
+            {
+                "auction_id": 17,
+                "proposal_id": None,
+                "fixture_id": "1208083",
+                "league_name": "PL",
+                "round": "R 1",
+                "result": "---",
+                "quantity": 2,
+                "group_id": "6",
+                "type": "Offer",
+            }
+        )
+    )
+
+    assert (message.auction_id, message.proposal_id, message.group_id) == ("17", "", "6")
+    assert (message.type, message.fixture_id) == (AuctionType.OFFER, 1208083)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"type": "proposal", "proposal_id": ""}, "proposal_id"),
+        ({"auction_id": ""}, "auction_id"),
+        ({"quantity": 0}, "quantity"),
+        ({"group_id": None}, "group_id"),
+    ],
+)
+def test_auction_wire_refuses_what_cannot_be_applied(change: dict[str, object], field: str) -> None:
+    """A message without what its type needs is malformed, naming the field."""
+    payload = {**auction_payload("offer"), **change}
+
+    with pytest.raises(MalformedMessage) as raised:
+        parse_auction(json.dumps(payload))
+    assert raised.value.field == field
+
+
+def test_our_auction_messages_carry_our_group_as_an_int() -> None:
+    """We send group_id as an int on fixtures/auctions, as CONTRACT §3 says."""
+    message = AuctionMessage("a", "p", 1, "PL", "R", "---", 2, "15", AuctionType.ACCEPTANCE)
+
+    sent = json.loads(render_auction(message))
+
+    assert sent["group_id"] == 15
+    assert parse_auction(render_auction(message)) == message
