@@ -105,13 +105,16 @@ def settle_lots(uow: UnitOfWork, fixture_id: int, rules: Rules, now: datetime) -
     pays round_half_up(quantity × price × odd); a losing or empty lot is marked settled
     with nothing paid. Returns how many lots this call settled.
     """
+    # most fixtures have no lot: one indexed read, and the fixture only when there are
+    lots = [x for x in uow.inventory.for_fixture(fixture_id) if not x.settled]
+    lots = [x for x in lots if x.status is not LotStatus.TRADED]
+    if not lots:
+        return 0
     fixture = uow.fixtures.get(fixture_id)
     if fixture is None or not fixture.is_finished:
         return 0
     settled = 0
-    for lot in uow.inventory.for_fixture(fixture_id):
-        if lot.settled or lot.status is LotStatus.TRADED:
-            continue
+    for lot in lots:
         if not uow.inventory.mark_settled(lot.id):
             continue
         settled += 1
