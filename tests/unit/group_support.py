@@ -11,14 +11,23 @@ from goat_core.model import Outcome, Viewer
 from goat_core.services import BuyBonds, Handled
 from goat_core.wire import TOPIC_AUCTIONS
 
-__all__ = ["ADMIN", "PEER_GROUP", "auction_payload", "group_lot", "held", "receive_auction"]
+__all__ = [
+    "ADMIN",
+    "PEER_GROUP",
+    "auction_payload",
+    "group_lot",
+    "group_purchase",
+    "held",
+    "receive_auction",
+]
 
 ADMIN = Viewer("auth0|admin", admin=True)
 PEER_GROUP = "6"
 
 
-def group_lot(world: World, quantity: int = 10, fixture_id: int = 1, *, valid: bool = True) -> Lot:
-    """An admin's group purchase of ``quantity`` bonds on the home side, validated; its lot."""
+def group_purchase(world: World, quantity: int, fixture_id: int = 1, *, valid: bool) -> str:
+    """An admin's group purchase of ``quantity`` bonds on the home side, with the course's
+    verdict; its request id."""
     world.fund(ADMIN.user_id, quantity * world.rules.bond_price)
     bought = world.exchange.buy_bonds(
         BuyBonds(
@@ -32,9 +41,14 @@ def group_lot(world: World, quantity: int = 10, fixture_id: int = 1, *, valid: b
         )
     )
     world.validate(bought.purchase.request_id, valid)
-    lots = [x for x in world.store.lots() if x.source.endswith(bought.purchase.request_id)]
-    assert len(lots) == (1 if valid else 0)
-    return lots[0] if lots else None  # type: ignore[return-value]  # callers of a rejected one ignore it
+    return bought.purchase.request_id
+
+
+def group_lot(world: World, quantity: int = 10, fixture_id: int = 1) -> Lot:
+    """An admin's group purchase of ``quantity`` bonds on the home side, accepted; its lot."""
+    request_id = group_purchase(world, quantity, fixture_id, valid=True)
+    [lot] = [x for x in world.store.lots() if x.source.endswith(request_id)]
+    return lot
 
 
 def auction_payload(

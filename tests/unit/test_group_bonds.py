@@ -18,7 +18,7 @@ from goat_core.inventory import AccountKind, LotStatus, Origin, discounted_price
 from goat_core.model import Outcome, PurchaseStatus, Viewer
 from goat_core.services import BuyBonds, PaymentReturn
 from goat_core.wire import TOPIC_REQUESTS, TOPIC_VALIDATION
-from tests.unit.group_support import ADMIN, group_lot
+from tests.unit.group_support import ADMIN, group_lot, group_purchase
 from tests.unit.support import USER
 
 pytestmark = pytest.mark.usefixtures("world")
@@ -38,7 +38,7 @@ def test_admin_group_purchase_is_announced_with_our_seller(world: World) -> None
 
 def test_rejected_group_purchase_lands_nowhere(world: World) -> None:
     """A rejected group purchase makes no lot and gives the admin's money back."""
-    group_lot(world, 5, valid=False)
+    group_purchase(world, 5, valid=False)
 
     assert world.store.lots() == []
     assert world.balance(ADMIN.user_id) == 5000
