@@ -48,7 +48,7 @@ from goat_app.compose_providers import build_geolocator, build_payments, build_v
 from goat_app.notify import build_mailer, build_receipt_store, build_renderer
 from goat_app.relay import OutboxRelay, Periodic
 from goat_app.settings import Settings, SettingsError
-from goat_app.simulator import SimulatorConfig, SimulatorHandle, run_in_background
+from goat_app.simulator import HEARD, SimulatorConfig, SimulatorHandle, run_in_background
 from goat_core.jobs import Job
 from goat_core.ports import (
     Clock,
@@ -63,7 +63,6 @@ from goat_core.ports import (
     UnitOfWorkFactory,
 )
 from goat_core.services import Exchange
-from goat_core.wire import TOPIC_REQUESTS
 
 if TYPE_CHECKING:
     from goat_adapters.rq import RqJobQueue
@@ -355,7 +354,7 @@ def start_simulator(
 ) -> SimulatorHandle:
     """The course simulator on ``broker_url`` (``goat simulate``, ``goat serve``)."""
     address = BrokerAddress.from_url(broker_url)
-    link = PahoPeer(address, f"goat-simulator-{uuid.uuid4().hex[:8]}", topics=(TOPIC_REQUESTS,))
+    link = PahoPeer(address, f"goat-simulator-{uuid.uuid4().hex[:8]}", topics=HEARD)
     return run_in_background(link, group_id, config=config, where=address.url)
 
 

@@ -11,7 +11,9 @@ link to a broker (``goat_app.compose.start_simulator`` builds one):
 - ``fixtures/requests`` and ``fixtures/validation``: other groups buy bonds at a set
   rate and the course validates them a few seconds later;
 - the course validates our group's wallet purchases it hears on ``fixtures/requests``;
-- ``fixtures/history``: the fixtures that kicked off, with live then final status.
+- ``fixtures/history``: the fixtures that kicked off, with live then final status;
+- ``fixtures/auctions``: other groups offer bonds, propose for our offers and answer our
+  proposals (``goat_app.simulator_auctions``).
 
 Matches are compressed: ``match_minutes`` of wall time play 90 minutes. With a
 ``state_file`` (``goat serve`` keeps one in its data directory) the season survives a
@@ -37,8 +39,11 @@ from typing import Any, Protocol
 
 import attrs
 
+from goat_app.simulator_auctions import PeerAuctions
+from goat_app.simulator_teams import PEER_GROUPS, TEAMS
 from goat_core.model import Fixture, League, MatchState, Odds, Team
 from goat_core.wire import (
+    TOPIC_AUCTIONS,
     TOPIC_HISTORY,
     TOPIC_INFO,
     TOPIC_REQUESTS,
@@ -49,6 +54,7 @@ from goat_core.wire import (
 )
 
 __all__ = [
+    "HEARD",
     "CourseSimulator",
     "SimulatorConfig",
     "SimulatorHandle",
@@ -59,30 +65,8 @@ __all__ = [
 log = logging.getLogger("goat.simulator")
 
 Publish = Callable[[str, str], None]
-
-TEAMS = (
-    (42, "Arsenal"),
-    (66, "Aston Villa"),
-    (35, "Bournemouth"),
-    (55, "Brentford"),
-    (51, "Brighton"),
-    (49, "Chelsea"),
-    (52, "Crystal Palace"),
-    (45, "Everton"),
-    (36, "Fulham"),
-    (57, "Ipswich"),
-    (46, "Leicester"),
-    (40, "Liverpool"),
-    (50, "Manchester City"),
-    (33, "Manchester United"),
-    (34, "Newcastle"),
-    (65, "Nottingham Forest"),
-    (41, "Southampton"),
-    (47, "Tottenham"),
-    (48, "West Ham"),
-    (39, "Wolves"),
-)
-PEER_GROUPS = tuple(str(n) for n in range(1, 25))
+HEARD = (TOPIC_REQUESTS, TOPIC_AUCTIONS)
+"""What the simulator listens to: our requests (to validate) and our auction messages."""
 
 
 def _logo(team_id: int) -> str:
@@ -105,6 +89,8 @@ class SimulatorConfig:
     history_every: float = 20.0
     reject_share: float = 0.1
     """Share of purchases the course rejects."""
+    auction_every: float = 90.0
+    """Mean seconds between two offers of other groups on fixtures/auctions (0 for none)."""
     state_file: Path | None = None
     """Where the season is kept, so that a restart resumes it (None: a new one each time)."""
 
@@ -139,6 +125,7 @@ class CourseSimulator:
         self._validated: set[str] = set()
         self._lock = threading.Lock()
         self._owed: list[_Match] = []  # resumed matches whose final result is still to say
+        self._auctions = PeerAuctions(self._random, group_id, config.auction_every)
         if self._resume():
             self._replace_finished(start)
         else:
@@ -172,12 +159,21 @@ class CourseSimulator:
             while self.config.purchase_every > 0 and now >= self._next_purchase:
                 self._peer_purchase(self._next_purchase)
                 self._next_purchase += self._purchase_gap()
+            upcoming = [m.fixture for m in self._matches if m.fixture.kickoff > now]
+            for when, message in self._auctions.tick(now, upcoming):
+                self._later(when, message)
             while self._due and self._due[0][0] <= now:
                 _, _, topic, payload = heapq.heappop(self._due)
                 self._send(topic, payload)
 
     def heard(self, topic: str, payload: bytes | str, now: datetime) -> None:
-        """The course validates our group's wallet purchases a moment after hearing them."""
+        """The course validates our group's wallet purchases a moment after hearing them;
+        other groups answer our auction messages."""
+        if topic == TOPIC_AUCTIONS:
+            with self._lock:
+                upcoming = [m.fixture for m in self._matches if m.fixture.kickoff > now]
+                for when, message in self._auctions.heard(payload, now, upcoming):
+                    self._later(when, message)
         if topic != TOPIC_REQUESTS:
             return
         try:

@@ -2,7 +2,8 @@
 
 ``Exchange`` is the one door: every use case and every query of the exchange is one of
 its methods (``goat_core.services`` holds one module per concern behind it). The domain
-types are in ``goat_core.model``, the typed jobs in ``goat_core.jobs``, what the core
+types are in ``goat_core.model`` (the group's own bonds and auctions in
+``goat_core.inventory``), the typed jobs in ``goat_core.jobs``, what the core
 needs from outside in ``goat_core.ports`` (``typing.Protocol``), and the one error tree
 in ``goat_core.errors``. The in-memory adapters run all of it without any server: the
 ``World`` of the memory adapter package builds an ``Exchange`` over them in one line (see

@@ -5,11 +5,15 @@ Every error the core raises, and every error an adapter lets out, is a ``GoatErr
     GoatError
     ├── NotFound                  something named by id does not exist (HTTP 404)
     │   ├── UnknownFixture
-    │   └── UnknownPurchase
+    │   ├── UnknownPurchase
+    │   ├── UnknownLot            the group's inventory has no such lot
+    │   ├── UnknownAuction
+    │   └── UnknownProposal
     ├── Conflict                  the request is valid but the state forbids it (HTTP 409)
     │   ├── NotEnoughBonds
     │   ├── NotAccepted
     │   ├── PaymentNotFinished    the payer has not finished on the payment page yet
+    │   ├── LotTooSmall           a lot holds fewer bonds than asked
     │   └── Busy                  a lock was not granted in time; safe to retry
     ├── Forbidden                 the caller is known but may not do this (HTTP 403)
     ├── NotEnoughMoney            the wallet cannot pay (HTTP 402)
@@ -29,6 +33,7 @@ __all__ = [
     "Forbidden",
     "GoatError",
     "InvalidInput",
+    "LotTooSmall",
     "MalformedMessage",
     "NotAccepted",
     "NotEnoughBonds",
@@ -37,7 +42,10 @@ __all__ = [
     "PaymentError",
     "PaymentNotFinished",
     "Unavailable",
+    "UnknownAuction",
     "UnknownFixture",
+    "UnknownLot",
+    "UnknownProposal",
     "UnknownPurchase",
 ]
 
@@ -62,6 +70,24 @@ class UnknownPurchase(NotFound):
         self.request_id = request_id
 
 
+class UnknownLot(NotFound):
+    def __init__(self, lot_id: str) -> None:
+        super().__init__(f"lot {lot_id} is unknown")
+        self.lot_id = lot_id
+
+
+class UnknownAuction(NotFound):
+    def __init__(self, auction_id: str) -> None:
+        super().__init__(f"auction {auction_id} is unknown")
+        self.auction_id = auction_id
+
+
+class UnknownProposal(NotFound):
+    def __init__(self, proposal_id: str) -> None:
+        super().__init__(f"proposal {proposal_id} is unknown")
+        self.proposal_id = proposal_id
+
+
 class Conflict(GoatError):
     """The request is well formed but the current state does not allow it."""
 
@@ -79,6 +105,13 @@ class NotAccepted(Conflict):
 
 class PaymentNotFinished(Conflict):
     """The payment provider has no decision of the payer for this transaction yet."""
+
+
+class LotTooSmall(Conflict):
+    def __init__(self, lot_id: str, wanted: int) -> None:
+        super().__init__(f"lot {lot_id} holds fewer than {wanted} bonds")
+        self.lot_id = lot_id
+        self.wanted = wanted
 
 
 class Busy(Conflict):

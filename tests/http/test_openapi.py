@@ -27,6 +27,19 @@ OPERATIONS = {
     ("get", "/health"): "getHealth",
     ("get", "/ready"): "getReadiness",
     ("get", "/admin/dead-letters"): "listDeadLetters",
+    ("get", "/admin/bonds"): "listGroupBonds",
+    ("patch", "/admin/bonds/{bond_id}"): "updateGroupBonds",
+    ("get", "/admin/account"): "getGroupAccount",
+    ("get", "/bonds"): "listBondsOnSale",
+    ("post", "/bonds/{bond_id}/buy"): "buyGroupBonds",
+    ("post", "/auctions"): "offerBonds",
+    ("get", "/auctions"): "listOurAuctions",
+    ("get", "/auctions/offers"): "listOpenOffers",
+    ("post", "/auctions/{auction_id}/proposals"): "proposeBonds",
+    ("get", "/auctions/proposals"): "listReceivedProposals",
+    ("get", "/auctions/my-proposals"): "listMyProposals",
+    ("post", "/auctions/proposals/{proposal_id}/accept"): "acceptProposal",
+    ("post", "/auctions/proposals/{proposal_id}/reject"): "rejectProposal",
 }
 
 

@@ -26,7 +26,7 @@ def test_ready_stays_ready_while_the_job_queue_is_down(api: MemoryApp) -> None:
 
 
 def test_the_schema_lists_every_contract_path(api: MemoryApp) -> None:
-    """/schema/openapi.json documents the API of CONTRACT §4 (and not the sandbox)."""
+    """/schema/openapi.json documents the API of CONTRACT §4 and §4b (and not the sandbox)."""
     paths = api.client.get("/schema/openapi.json").json()["paths"]
 
     assert set(paths) == {
@@ -46,6 +46,18 @@ def test_the_schema_lists_every_contract_path(api: MemoryApp) -> None:
         "/health",
         "/ready",
         "/admin/dead-letters",
+        "/admin/bonds",
+        "/admin/bonds/{bond_id}",
+        "/admin/account",
+        "/bonds",
+        "/bonds/{bond_id}/buy",
+        "/auctions",
+        "/auctions/offers",
+        "/auctions/{auction_id}/proposals",
+        "/auctions/proposals",
+        "/auctions/my-proposals",
+        "/auctions/proposals/{proposal_id}/accept",
+        "/auctions/proposals/{proposal_id}/reject",
     }
 
 

@@ -181,8 +181,11 @@ def test_same_payload_twice_is_duplicate(world: World) -> None:
 
 
 def test_auctions_are_stored_as_received(world: World) -> None:
-    """A fixtures/auctions message is stored verbatim."""
-    payload = '{"auction_id": "a1", "quantity": 2}'
+    """A fixtures/auctions message is stored verbatim (and applied: see test_auctions.py)."""
+    payload = (
+        '{"auction_id": "a1", "proposal_id": "", "fixture_id": 1, "league_name": "PL",'
+        ' "round": "1", "result": "Arsenal", "quantity": 2, "group_id": 6, "type": "offer"}'
+    )
 
     assert world.exchange.receive(TOPIC_AUCTIONS, payload) == Handled.APPLIED
 

@@ -16,6 +16,11 @@ from typing import Self
 
 import attrs
 
+from goat_adapters.memory.inventory import (
+    MemoryAuctionBook,
+    MemoryGroupAccount,
+    MemoryInventory,
+)
 from goat_adapters.memory.outboxes import (
     MemoryAuctions,
     MemoryDeadLetters,
@@ -25,6 +30,7 @@ from goat_adapters.memory.outboxes import (
 )
 from goat_core import ports
 from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
+from goat_core.inventory import AccountEntry, Lot, Offer, Proposal
 from goat_core.jobs import Job
 from goat_core.model import (
     DeadLetter,
@@ -60,6 +66,10 @@ class _State:
     parked_requests: dict[str, ports.ParkedRequest] = attrs.Factory(dict)
     dead_letters: list[DeadLetter] = attrs.Factory(list)
     auctions: list[str] = attrs.Factory(list)
+    lots: dict[str, Lot] = attrs.Factory(dict)
+    account: list[AccountEntry] = attrs.Factory(list)
+    offers: dict[str, Offer] = attrs.Factory(dict)
+    proposals: dict[str, Proposal] = attrs.Factory(dict)
     recommendations: dict[str, Recommendations] = attrs.Factory(dict)
 
 
@@ -108,6 +118,23 @@ class InMemoryStore:
         with self._lock:
             return list(self._state.auctions)
 
+    def lots(self) -> list[Lot]:
+        """Every lot the group ever had, whatever its status or quantity."""
+        with self._lock:
+            return list(self._state.lots.values())
+
+    def account(self) -> list[AccountEntry]:
+        with self._lock:
+            return list(self._state.account)
+
+    def offers(self) -> list[Offer]:
+        with self._lock:
+            return list(self._state.offers.values())
+
+    def proposals(self) -> list[Proposal]:
+        with self._lock:
+            return list(self._state.proposals.values())
+
 
 class InMemoryUnitOfWork:
     # typed as the ports: a Protocol's attributes are invariant, so this is what makes
@@ -123,6 +150,9 @@ class InMemoryUnitOfWork:
     parked_requests: ports.ParkedRequests
     dead_letters: ports.DeadLetters
     auctions: ports.Auctions
+    inventory: ports.Inventory
+    account: ports.GroupAccount
+    auction_book: ports.AuctionBook
     recommendations: ports.RecommendationRepository
     sales: ports.SaleLedger
 
@@ -164,6 +194,9 @@ class InMemoryUnitOfWork:
         self.parked_requests = _ParkedRequests(state)
         self.dead_letters = MemoryDeadLetters(state)
         self.auctions = MemoryAuctions(state)
+        self.inventory = MemoryInventory(state)
+        self.account = MemoryGroupAccount(state)
+        self.auction_book = MemoryAuctionBook(state)
         self.recommendations = _Recommendations(state)
         self.sales = _Sales(state)
 

@@ -16,7 +16,9 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL, Connection, CursorResult, Engine
 from sqlalchemy.sql import Executable
 
+from goat_adapters.sql.auctions import SqlAuctionBook
 from goat_adapters.sql.fixtures import SqlFixtureRepository
+from goat_adapters.sql.inventory import SqlGroupAccount, SqlInventory
 from goat_adapters.sql.jobs import SqlJobOutbox
 from goat_adapters.sql.messages import (
     SqlAuctions,
@@ -232,6 +234,9 @@ class SqlUnitOfWork:
     parked_requests: ports.ParkedRequests
     dead_letters: ports.DeadLetters
     auctions: ports.Auctions
+    inventory: ports.Inventory
+    account: ports.GroupAccount
+    auction_book: ports.AuctionBook
     recommendations: ports.RecommendationRepository
     sales: ports.SaleLedger
 
@@ -252,6 +257,9 @@ class SqlUnitOfWork:
         self.parked_requests = SqlParkedRequests(self)
         self.dead_letters = SqlDeadLetters(self)
         self.auctions = SqlAuctions(self)
+        self.inventory = SqlInventory(self)
+        self.account = SqlGroupAccount(self)
+        self.auction_book = SqlAuctionBook(self)
         self.recommendations = SqlRecommendationRepository(self)
         self.sales = SqlSaleLedger(self)
 

@@ -268,3 +268,68 @@ webpay_sandbox = Table(
     Column("refunded", Boolean, nullable=False, server_default=text("false")),
     Column("created_at", UtcDateTime, nullable=False, server_default=func.now()),
 )
+
+# The group's own bonds (CONTRACT §4b). A lot is made by one event (its source), once;
+# its quantity is decremented conditionally, never below 0.
+lots = Table(
+    "lots",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("fixture_id", BigInteger, nullable=False),
+    Column("result", String(8), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("origin", String(16), nullable=False),
+    Column("source", String(300), nullable=False),
+    Column("discount", Integer, nullable=False),
+    Column("settled", Boolean, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+)
+Index(None, lots.c.source, unique=True)
+Index(None, lots.c.fixture_id)
+Index(None, lots.c.status, lots.c.created_at)
+
+group_account = Table(
+    "group_account",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("reference", String(300), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+)
+Index(None, group_account.c.kind, group_account.c.reference, unique=True)
+
+auction_offers = Table(
+    "auction_offers",
+    metadata,
+    Column("auction_id", String(200), primary_key=True),
+    Column("group_id", String(32), nullable=False),
+    Column("fixture_id", BigInteger, nullable=False),
+    Column("league_name", String(200), nullable=False),
+    Column("round", String(200), nullable=False),
+    Column("result", String(200), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("lot_id", String(64)),
+)
+Index(None, auction_offers.c.state, auction_offers.c.created_at)
+
+auction_proposals = Table(
+    "auction_proposals",
+    metadata,
+    Column("proposal_id", String(200), primary_key=True),
+    Column("auction_id", String(200), nullable=False),
+    Column("group_id", String(32), nullable=False),
+    Column("fixture_id", BigInteger, nullable=False),
+    Column("league_name", String(200), nullable=False),
+    Column("round", String(200), nullable=False),
+    Column("result", String(200), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("lot_id", String(64)),
+)
+Index(None, auction_proposals.c.auction_id)

@@ -24,7 +24,10 @@ from goat_app.http.cache import TtlCache
 from goat_app.http.common import provide_exchange, provide_identity, provide_system
 from goat_app.http.controllers import (
     AdminController,
+    AuctionsController,
+    BondsController,
     FixturesController,
+    GroupAdminController,
     JobsController,
     OperationsController,
     PurchasesController,
@@ -84,6 +87,9 @@ def create_app(target: Settings | System, *, public_url: str | None = None) -> L
         JobsController,
         OperationsController,
         AdminController,
+        GroupAdminController,
+        BondsController,
+        AuctionsController,
         MetricsController,
     ]
     if system.sandbox is not None:

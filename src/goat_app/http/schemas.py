@@ -89,6 +89,8 @@ class PurchaseIn(msgspec.Struct):
     result: str
     quantity: Positive
     wallet: bool
+    seller: Int64 = 0
+    """Our group id for an admin's purchase for the group's inventory (CONTRACT §4b)."""
 
 
 class ValidationIn(msgspec.Struct):

@@ -3,7 +3,8 @@
 The work is done by one module per concern, which this facade builds over the ports
 and delegates to: ``purchasing``, ``accounts``, ``payments``, ``inbox`` (the broker's
 messages), ``outbox``, ``settlement`` (shared steps), ``recommendations`` and
-``queries`` (the read side). Each use case is one transaction or a few, never one held
+``queries`` (the read side), ``group`` (the group's own bonds) and ``auctions`` (trades
+with other groups). Each use case is one transaction or a few, never one held
 across a call to a provider; follow-up jobs are written to the job outbox in the
 transaction that calls for them and reach the job queue through ``relay_jobs``.
 """
@@ -15,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
+from goat_core.inventory import AccountEntry, LotView, Offer, Proposal
 from goat_core.jobs import Job, MakeReceipt, Recommend, SendEmail
 from goat_core.model import (
     DeadLetter,
@@ -44,7 +46,9 @@ from goat_core.ports import (
     UnitOfWorkFactory,
 )
 from goat_core.services.accounts import Accounts
+from goat_core.services.auctions import AuctionHouse
 from goat_core.services.context import Context
+from goat_core.services.group import GroupBonds
 from goat_core.services.inbox import Handled, MessageInbox
 from goat_core.services.notices import Notices
 from goat_core.services.outbox import relay_jobs, relay_outbox
@@ -90,6 +94,8 @@ class Exchange:
         self._payments = Payments(self.context, payments)
         self._inbox = MessageInbox(self.context)
         self._recommending = Recommending(self.context)
+        self._group = GroupBonds(self.context)
+        self._auctions = AuctionHouse(self.context)
         self.queries = Queries(self.context, receipts)
         self.notices = Notices(
             self.context,
@@ -154,6 +160,64 @@ class Exchange:
         """Resolve our purchases left unpaid longer than ``timeout`` (asking the provider
         first); return how many."""
         return self._payments.expire_payments(timeout, batch)
+
+    # -- the group's own bonds (group, auctions) ---------------------------------------
+
+    def group_inventory(self, viewer: Viewer) -> list[LotView]:
+        """The group's lots (``GroupBonds.inventory``, admins)."""
+        return self._group.inventory(viewer)
+
+    def update_lot(
+        self, viewer: Viewer, lot_id: str, *, on_sale: bool | None, discount: int | None
+    ) -> LotView:
+        """Put a lot on sale or off it, with a discount (``GroupBonds.update_lot``)."""
+        return self._group.update_lot(viewer, lot_id, on_sale=on_sale, discount=discount)
+
+    def lots_on_sale(self) -> list[LotView]:
+        """The group's bonds our users may buy now (``GroupBonds.on_sale``)."""
+        return self._group.on_sale()
+
+    def buy_from_lot(self, user_id: str, lot_id: str, quantity: int) -> PurchaseView:
+        """A user buys bonds of a lot on sale by wallet (``GroupBonds.buy_from_lot``)."""
+        return self._group.buy_from_lot(user_id, lot_id, quantity)
+
+    def group_account(self, viewer: Viewer) -> tuple[int, list[AccountEntry]]:
+        """The group's balance and ledger (``GroupBonds.account``, admins)."""
+        return self._group.account(viewer)
+
+    def offer_bonds(self, viewer: Viewer, lot_id: str, quantity: int) -> Offer:
+        """Auction bonds of a lot (``AuctionHouse.offer``, admins)."""
+        return self._auctions.offer(viewer, lot_id, quantity)
+
+    def propose_bonds(
+        self, viewer: Viewer, auction_id: str, lot_id: str, quantity: int
+    ) -> Proposal:
+        """Propose bonds for another group's auction (``AuctionHouse.propose``, admins)."""
+        return self._auctions.propose(viewer, auction_id, lot_id, quantity)
+
+    def accept_proposal(self, viewer: Viewer, proposal_id: str) -> Proposal:
+        """Accept a proposal for our auction (``AuctionHouse.accept``, admins)."""
+        return self._auctions.accept(viewer, proposal_id)
+
+    def reject_proposal(self, viewer: Viewer, proposal_id: str) -> Proposal:
+        """Reject a proposal for our auction (``AuctionHouse.reject``, admins)."""
+        return self._auctions.reject(viewer, proposal_id)
+
+    def open_offers(self, viewer: Viewer) -> list[Offer]:
+        """Other groups' open offers (``AuctionHouse.open_offers``, admins)."""
+        return self._auctions.open_offers(viewer)
+
+    def our_offers(self, viewer: Viewer) -> list[Offer]:
+        """Our auctions (``AuctionHouse.our_offers``, admins)."""
+        return self._auctions.our_offers(viewer)
+
+    def received_proposals(self, viewer: Viewer) -> list[Proposal]:
+        """Proposals for our auctions (``AuctionHouse.received_proposals``, admins)."""
+        return self._auctions.received_proposals(viewer)
+
+    def my_proposals(self, viewer: Viewer) -> list[Proposal]:
+        """Our proposals (``AuctionHouse.my_proposals``, admins)."""
+        return self._auctions.my_proposals(viewer)
 
     # -- the broker (inbox, outbox) --------------------------------------------------
 

@@ -30,6 +30,7 @@ from goat_core.model import (
     ValidationMessage,
 )
 from goat_core.ports import ParkedRequest, UnitOfWork
+from goat_core.services.auctions import apply_auction
 from goat_core.services.context import Context
 from goat_core.services.settlement import apply_validation, record_results
 from goat_core.wire import (
@@ -43,6 +44,7 @@ from goat_core.wire import (
     parse_request,
     parse_validation,
 )
+from goat_core.wire_auctions import parse_auction
 
 __all__ = ["PARKED_REQUEST_BOUND", "Handled", "MessageInbox"]
 
@@ -170,7 +172,9 @@ class MessageInbox:
         elif topic == TOPIC_HISTORY:
             record_results(uow, parse_history(text), rules, now)
         elif topic == TOPIC_AUCTIONS:
-            uow.auctions.add(text, now)
+            message = parse_auction(text)
+            uow.auctions.add(text, now)  # as received, for inspection
+            changed = apply_auction(uow, message, rules, now)
         else:
             raise MalformedMessage("topic", f"{topic!r} is not a topic goat reads")
         return (Handled.APPLIED if changed else Handled.IGNORED), validation

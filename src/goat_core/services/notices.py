@@ -21,7 +21,15 @@ from datetime import datetime
 
 from goat_core.errors import InvalidInput
 from goat_core.jobs import EMAIL_EVENTS
-from goat_core.model import RECEIPT_STATUSES, Fixture, Outcome, Purchase, PurchaseStatus, User
+from goat_core.model import (
+    RECEIPT_STATUSES,
+    Fixture,
+    LedgerKind,
+    Outcome,
+    Purchase,
+    PurchaseStatus,
+    User,
+)
 from goat_core.ports import Email, Mailer, Receipt, ReceiptRenderer, ReceiptStore
 from goat_core.services.context import Context
 
@@ -90,7 +98,7 @@ class Notices:
         if purchase.status not in RECEIPT_STATUSES:
             log.info("receipt for %s: the purchase is %s", request_id, purchase.status)
             return None
-        price = self._context.rules.bond_price
+        price = self._paid_per_bond(purchase)
         return Receipt(
             group_name=self._group_name,
             buyer_name=user.name or user.email or user.id,
@@ -108,6 +116,21 @@ class Notices:
             purchase_id=purchase.request_id,
             issued_at=self._context.clock.now(),
         )
+
+    def _paid_per_bond(self, purchase: Purchase) -> int:
+        """The bond price, or what a bond of a group lot cost its buyer (CONTRACT §4b):
+        such a purchase reserved nothing on the fixture, and its wallet entry says."""
+        rules = self._context.rules
+        if purchase.reserved or str(purchase.seller) != rules.group_id or not purchase.user_id:
+            return rules.bond_price
+        with self._context.uow() as uow:
+            entries = uow.wallets.ledger(purchase.user_id)
+        paid = -sum(
+            e.amount
+            for e in entries
+            if e.reference == purchase.request_id and e.kind is LedgerKind.PURCHASE
+        )
+        return paid // purchase.quantity if paid > 0 else rules.bond_price
 
     # -- email -------------------------------------------------------------------------
 

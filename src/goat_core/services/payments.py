@@ -280,5 +280,6 @@ class Payments:
         )
 
     def _announce(self, outbox: Outbox, purchase: Purchase, *, accepted: bool) -> None:
-        message = ValidationMessage(purchase.request_id, self._context.rules.group_id, accepted)
+        group = self._context.rules.group_id
+        message = ValidationMessage(purchase.request_id, group, accepted, purchase.seller)
         outbox.add(TOPIC_VALIDATION, render_validation(message))

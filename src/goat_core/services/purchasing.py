@@ -20,6 +20,7 @@ import attrs
 from goat_core.errors import (
     Busy,
     FixtureStarted,
+    Forbidden,
     GoatError,
     InvalidInput,
     NotEnoughBonds,
@@ -64,6 +65,10 @@ class BuyBonds:
     wallet: bool
     return_url: str = ""
     client_ip: str | None = None
+    seller: int = 0
+    """Our group's id for an admin's purchase for the group's inventory (CONTRACT §4b)."""
+    admin: bool = False
+    """Whether the buyer carries goat:admin (only admins may name a ``seller``)."""
 
 
 @attrs.frozen
@@ -136,6 +141,11 @@ class Purchasing:
             raise InvalidInput("quantity", "must be at least 1")
         if command.quantity > rules.bonds_per_fixture:
             raise InvalidInput("quantity", f"must be at most {rules.bonds_per_fixture}")
+        if command.seller:
+            if not command.admin:
+                raise Forbidden("only an admin buys for the group (seller)")
+            if str(command.seller) != rules.group_id:
+                raise InvalidInput("seller", f"must be 0 or our group id {rules.group_id}")
         result = self._outcome(command)
         now = context.clock.now()
         payment = None
@@ -267,6 +277,7 @@ class Purchasing:
             created_at=order.now,
             status=PurchaseStatus.PENDING if command.wallet else PurchaseStatus.PENDING_PAYMENT,
             deposit_token=payment.token if payment else "",
+            seller=command.seller,
             user_id=command.user_id,
             buy_order=order.buy_order,
             payment_url=payment.url if payment else None,

@@ -24,6 +24,7 @@ from goat_core.model import (
     payout,
 )
 from goat_core.ports import UnitOfWork
+from goat_core.services.group import is_group_purchase, settle_lots, stock_group_purchase
 
 __all__ = ["apply_validation", "record_results", "settle", "settle_if_finished"]
 
@@ -83,13 +84,16 @@ def record_results(
             continue
         for purchase in uow.purchases.for_fixture(state.fixture_id, PurchaseStatus.ACCEPTED):
             settled += settle(uow, purchase, rules, now)
+        settle_lots(uow, state.fixture_id, rules, now)  # the group's own bonds
     return settled
 
 
 def settle_if_finished(uow: UnitOfWork, request_id: str, rules: Rules, now: datetime) -> None:
-    """A purchase accepted after its fixture ended is settled right away."""
+    """The last step of every acceptance: an admin's group purchase becomes a lot of the
+    inventory, and a purchase accepted after its fixture ended is settled right away."""
     purchase = uow.purchases.get(request_id)
     if purchase is not None and purchase.status == PurchaseStatus.ACCEPTED:
+        stock_group_purchase(uow, purchase, rules, now)
         # a final result being recorded right now either waits for us (and then sees
         # this purchase accepted) or is seen by the read below
         uow.fixtures.lock(purchase.fixture_id)
@@ -107,7 +111,8 @@ def settle(uow: UnitOfWork, purchase: Purchase, rules: Rules, now: datetime) -> 
         return 0
     won = fixture.winner == purchase.result
     amount = 0
-    if won and purchase.is_ours:
+    # an admin's group purchase pays nobody: its bonds are the group's lot (settle_lots)
+    if won and purchase.is_ours and not is_group_purchase(uow, purchase, rules):
         odd = fixture.odds.for_outcome(purchase.result) if fixture.odds else Decimal(1)
         amount = payout(purchase.quantity, rules.bond_price, odd)
     moved = uow.purchases.transition(

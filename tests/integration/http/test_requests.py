@@ -47,7 +47,7 @@ def test_the_original_extra_fields_are_accepted_and_ignored(
         date="1999-01-01",
         datetime="1999-01-01T00:00:00 UTC",
         deposit_token="",
-        seller=7,
+        seller=0,  # a user's purchase; a seller is for an admin's group purchase (§4b)
         user_id="someone-else",
         request_id="chosen-by-client",
     )

@@ -94,7 +94,18 @@ def test_each_topic_has_its_effect(
         peer.send(TOPIC_REQUESTS, payload)
     for payload in sample_items("validations.json"):
         peer.send(TOPIC_VALIDATION, payload)
-    peer.send(TOPIC_AUCTIONS, '{"auction_id": "x", "fixture_id": 1208083}')
+    offer = {
+        "auction_id": "x",
+        "proposal_id": "",
+        "fixture_id": 1208083,
+        "league_name": "",
+        "round": "",
+        "result": "---",
+        "quantity": 1,
+        "group_id": 6,
+        "type": "offer",
+    }
+    peer.send(TOPIC_AUCTIONS, json.dumps(offer))
     wait_until(settled(handle, 8))
     assert status(exchange, BRENTFORD_WALLET) is PurchaseStatus.ACCEPTED
     assert status(exchange, DRAW_WEBPAY) is PurchaseStatus.REJECTED

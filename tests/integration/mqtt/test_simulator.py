@@ -17,7 +17,8 @@ from goat_adapters.memory import (
 from goat_app.compose import BrokerOptions, Overrides, build_system
 from goat_app.settings import Settings
 from goat_app.simulator import CourseSimulator, SimulatorConfig
-from goat_core.model import Outcome, PurchaseStatus
+from goat_core.inventory import ProposalState
+from goat_core.model import Outcome, PurchaseStatus, Viewer
 from goat_core.services import BuyBonds
 from goat_core.wire import (
     TOPIC_HISTORY,
@@ -155,3 +156,48 @@ def test_serve_without_a_broker_url_shows_a_living_exchange(tmp_path: Path) -> N
     finally:
         system.close()
     assert side.stopped.is_set()
+
+
+@pytest.mark.integration
+def test_serve_shows_a_living_auction_market(tmp_path: Path) -> None:
+    """With goat serve's simulator, other groups offer bonds, propose for our offer and
+    answer our proposal over the embedded broker."""
+    store = InMemoryStore()
+    config = SimulatorConfig(seed=5, fixtures=3, purchase_every=0, auction_every=0.5)
+    system = build_system(
+        Settings(data_dir=tmp_path),
+        broker=BrokerOptions(embedded_port=free_port(), simulator=config),
+        overrides=Overrides(
+            uow=store.unit_of_work,
+            payments=InMemoryPaymentGateway(),
+            jobs=InMemoryJobQueue(),
+            ids=SequentialIds(),
+        ),
+    )
+    exchange, side = system.exchange, system.broker
+    admin = Viewer("auth0|boss", admin=True)
+    assert side is not None
+    try:
+        wait_until(lambda: len(store.fixtures()) == 3, what="fixtures from the simulator")
+        wait_until(lambda: exchange.open_offers(admin), what="another group's offer")
+        exchange.top_up(admin.user_id, 5_000)
+        fixture = min(store.fixtures(), key=lambda f: f.kickoff)
+        command = BuyBonds(admin.user_id, fixture.id, Outcome.HOME, 5, True, seller=15, admin=True)
+        exchange.buy_bonds(command)
+        side.wake()
+        wait_until(lambda: exchange.group_inventory(admin), what="the course's verdict")
+        lot = exchange.group_inventory(admin)[0].lot.id
+
+        exchange.offer_bonds(admin, lot, 2)
+        proposal = exchange.propose_bonds(admin, exchange.open_offers(admin)[0].auction_id, lot, 1)
+        side.wake()
+
+        wait_until(lambda: exchange.received_proposals(admin), what="a proposal for our offer")
+        wait_until(
+            lambda: exchange.my_proposals(admin)[0].state is not ProposalState.PENDING,
+            what="an answer to our proposal",
+        )
+        assert exchange.my_proposals(admin)[0].proposal_id == proposal.proposal_id
+        assert side.counters.snapshot()["malformed"] == 0
+    finally:
+        system.close()

@@ -5,6 +5,9 @@ one call of the ``Exchange`` and its answer back; the rules are the core's.
 """
 
 from goat_app.http.controllers.admin import AdminController
+from goat_app.http.controllers.admin_bonds import GroupAdminController
+from goat_app.http.controllers.auctions import AuctionsController
+from goat_app.http.controllers.bonds import BondsController
 from goat_app.http.controllers.fixtures import FixturesController
 from goat_app.http.controllers.operations import OperationsController
 from goat_app.http.controllers.purchases import PurchasesController, ReceiptFilesController
@@ -14,7 +17,10 @@ from goat_app.http.controllers.webpay import SandboxController, WebpayController
 
 __all__ = [
     "AdminController",
+    "AuctionsController",
+    "BondsController",
     "FixturesController",
+    "GroupAdminController",
     "JobsController",
     "OperationsController",
     "PurchasesController",

@@ -50,7 +50,7 @@ class PurchasesController(Controller):
         "/",
         status_code=201,
         sync_to_thread=True,
-        responses=problems(*AUTH_PROBLEMS, 402, 404, 409, 422),
+        responses=problems(*AUTH_PROBLEMS, 402, 403, 404, 409, 422),
         operation_id="buyBonds",
         summary="Buy bonds",
     )
@@ -72,6 +72,8 @@ class PurchasesController(Controller):
                 wallet=data.wallet,
                 return_url=system.return_url,
                 client_ip=client_ip(request, system.settings.trusted_proxies),
+                seller=data.seller,
+                admin=identity.viewer.admin,
             )
         )
         note_purchase(str(bought.view.purchase.request_id))  # on this request's log lines
