@@ -1,5 +1,5 @@
-"""The in-memory message stores: the outboxes (broker messages, jobs), the inbox, dead
-letters and auctions.
+"""The in-memory message stores: the outboxes (broker messages, jobs), the inbox, parked
+messages, dead letters and auctions.
 
 Each works on the state of one unit of work (``store._State``), like every repository of
 the in-memory store; units of work run one at a time, so ``pending`` needs no lock.
@@ -7,15 +7,15 @@ the in-memory store; units of work run one at a time, so ``pending`` needs no lo
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import attrs
 
 from goat_core.jobs import Job
-from goat_core.model import DeadLetter, OutboxMessage
-from goat_core.ports import PendingJob
+from goat_core.model import DeadLetter, OutboxMessage, ValidationMessage
+from goat_core.ports import ParkedRequest, PendingJob
 
 if TYPE_CHECKING:
     from goat_adapters.memory.store import _State
@@ -26,6 +26,8 @@ __all__ = [
     "MemoryInbox",
     "MemoryJobOutbox",
     "MemoryOutbox",
+    "MemoryParkedRequests",
+    "MemoryParkedValidations",
 ]
 
 
@@ -106,3 +108,49 @@ class MemoryAuctions:
 
     def add(self, payload: str, now: datetime) -> None:
         self.s.auctions.append(payload)
+
+
+@attrs.define
+class MemoryParkedValidations:
+    """``ports.ParkedValidations``: validations that came before their request."""
+
+    s: _State
+
+    def park(self, message: ValidationMessage, now: datetime) -> None:
+        self.s.parked.setdefault(message.request_id, message)
+
+    def take(self, request_id: str) -> ValidationMessage | None:
+        return self.s.parked.pop(request_id, None)
+
+
+@attrs.define
+class MemoryParkedRequests:
+    """``ParkedRequests``: peers' requests for fixtures not heard of yet."""
+
+    s: _State
+
+    def lock(self) -> None:
+        """Nothing to do: units of work on the store already run one at a time."""
+
+    def park(self, request: ParkedRequest) -> bool:
+        if request.request_id in self.s.parked_requests:
+            return False
+        self.s.parked_requests[request.request_id] = request
+        return True
+
+    def take_arrived(self) -> list[ParkedRequest]:
+        return self._take(lambda r: r.fixture_id in self.s.fixtures)
+
+    def take_expired(self, parked_before: datetime, limit: int) -> list[ParkedRequest]:
+        return self._take(lambda r: r.parked_at < parked_before, limit)
+
+    def _take(
+        self, which: Callable[[ParkedRequest], bool], limit: int | None = None
+    ) -> list[ParkedRequest]:
+        taken = sorted(
+            (r for r in self.s.parked_requests.values() if which(r)),
+            key=lambda r: (r.parked_at, r.request_id),
+        )[:limit]
+        for request in taken:
+            del self.s.parked_requests[request.request_id]
+        return taken

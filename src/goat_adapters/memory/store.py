@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -27,6 +27,8 @@ from goat_adapters.memory.outboxes import (
     MemoryInbox,
     MemoryJobOutbox,
     MemoryOutbox,
+    MemoryParkedRequests,
+    MemoryParkedValidations,
 )
 from goat_core import ports
 from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
@@ -190,8 +192,8 @@ class InMemoryUnitOfWork:
         self.outbox = MemoryOutbox(state)
         self.jobs = MemoryJobOutbox(state)
         self.inbox = MemoryInbox(state)
-        self.parked = _Parked(state)
-        self.parked_requests = _ParkedRequests(state)
+        self.parked = MemoryParkedValidations(state)
+        self.parked_requests = MemoryParkedRequests(state)
         self.dead_letters = MemoryDeadLetters(state)
         self.auctions = MemoryAuctions(state)
         self.inventory = MemoryInventory(state)
@@ -415,48 +417,6 @@ class _Wallets:
         self.s.users[user_id] = attrs.evolve(user, wallet=user.wallet + amount)
         self.s.ledger.append(LedgerEntry(user_id, amount, kind, reference, now))
         return user.wallet + amount
-
-
-@attrs.define
-class _Parked:
-    s: _State
-
-    def park(self, message: ValidationMessage, now: datetime) -> None:
-        self.s.parked.setdefault(message.request_id, message)
-
-    def take(self, request_id: str) -> ValidationMessage | None:
-        return self.s.parked.pop(request_id, None)
-
-
-@attrs.define
-class _ParkedRequests:
-    s: _State
-
-    def lock(self) -> None:
-        """Nothing to do: units of work on the store already run one at a time."""
-
-    def park(self, request: ports.ParkedRequest) -> bool:
-        if request.request_id in self.s.parked_requests:
-            return False
-        self.s.parked_requests[request.request_id] = request
-        return True
-
-    def take_arrived(self) -> list[ports.ParkedRequest]:
-        return self._take(lambda r: r.fixture_id in self.s.fixtures)
-
-    def take_expired(self, parked_before: datetime, limit: int) -> list[ports.ParkedRequest]:
-        return self._take(lambda r: r.parked_at < parked_before, limit)
-
-    def _take(
-        self, which: Callable[[ports.ParkedRequest], bool], limit: int | None = None
-    ) -> list[ports.ParkedRequest]:
-        taken = sorted(
-            (r for r in self.s.parked_requests.values() if which(r)),
-            key=lambda r: (r.parked_at, r.request_id),
-        )[:limit]
-        for request in taken:
-            del self.s.parked_requests[request.request_id]
-        return taken
 
 
 @attrs.define
