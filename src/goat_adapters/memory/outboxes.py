@@ -81,6 +81,9 @@ class MemoryInbox:
         self.s.inbox.add(key)
         return True
 
+    def remember_many(self, keys: Collection[str]) -> set[str]:
+        return {key for key in keys if self.remember(key)}
+
 
 @attrs.define
 class MemoryDeadLetters:

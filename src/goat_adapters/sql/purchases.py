@@ -6,7 +6,7 @@ says whether it happened, so no amount of concurrency applies an effect twice.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,8 +17,11 @@ from goat_adapters.sql.statements import (
     Statement,
     Transaction,
     advisory_lock,
+    advisory_locks,
     dialect_insert,
+    lists,
     one_of,
+    unnest_insert,
 )
 from goat_core.model import Outcome, PaymentStatus, Purchase, PurchaseStatus
 
@@ -34,6 +37,22 @@ ADD_PURCHASE = Statement(
     )
 )
 """Insert a purchase unless its request id is known: the row count (0 or 1) says which."""
+_ADD_MANY = unnest_insert(t.purchases, "request_id", "request_id")
+# On PostgreSQL one index probe per id, whatever the planner thinks of the table's size:
+# ``request_id = ANY(:ids)`` on a table that grew since its last ANALYZE was planned as a
+# sequential scan comparing each row with every id (12.6 ms for 100 ids among 10,000
+# rows, against 0.3 ms).
+_KNOWN = Statement(
+    lambda dialect: (
+        sa.text(
+            "SELECT p.request_id FROM unnest(CAST(:ids AS VARCHAR[])) AS k(id)"
+            " CROSS JOIN LATERAL"
+            " (SELECT request_id FROM purchases WHERE request_id = k.id LIMIT 1) AS p"
+        ).columns(sa.column("request_id", sa.String))
+        if dialect == "postgresql"
+        else sa.select(_P.request_id).where(one_of(dialect, _P.request_id, "ids"))
+    )
+)
 _GET = Statement(sa.select(t.purchases).where(_P.request_id == sa.bindparam("rid")))
 _TRANSITION = Statement(
     lambda dialect: (
@@ -114,9 +133,26 @@ class SqlPurchaseRepository:
         """A transaction-scoped advisory lock on PostgreSQL; SQLite writers already queue."""
         advisory_lock(self._tx, request_id)
 
+    def lock_many(self, request_ids: Collection[str]) -> set[str]:
+        """``lock`` each id (sorted: one statement on PostgreSQL); those with a purchase."""
+        if not request_ids:
+            return set()
+        advisory_locks(self._tx, request_ids)
+        return {row.request_id for row in self._tx.run(_KNOWN, {"ids": list(request_ids)}).rows}
+
     def add(self, purchase: Purchase) -> bool:
         """Insert the purchase; False (and no change) if its request_id is already known."""
         return self._tx.run(ADD_PURCHASE, purchase_values(purchase)).rowcount > 0
+
+    def add_many(self, purchases: Sequence[Purchase]) -> set[str]:
+        """``add`` each purchase: one statement on PostgreSQL; the request ids inserted."""
+        if self._tx.dialect != "postgresql":
+            return {p.request_id for p in purchases if self.add(p)}
+        if not purchases:
+            return set()
+        rows = [purchase_values(p) for p in purchases]
+        added = self._tx.run(_ADD_MANY, lists(rows, rows[0])).rows
+        return {row.request_id for row in added}
 
     def get(self, request_id: str) -> Purchase | None:
         """The purchase, or None."""
