@@ -44,7 +44,7 @@ from tests.servers.postgres import PostgresServer, find_binaries
 
 from goat_adapters.sql.fixtures import SqlFixtureRepository
 from goat_adapters.sql.purchases import SqlPurchaseRepository
-from goat_adapters.sql.statements import Statement
+from goat_adapters.sql.statements import Ran, Statement
 from goat_app.auth import DevelopmentTokenVerifier, development_subject
 from goat_app.compose import upgrade_database
 from goat_app.settings import Settings
@@ -98,9 +98,11 @@ def seed(connection: Connection, fixtures: int, purchases: int, buyer: str) -> d
         sa.text(SEED_PURCHASES),
         {"count": purchases, "fixtures": fixtures, "mine": mine, "buyer": buyer},
     )
-    connection.execute(sa.text("ANALYZE fixtures"))
-    connection.execute(sa.text("ANALYZE purchases"))
     connection.commit()
+    # as autovacuum leaves a table that stopped growing: statistics and visibility map
+    vacuuming = connection.execution_options(isolation_level="AUTOCOMMIT")
+    vacuuming.exec_driver_sql("VACUUM (ANALYZE) fixtures")
+    vacuuming.exec_driver_sql("VACUUM (ANALYZE) purchases")
     mine_stored = connection.execute(
         sa.text("SELECT count(*) FROM purchases WHERE user_id = :u"), {"u": buyer}
     ).scalar_one()
@@ -124,8 +126,15 @@ class Explaining:
         self.plans.append({"sql": " ".join(sql.split()), "plan": [row[0] for row in plan]})
         return self.connection.execute(statement, parameters)
 
-    def run(self, statement: Statement, parameters: Any) -> Any:  # pragma: no cover
-        raise NotImplementedError("the listings use execute()")
+    def run(self, statement: Statement, parameters: Any) -> Any:
+        prepared = statement.prepared(self.connection.dialect)
+        values = prepared.parameters(parameters)
+        cursor = self.connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        plan = cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + prepared.sql, values).fetchall()
+        self.plans.append({"sql": " ".join(prepared.sql.split()), "plan": [r[0] for r in plan]})
+        cursor.execute(prepared.sql, values)
+        rows = prepared.rows(cursor.fetchall()) if prepared.row else []
+        return Ran(rows, cursor.rowcount)
 
     def run_many(self, batches: Any) -> None:  # pragma: no cover
         raise NotImplementedError

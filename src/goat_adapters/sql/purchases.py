@@ -6,6 +6,7 @@ says whether it happened, so no amount of concurrency applies an effect twice.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
@@ -69,6 +70,23 @@ _TRANSITION = Statement(
         )
     )
 )
+
+
+@functools.cache
+def _user_page(one_user: bool, by_status: bool) -> tuple[Statement, Statement]:
+    """The count and the page of ``page_for_user`` for one shape of query."""
+    where = [_P.user_id == sa.bindparam("user_id") if one_user else _P.user_id.is_not(None)]
+    if by_status:
+        where.append(_P.status == sa.bindparam("status"))
+    counted = sa.select(sa.func.count().label("n")).select_from(t.purchases).where(*where)
+    listed = (
+        sa.select(t.purchases)
+        .where(*where)
+        .order_by(_P.created_at.desc(), _P.request_id.desc())
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+    )
+    return Statement(counted), Statement(listed)
 
 
 def purchase_values(p: Purchase) -> dict[str, Any]:
@@ -178,21 +196,20 @@ class SqlPurchaseRepository:
     def page_for_user(
         self, user_id: str | None, status: PurchaseStatus | None, page: int, count: int
     ) -> tuple[list[Purchase], int]:
-        """A user's purchases newest first (every user's if ``user_id`` is None), and the total."""
-        p = t.purchases.c
-        where = [p.user_id.is_not(None) if user_id is None else p.user_id == user_id]
+        """A user's purchases newest first (every user's if ``user_id`` is None), and the total.
+
+        Prepared once per shape (a user or all; a status or not): the index on (user_id,
+        created_at, request_id) serves the count and the page.
+        """
+        counted, listed = _user_page(user_id is not None, status is not None)
+        values: dict[str, Any] = {}
+        if user_id is not None:
+            values["user_id"] = user_id
         if status is not None:
-            where.append(p.status == status.value)
-        total = self._tx.execute(
-            sa.select(sa.func.count()).select_from(t.purchases).where(*where)
-        ).scalar_one()
-        rows = self._tx.execute(
-            sa.select(t.purchases)
-            .where(*where)
-            .order_by(p.created_at.desc(), p.request_id.desc())
-            .limit(count)
-            .offset(max(0, (page - 1) * count))
-        )
+            values["status"] = status.value
+        total = int(self._tx.run(counted, values).rows[0].n)
+        limits = {"limit": count, "offset": max(0, (page - 1) * count)}
+        rows = self._tx.run(listed, {**values, **limits}).rows
         return [_purchase(row) for row in rows], total
 
     def for_fixture(self, fixture_id: int, status: PurchaseStatus) -> list[Purchase]:
