@@ -136,8 +136,15 @@ def open_exchange(postgres: PostgresServer) -> tuple[SqlDatabase, Exchange]:
     return database, exchange
 
 
+def rss_mb() -> float:
+    """This process's resident memory (the listener runs in it), in MB."""
+    status = Path("/proc/self/status").read_text()
+    return round(int(status.split("VmRSS:")[1].split()[0]) / 1024, 1)
+
+
 def run(postgres: PostgresServer, broker: MqttServer, count: int, batch: int) -> dict[str, Any]:
     database, exchange = open_exchange(postgres)
+    rss_before = rss_mb()
     handle = start_broker_side(
         BrokerAddress.from_url(broker.url), f"bench-{uuid.uuid4().hex[:8]}", exchange, batch=batch
     )
@@ -171,6 +178,8 @@ def run(postgres: PostgresServer, broker: MqttServer, count: int, batch: int) ->
         "rows_after": rows,
         "bonds_reserved": int(reserved),
         "lost": count - rows,
+        # the listener's memory must stay flat however many messages it applies
+        "process_rss_mb_before_and_after": [rss_before, rss_mb()],
         "counters": counters,
     }
 
