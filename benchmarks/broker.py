@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import paho.mqtt.client as mqtt
 import sqlalchemy as sa
 from benchmarks.api import pgbench
+from benchmarks.listing import SEED_PURCHASES
 from paho.mqtt.enums import CallbackAPIVersion
 from tests.servers.mqtt import MqttServer
 from tests.servers.postgres import PostgresServer, find_binaries
@@ -121,11 +122,22 @@ def flood(url: str, payloads: list[str]) -> float:
     return seconds
 
 
+STORED = 0
+"""Purchases stored before a run (``--stored``): the same figures must hold as data grows."""
+
+
 def open_exchange(postgres: PostgresServer) -> tuple[SqlDatabase, Exchange]:
     """A fresh migrated database with the benchmark's fixtures, and the core over it."""
     url = postgres.create_database()
     upgrade(url)
     database = SqlDatabase(url)
+    if STORED:
+        with database.engine.connect() as connection:
+            values = {"count": STORED, "fixtures": 100_000, "mine": 0, "buyer": ""}
+            connection.execute(sa.text(SEED_PURCHASES), values)
+            connection.commit()
+            vacuuming = connection.execution_options(isolation_level="AUTOCOMMIT")
+            vacuuming.exec_driver_sql("VACUUM (ANALYZE) purchases")
     exchange = Exchange(
         uow=database.unit_of_work,
         payments=InMemoryPaymentGateway(),
@@ -171,7 +183,8 @@ def run(postgres: PostgresServer, broker: MqttServer, count: int, batch: int) ->
     handle.stop()
 
     with database.engine.connect() as connection:
-        rows = connection.execute(sa.text("SELECT count(*) FROM purchases")).scalar_one()
+        everything = connection.execute(sa.text("SELECT count(*) FROM purchases")).scalar_one()
+        rows = everything - STORED
         reserved = connection.execute(
             sa.text("SELECT coalesce(sum(reserved), 0) FROM purchases")
         ).scalar_one()
@@ -183,7 +196,7 @@ def run(postgres: PostgresServer, broker: MqttServer, count: int, batch: int) ->
         "applied_per_second": round(count / seconds),
         "published_per_second": round(count / publish_seconds),
         "rows_after": rows,
-        "bonds_reserved": int(reserved),
+        "bonds_reserved": int(reserved) - STORED,  # each stored purchase holds one
         "lost": count - rows,
         # the listener's memory must stay flat however many messages it applies
         "process_rss_mb": {**rss, "all": rss_mb()},
@@ -227,7 +240,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 100])
     parser.add_argument("--runs", type=int, default=1, help="end-to-end runs per batch size")
+    parser.add_argument("--stored", type=int, default=0, help="purchases stored before a run")
     args = parser.parse_args()
+    global STORED  # a benchmark's setting, read by open_exchange
+    STORED = args.stored
     load_before = [round(x, 2) for x in os.getloadavg()]
     logging.basicConfig(level=logging.WARNING)
 
@@ -269,6 +285,7 @@ def main() -> None:
                 "load_average_after": [round(x, 2) for x in os.getloadavg()],
                 "pgbench_one_row_updates_per_s_1_client_before_and_after": reference,
                 "python": platform.python_version(),
+                "purchases_stored_before_each_run": STORED,
                 "runs": results,
                 "applied_per_second_by_batch": {
                     str(batch): sorted(
