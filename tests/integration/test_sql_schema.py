@@ -10,9 +10,10 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from goat_adapters.sql import make_engine, upgrade
+from goat_adapters.sql import make_engine, tables, upgrade
 from goat_adapters.sql.migrations import current, head
 from goat_adapters.sql.tables import metadata
+from goat_core.model import ENDED_STATUSES, NOT_STARTED_STATUSES
 
 
 def differences(url: str) -> list[object]:
@@ -72,3 +73,16 @@ def test_upgrade_twice_is_harmless(sqlite_url: str) -> None:
             assert list(versions.scalars()) == [head()]
     finally:
         engine.dispose()
+
+
+def test_partial_indexes_name_the_models_statuses() -> None:
+    """The partial indexes of the fixture pages hold exactly the statuses the model calls
+    not started and ended, so that the pages' conditions can use them."""
+
+    def listed(index_name: str) -> set[str]:
+        index = next(i for i in tables.fixtures.indexes if i.name == index_name)
+        where = str(index.dialect_options["postgresql"]["where"])
+        return set(where.split("(", 1)[1].rstrip(")").replace("'", "").split(", "))
+
+    assert listed("ix_fixtures_upcoming") == NOT_STARTED_STATUSES
+    assert listed("ix_fixtures_open") == ENDED_STATUSES

@@ -83,6 +83,9 @@ class MemoryInbox:
         self.s.inbox.add(key)
         return True
 
+    def remember_many(self, keys: Collection[str]) -> set[str]:
+        return {key for key in keys if self.remember(key)}
+
 
 @attrs.define
 class MemoryDeadLetters:
@@ -121,6 +124,10 @@ class MemoryParkedValidations:
 
     def take(self, request_id: str) -> ValidationMessage | None:
         return self.s.parked.pop(request_id, None)
+
+    def take_many(self, request_ids: Collection[str]) -> dict[str, ValidationMessage]:
+        taken = {rid: self.s.parked.pop(rid, None) for rid in request_ids}
+        return {rid: message for rid, message in taken.items() if message is not None}
 
 
 @attrs.define

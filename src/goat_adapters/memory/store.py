@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Self
@@ -283,6 +283,9 @@ class _Fixtures:
         self._set(known, (known.available_bonds or 0) - taken)
         return taken
 
+    def reserve_many(self, wanted: Mapping[int, int]) -> dict[int, int]:
+        return {f: self.reserve(f, q) for f, q in sorted(wanted.items()) if f in self.s.fixtures}
+
     def release(self, fixture_id: int, quantity: int) -> None:
         known = self.s.fixtures.get(fixture_id)
         if known is not None and quantity > 0:
@@ -299,11 +302,17 @@ class _Purchases:
     def lock(self, request_id: str) -> None:
         """Nothing to do: units of work on the store already run one at a time."""
 
+    def lock_many(self, request_ids: Collection[str]) -> set[str]:
+        return {rid for rid in request_ids if rid in self.s.purchases}
+
     def add(self, purchase: Purchase) -> bool:
         if purchase.request_id in self.s.purchases:
             return False
         self.s.purchases[purchase.request_id] = copy.deepcopy(purchase)
         return True
+
+    def add_many(self, purchases: Sequence[Purchase]) -> set[str]:
+        return {p.request_id for p in purchases if self.add(p)}
 
     def get(self, request_id: str) -> Purchase | None:
         return copy.deepcopy(self.s.purchases.get(request_id))

@@ -7,7 +7,7 @@ after, so no amount of concurrency can oversell a fixture.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql import Executable
 
 from goat_adapters.sql import tables as t
+from goat_adapters.sql.pages import TALLY, Part, page_parameters, page_statement
 from goat_adapters.sql.statements import (
     Batch,
     Statement,
@@ -67,6 +68,14 @@ RESERVE = Statement(
 )
 """Take ``quantity`` bonds if that many are available: the row lock orders concurrent
 buyers and each re-checks the condition on the row as the one before left it."""
+_AVAILABLE_MANY_LOCKED = Statement(
+    lambda dialect: (
+        sa.select(_F.id, _F.available)
+        .where(one_of(dialect, _F.id, "ids"))
+        .order_by(_F.id)  # the lots' order: two writers never deadlock
+        .with_for_update()
+    )
+)
 # FOR UPDATE is ignored by SQLite, whose BEGIN IMMEDIATE already holds the only write lock
 _AVAILABLE_LOCKED = Statement(
     sa.select(_F.available).where(_F.id == sa.bindparam("fixture_id")).with_for_update()
@@ -231,56 +240,53 @@ class SqlFixtureRepository:
         return {row.id: _fixture(row) for row in rows}
 
     def page(self, query: FixtureQuery) -> tuple[list[Fixture], int]:
-        """One page of the matching fixtures (upcoming first, see the port), and the total."""
-        f = t.fixtures.c
-        upcoming = sa.and_(f.status.in_(_NOT_STARTED), f.kickoff > query.now)
-        stages = {
-            FixtureStage.UPCOMING: upcoming,
-            FixtureStage.FINISHED: sa.and_(sa.not_(upcoming), f.status.in_(_ENDED)),
-            FixtureStage.LIVE: sa.and_(sa.not_(upcoming), f.status.not_in(_ENDED)),
-        }
-        where: list[sa.ColumnElement[bool]] = []
+        """One page of the matching fixtures (upcoming first, see the port), and the total.
+
+        Upcoming by kick-off, then the rest latest first: two index-ordered reads rather
+        than one sort of every matching row by a computed rank. Each statement is
+        prepared once per shape of page (``pages.page_statement``).
+        """
         stage = query.wanted_stage
-        if stage is not None:
-            where.append(stages[stage])
-        if query.home:
-            where.append(f.home_search.contains(query.home.casefold(), autoescape=True))
-        if query.away:
-            where.append(f.away_search.contains(query.away.casefold(), autoescape=True))
-        if query.date:
-            where.append(f.kickoff_date == query.date)
-        total = self._count(where)
+        shape = (stage, bool(query.home), bool(query.away), bool(query.date))
+        unfiltered_shape = (None, False, False, False)
+        values = page_parameters(query)
+
+        def run(part: Part, unfiltered: bool = False, **more: int) -> list[Any]:
+            statement, names = page_statement(*(unfiltered_shape if unfiltered else shape), part)
+            given = {**values, **more}
+            return self._tx.run(statement, {k: v for k, v in given.items() if k in names}).rows
+
+        def count(part: Part, unfiltered: bool = False) -> int:
+            return int(run(part, unfiltered)[0].n)
+
+        if any(shape[1:]):
+            total = count("count")  # a team or a date: only upcoming ones, few
+        elif stage is None:
+            total = self._tally()
+        elif stage is FixtureStage.UPCOMING:
+            total = count("count")
+        elif stage is FixtureStage.FINISHED:  # all - not ended (upcoming is never ended)
+            total = self._tally() - count("count_open")
+        else:  # live: not ended - upcoming
+            total = count("count_open") - count("count_upcoming", unfiltered=True)
         if stage is None:
-            ahead = self._count([*where, upcoming])
+            ahead = count("count_upcoming")
         else:
             ahead = total if stage is FixtureStage.UPCOMING else 0
-        # upcoming by kick-off, then the rest latest first: two index-ordered reads rather
-        # than one sort of every matching row by a computed rank
         skip = max(0, (query.page - 1) * query.count)
         rows: list[Any] = []
         if skip < ahead:
-            rows += self._tx.execute(
-                sa.select(t.fixtures)
-                .where(*where, upcoming)
-                .order_by(f.kickoff, f.id)
-                .limit(query.count)
-                .offset(skip)
-            ).all()
+            rows += run("upcoming", limit=query.count, offset=skip)
         if len(rows) < query.count and total > ahead:
-            rows += self._tx.execute(
-                sa.select(t.fixtures)
-                .where(*where, sa.not_(upcoming))
-                .order_by(f.kickoff.desc(), f.id)
-                .limit(query.count - len(rows))
-                .offset(max(0, skip - ahead))
-            ).all()
+            rows += run("rest", limit=query.count - len(rows), offset=max(0, skip - ahead))
         return [_fixture(row) for row in rows], total
 
-    def _count(self, where: Sequence[sa.ColumnElement[bool]]) -> int:
+    def _tally(self) -> int:
+        """How many fixtures are stored: the tally on PostgreSQL, a count elsewhere."""
+        if self._tx.dialect == "postgresql":
+            return int(self._tx.run(TALLY, {}).rows[0].fixtures)
         return int(
-            self._tx.execute(
-                sa.select(sa.func.count()).select_from(t.fixtures).where(*where)
-            ).scalar_one()
+            self._tx.execute(sa.select(sa.func.count()).select_from(t.fixtures)).scalar_one()
         )
 
     def upcoming(self, now: datetime) -> list[Fixture]:
@@ -355,6 +361,24 @@ class SqlFixtureRepository:
             return 0
         taken = min(int(found.available), quantity)
         self._tx.run(RESERVE, {"fixture_id": fixture_id, "quantity": taken})
+        return taken
+
+    def reserve_many(self, wanted: Mapping[int, int]) -> dict[int, int]:
+        """``reserve`` for several fixtures: their rows locked and read in one statement,
+        then what can be taken of each, taken in one round trip."""
+        wanted = {fixture: quantity for fixture, quantity in wanted.items() if quantity > 0}
+        if not wanted:
+            return {}
+        rows = self._tx.run(_AVAILABLE_MANY_LOCKED, {"ids": sorted(wanted)}).rows
+        taken = {row.id: min(int(row.available), wanted[row.id]) for row in rows}
+        self._tx.run_many(
+            [
+                Batch(
+                    RESERVE,
+                    [{"fixture_id": f, "quantity": q} for f, q in sorted(taken.items()) if q],
+                )
+            ]
+        )
         return taken
 
     def release(self, fixture_id: int, quantity: int) -> None:

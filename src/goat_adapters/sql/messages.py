@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from goat_adapters.sql import tables as t
-from goat_adapters.sql.statements import Statement, Transaction, dialect_insert
+from goat_adapters.sql.statements import Statement, Transaction, dialect_insert, one_of
 from goat_core.model import DeadLetter, OutboxMessage, ValidationMessage
 
 __all__ = [
@@ -41,6 +41,13 @@ _REMEMBER = Statement(
         .on_conflict_do_nothing(index_elements=[t.inbox.c.key])
     )
 )
+_REMEMBER_MANY = Statement(
+    sa.text(
+        "INSERT INTO inbox (key) SELECT unnest(CAST(:keys AS VARCHAR[]))"
+        " ON CONFLICT (key) DO NOTHING RETURNING key"
+    ).columns(sa.column("key", sa.String)),
+    writes=True,
+)
 _PARK = Statement(
     lambda dialect: (
         dialect_insert(dialect, t.parked_validations)
@@ -52,6 +59,13 @@ _TAKE_PARKED = Statement(
     sa.delete(t.parked_validations)
     .where(_V.request_id == sa.bindparam("rid"))
     .returning(_V.request_id, _V.group_id, _V.valid, _V.seller)
+)
+_TAKE_PARKED_MANY = Statement(
+    lambda dialect: (
+        sa.delete(t.parked_validations)
+        .where(one_of(dialect, _V.request_id, "ids"))
+        .returning(_V.request_id, _V.group_id, _V.valid, _V.seller)
+    )
 )
 
 
@@ -106,6 +120,14 @@ class SqlInbox:
         """Record that the message ``key`` is applied; False if it already was."""
         return self._tx.run(_REMEMBER, {"key": key}).rowcount > 0
 
+    def remember_many(self, keys: Collection[str]) -> set[str]:
+        """``remember`` each key (one statement on PostgreSQL); the keys that were new."""
+        if self._tx.dialect != "postgresql":
+            return {key for key in keys if self.remember(key)}
+        if not keys:
+            return set()
+        return {row.key for row in self._tx.run(_REMEMBER_MANY, {"keys": list(keys)}).rows}
+
 
 class SqlParkedValidations:
     """``ports.ParkedValidations`` on the ``parked_validations`` table."""
@@ -130,6 +152,18 @@ class SqlParkedValidations:
         if row is None:
             return None
         return ValidationMessage(row.request_id, row.group_id, bool(row.valid), row.seller)
+
+    def take_many(self, request_ids: Collection[str]) -> dict[str, ValidationMessage]:
+        """``take`` for several requests in one statement, by request id."""
+        if not request_ids:
+            return {}
+        rows = self._tx.run(_TAKE_PARKED_MANY, {"ids": list(request_ids)}).rows
+        return {
+            row.request_id: ValidationMessage(
+                row.request_id, row.group_id, bool(row.valid), row.seller
+            )
+            for row in rows
+        }
 
 
 class SqlDeadLetters:

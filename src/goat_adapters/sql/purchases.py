@@ -6,8 +6,9 @@ says whether it happened, so no amount of concurrency applies an effect twice.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,8 +20,11 @@ from goat_adapters.sql.statements import (
     Statement,
     Transaction,
     advisory_lock,
+    advisory_locks,
     dialect_insert,
+    lists,
     one_of,
+    unnest_insert,
 )
 from goat_core.model import Location, Outcome, PaymentStatus, Purchase, PurchaseStatus
 
@@ -36,6 +40,22 @@ ADD_PURCHASE = Statement(
     )
 )
 """Insert a purchase unless its request id is known: the row count (0 or 1) says which."""
+_ADD_MANY = unnest_insert(t.purchases, "request_id", "request_id")
+# On PostgreSQL one index probe per id, whatever the planner thinks of the table's size:
+# ``request_id = ANY(:ids)`` on a table that grew since its last ANALYZE was planned as a
+# sequential scan comparing each row with every id (12.6 ms for 100 ids among 10,000
+# rows, against 0.3 ms).
+_KNOWN = Statement(
+    lambda dialect: (
+        sa.text(
+            "SELECT p.request_id FROM unnest(CAST(:ids AS VARCHAR[])) AS k(id)"
+            " CROSS JOIN LATERAL"
+            " (SELECT request_id FROM purchases WHERE request_id = k.id LIMIT 1) AS p"
+        ).columns(sa.column("request_id", sa.String))
+        if dialect == "postgresql"
+        else sa.select(_P.request_id).where(one_of(dialect, _P.request_id, "ids"))
+    )
+)
 _GET = Statement(sa.select(t.purchases).where(_P.request_id == sa.bindparam("rid")))
 _TRANSITION = Statement(
     lambda dialect: (
@@ -52,6 +72,23 @@ _TRANSITION = Statement(
         )
     )
 )
+
+
+@functools.cache
+def _user_page(one_user: bool, by_status: bool) -> tuple[Statement, Statement]:
+    """The count and the page of ``page_for_user`` for one shape of query."""
+    where = [_P.user_id == sa.bindparam("user_id") if one_user else _P.user_id.is_not(None)]
+    if by_status:
+        where.append(_P.status == sa.bindparam("status"))
+    counted = sa.select(sa.func.count().label("n")).select_from(t.purchases).where(*where)
+    listed = (
+        sa.select(t.purchases)
+        .where(*where)
+        .order_by(_P.created_at.desc(), _P.request_id.desc())
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+    )
+    return Statement(counted), Statement(listed)
 
 
 def purchase_values(p: Purchase) -> dict[str, Any]:
@@ -134,9 +171,26 @@ class SqlPurchaseRepository:
         """A transaction-scoped advisory lock on PostgreSQL; SQLite writers already queue."""
         advisory_lock(self._tx, request_id)
 
+    def lock_many(self, request_ids: Collection[str]) -> set[str]:
+        """``lock`` each id (sorted: one statement on PostgreSQL); those with a purchase."""
+        if not request_ids:
+            return set()
+        advisory_locks(self._tx, request_ids)
+        return {row.request_id for row in self._tx.run(_KNOWN, {"ids": list(request_ids)}).rows}
+
     def add(self, purchase: Purchase) -> bool:
         """Insert the purchase; False (and no change) if its request_id is already known."""
         return self._tx.run(ADD_PURCHASE, purchase_values(purchase)).rowcount > 0
+
+    def add_many(self, purchases: Sequence[Purchase]) -> set[str]:
+        """``add`` each purchase: one statement on PostgreSQL; the request ids inserted."""
+        if self._tx.dialect != "postgresql":
+            return {p.request_id for p in purchases if self.add(p)}
+        if not purchases:
+            return set()
+        rows = [purchase_values(p) for p in purchases]
+        added = self._tx.run(_ADD_MANY, lists(rows, rows[0])).rows
+        return {row.request_id for row in added}
 
     def get(self, request_id: str) -> Purchase | None:
         """The purchase, or None."""
@@ -162,21 +216,20 @@ class SqlPurchaseRepository:
     def page_for_user(
         self, user_id: str | None, status: PurchaseStatus | None, page: int, count: int
     ) -> tuple[list[Purchase], int]:
-        """A user's purchases newest first (every user's if ``user_id`` is None), and the total."""
-        p = t.purchases.c
-        where = [p.user_id.is_not(None) if user_id is None else p.user_id == user_id]
+        """A user's purchases newest first (every user's if ``user_id`` is None), and the total.
+
+        Prepared once per shape (a user or all; a status or not): the index on (user_id,
+        created_at, request_id) serves the count and the page.
+        """
+        counted, listed = _user_page(user_id is not None, status is not None)
+        values: dict[str, Any] = {}
+        if user_id is not None:
+            values["user_id"] = user_id
         if status is not None:
-            where.append(p.status == status.value)
-        total = self._tx.execute(
-            sa.select(sa.func.count()).select_from(t.purchases).where(*where)
-        ).scalar_one()
-        rows = self._tx.execute(
-            sa.select(t.purchases)
-            .where(*where)
-            .order_by(p.created_at.desc(), p.request_id.desc())
-            .limit(count)
-            .offset(max(0, (page - 1) * count))
-        )
+            values["status"] = status.value
+        total = int(self._tx.run(counted, values).rows[0].n)
+        limits = {"limit": count, "offset": max(0, (page - 1) * count)}
+        rows = self._tx.run(listed, {**values, **limits}).rows
         return [_purchase(row) for row in rows], total
 
     def for_fixture(self, fixture_id: int, status: PurchaseStatus) -> list[Purchase]:

@@ -20,6 +20,7 @@ from typing import Any, NamedTuple, Protocol
 import attrs
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -34,9 +35,12 @@ __all__ = [
     "Statement",
     "Transaction",
     "advisory_lock",
+    "advisory_locks",
     "changed",
     "dialect_insert",
+    "lists",
     "one_of",
+    "unnest_insert",
     "writes",
 ]
 
@@ -217,6 +221,33 @@ def one_of(dialect: str, column: sa.ColumnElement[Any], name: str) -> sa.ColumnE
     return column.in_(sa.bindparam(name, expanding=True))
 
 
+def unnest_insert(table: sa.Table, conflict: str, returning: str) -> Statement:
+    """PostgreSQL: insert many rows in one statement, a list parameter per column (named as
+    the column), skipping those whose ``conflict`` column is known; the rows return
+    ``returning`` of each row inserted. One prepared statement for any number of rows,
+    where an ``executemany`` costs psycopg's Python per row and the server a statement
+    each."""
+    dialect = PGDialect_psycopg()  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
+    names = [column.name for column in table.columns]
+    arrays = ", ".join(
+        f"CAST(:{column.name} AS {column.type.compile(dialect=dialect)}[])"
+        for column in table.columns
+    )
+    # table and column names from the schema, never input
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(names)})"  # noqa: S608
+        f" SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {returning}"
+    )
+    kept = table.c[returning]
+    return Statement(sa.text(sql).columns(sa.column(returning, kept.type)), writes=True)
+
+
+def lists(rows: Sequence[Mapping[str, Any]], names: Iterable[str]) -> dict[str, list[Any]]:
+    """Rows (a dict each) as one list per name: the parameters of ``unnest_insert``."""
+    return {name: [row[name] for row in rows] for name in names}
+
+
 # a lock held until the transaction ends; it must run inside the transaction
 _LOCK = Statement(
     sa.select(
@@ -228,7 +259,24 @@ _LOCK = Statement(
 )
 
 
+# unnest keeps the array's order: the locks are taken in the order given
+_LOCK_MANY = Statement(
+    sa.text(
+        "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended(key, 0))"
+        " FROM unnest(CAST(:keys AS TEXT[])) AS key) AS locked"
+    ).columns(sa.column("count", sa.Integer)),
+    writes=True,
+)
+
+
 def advisory_lock(tx: Transaction, key: str) -> None:
     """A PostgreSQL lock on ``key`` until the transaction ends; SQLite writers already queue."""
     if tx.dialect == "postgresql":
         tx.run(_LOCK, {"key": key})
+
+
+def advisory_locks(tx: Transaction, keys: Iterable[str]) -> None:
+    """``advisory_lock`` on each key, in sorted order (two callers never deadlock), in one
+    statement."""
+    if tx.dialect == "postgresql":
+        tx.run(_LOCK_MANY, {"keys": sorted(set(keys))})

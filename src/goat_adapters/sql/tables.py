@@ -107,6 +107,30 @@ Index(None, fixtures.c.kickoff_date)
 Index(None, fixtures.c.status)
 Index(None, fixtures.c.home_search)
 Index(None, fixtures.c.away_search)
+# partial: the pages read and count the few fixtures not started (or not ended) through
+# these, however many finished ones are kept (statuses as in goat_core.model)
+Index(
+    "ix_fixtures_upcoming",
+    fixtures.c.kickoff,
+    fixtures.c.id,
+    postgresql_where=text("status IN ('NS', 'TBD')"),
+    sqlite_where=text("status IN ('NS', 'TBD')"),
+)
+Index(
+    "ix_fixtures_open",
+    fixtures.c.kickoff,
+    postgresql_where=text("status NOT IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO')"),
+    sqlite_where=text("status NOT IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO')"),
+)
+Index("ix_fixtures_latest", fixtures.c.kickoff.desc(), fixtures.c.id)
+
+# how many fixtures are stored (one row, id 1): kept by a trigger on PostgreSQL
+fixture_tally = Table(
+    "fixture_tally",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("fixtures", BigInteger, nullable=False),
+)
 
 users = Table(
     "users",

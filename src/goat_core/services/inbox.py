@@ -24,6 +24,7 @@ from goat_core.errors import InvalidInput, MalformedMessage
 from goat_core.model import (
     Fixture,
     MatchState,
+    Outcome,
     Purchase,
     PurchaseStatus,
     RequestMessage,
@@ -91,21 +92,35 @@ class MessageInbox:
     def receive_many(self, messages: Sequence[tuple[str, bytes | str]]) -> list[Handled]:
         """Apply several broker messages in one transaction; answer as ``receive`` does for each.
 
-        One commit for the lot is what lets a listener keep up with a busy broker. If any
-        message of the lot cannot be applied, the lot is rolled back and each message is
-        applied on its own, so a bad message never takes good ones down with it.
+        One commit for the lot is what lets a listener keep up with a busy broker, and each
+        run of other groups' requests in it is applied together, a few statements for the
+        whole run (``_record_requests``). If any message of the lot cannot be applied, the
+        lot is rolled back and each message is applied on its own, so a bad message never
+        takes good ones down with it.
         """
         if len(messages) < 2:
             return [self.receive(topic, payload) for topic, payload in messages]
         answers: list[Handled] = []
         validations: list[tuple[ValidationMessage, bool]] = []
+        texts = [(topic, _text(payload)) for topic, payload in messages]
         try:
             with self._context.uow() as uow:
-                for topic, payload in messages:
-                    handled, validation = self._receive(uow, topic, _text(payload))
+                start = 0
+                while start < len(texts):
+                    topic, text = texts[start]
+                    if topic == TOPIC_REQUESTS:
+                        end = start + 1
+                        while end < len(texts) and texts[end][0] == TOPIC_REQUESTS:
+                            end += 1
+                        run = [text for _, text in texts[start:end]]
+                        answers.extend(self._record_requests(uow, run))
+                        start = end
+                        continue
+                    handled, validation = self._receive(uow, topic, text)
                     answers.append(handled)
                     if validation is not None:
                         validations.append((validation, handled == Handled.APPLIED))
+                    start += 1
                 uow.commit()
         except InvalidInput:
             return [self.receive(topic, payload) for topic, payload in messages]
@@ -216,48 +231,103 @@ class MessageInbox:
         received_at: datetime | None,
     ) -> Purchase | None:
         """Reserve what is left for another group's purchase and record it pending."""
-        rules = self._context.rules
-        result = fixture.outcome_of(message.result)
-        if result is None:
-            raise MalformedMessage(
-                "result",
-                f"{message.result!r} is neither team of fixture {fixture.id}, '---',"
-                " home, away nor draw",
-            )
+        result = _outcome(message, fixture)
         now = self._context.clock.now()
         reserved = uow.fixtures.reserve(fixture.id, message.quantity)
-        purchase = Purchase(
-            request_id=message.request_id,
-            group_id=message.group_id,
-            fixture_id=fixture.id,
-            league_name=message.league_name or fixture.league.name,
-            round=message.round or fixture.league.round,
-            date=message.date or fixture.kickoff.date().isoformat(),
-            result=result,
-            quantity=message.quantity,
-            reserved=reserved,
-            wallet=message.wallet,
-            created_at=received_at or now,
-            status=PurchaseStatus.PENDING,
-            deposit_token=message.deposit_token,
-            seller=message.seller,
-            updated_at=now,
-        )
+        purchase = _peer_purchase(message, fixture, result, reserved, received_at or now, now)
         if not uow.purchases.add(purchase):
             uow.fixtures.release(fixture.id, reserved)  # lost a race with the same request
             return None
-        if reserved < message.quantity:
-            log.warning(
-                "request %s of group %s: only %d of %d bonds were left",
-                message.request_id,
-                message.group_id,
-                reserved,
-                message.quantity,
-            )
+        _log_short(purchase)
         parked = uow.parked.take(message.request_id)
         if parked is not None:
-            apply_validation(uow, parked, rules, now)
+            apply_validation(uow, parked, self._context.rules, now)
         return purchase
+
+    def _record_requests(self, uow: UnitOfWork, texts: Sequence[str]) -> list[Handled]:
+        """Apply a run of fixtures/requests messages as ``_receive`` would one by one, with
+        a few statements for the whole run instead of several per message.
+
+        The inbox remembers them all at once; their request ids are locked together;
+        the fixtures are read and their bonds reserved together (each fixture's bonds
+        shared out in the order of the messages, as one by one); the purchases inserted
+        together; the validations parked for them taken together. A request whose fixture
+        is not stored takes the path of ``_record_request``.
+        """
+        answers = [Handled.DUPLICATE] * len(texts)
+        keys = [f"{TOPIC_REQUESTS}:{hashlib.sha256(t.encode()).hexdigest()}" for t in texts]
+        new = uow.inbox.remember_many(set(keys))
+        fresh: list[tuple[int, RequestMessage, str]] = []
+        for index, (key, text) in enumerate(zip(keys, texts, strict=True)):
+            if key in new:
+                new.discard(key)  # the same message twice in the run: once
+                fresh.append((index, parse_request(text), text))
+        if not fresh:
+            return answers
+        known = uow.purchases.lock_many({message.request_id for _, message, _ in fresh})
+        fixtures = uow.fixtures.get_many({message.fixture_id for _, message, _ in fresh})
+        group = self._context.rules.group_id
+        buying: list[tuple[int, RequestMessage, Fixture, Outcome]] = []
+        for index, message, text in fresh:
+            answers[index] = Handled.IGNORED
+            if message.request_id in known:
+                continue  # a repeat, or our own purchase coming back from the broker
+            if message.group_id == group:
+                log.warning("request %s claims our group but is not ours", message.request_id)
+                continue
+            fixture = fixtures.get(message.fixture_id)
+            if fixture is None:  # rare: the one-by-one path, which may park it
+                if self._record_request(uow, message, text):
+                    answers[index] = Handled.APPLIED
+                continue
+            known.add(message.request_id)
+            buying.append((index, message, fixture, _outcome(message, fixture)))
+        if not buying:
+            return answers
+        # A validation parked for one of them is applied right after its purchase, before
+        # the next message reserves anything, as one by one (a rejection gives bonds back).
+        parked = uow.parked.take_many({message.request_id for _, message, _, _ in buying})
+        chunk: list[tuple[int, RequestMessage, Fixture, Outcome]] = []
+        for item in buying:
+            chunk.append(item)
+            validation = parked.get(item[1].request_id)
+            if validation is not None or item is buying[-1]:
+                self._buy_together(uow, chunk, validation, answers)
+                chunk = []
+        return answers
+
+    def _buy_together(
+        self,
+        uow: UnitOfWork,
+        buying: Sequence[tuple[int, RequestMessage, Fixture, Outcome]],
+        validation: ValidationMessage | None,
+        answers: list[Handled],
+    ) -> None:
+        """Reserve and record other groups' purchases, each fixture's bonds shared out in
+        their order; then apply ``validation`` (parked for the last one), if any."""
+        wanted: dict[int, int] = {}
+        for _, message, fixture, _ in buying:
+            wanted[fixture.id] = wanted.get(fixture.id, 0) + message.quantity
+        left = uow.fixtures.reserve_many(wanted)
+        now = self._context.clock.now()
+        purchases = []
+        for _, message, fixture, result in buying:
+            reserved = min(left.get(fixture.id, 0), message.quantity)
+            left[fixture.id] = left.get(fixture.id, 0) - reserved
+            purchases.append(_peer_purchase(message, fixture, result, reserved, now, now))
+        added = uow.purchases.add_many(purchases)
+        for (index, _, _, _), purchase in zip(buying, purchases, strict=True):
+            if purchase.request_id in added:
+                answers[index] = Handled.APPLIED
+                _log_short(purchase)
+            else:  # lost a race with the same request
+                uow.fixtures.release(purchase.fixture_id, purchase.reserved)
+        if validation is None:
+            return
+        if validation.request_id in added:
+            apply_validation(uow, validation, self._context.rules, now)
+        else:
+            uow.parked.park(validation, now)  # not ours to apply: keep it as it was
 
     def _apply_parked(self, uow: UnitOfWork, now: datetime) -> None:
         """Apply the parked requests whose fixture is stored now; give up on the old ones.
@@ -296,3 +366,53 @@ class MessageInbox:
 
 def _text(payload: bytes | str) -> str:
     return payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+
+
+def _outcome(message: RequestMessage, fixture: Fixture) -> Outcome:
+    result = fixture.outcome_of(message.result)
+    if result is None:
+        raise MalformedMessage(
+            "result",
+            f"{message.result!r} is neither team of fixture {fixture.id}, '---',"
+            " home, away nor draw",
+        )
+    return result
+
+
+def _peer_purchase(
+    message: RequestMessage,
+    fixture: Fixture,
+    result: Outcome,
+    reserved: int,
+    created_at: datetime,
+    now: datetime,
+) -> Purchase:
+    """Another group's purchase as recorded here, pending its validation."""
+    return Purchase(
+        request_id=message.request_id,
+        group_id=message.group_id,
+        fixture_id=fixture.id,
+        league_name=message.league_name or fixture.league.name,
+        round=message.round or fixture.league.round,
+        date=message.date or fixture.kickoff.date().isoformat(),
+        result=result,
+        quantity=message.quantity,
+        reserved=reserved,
+        wallet=message.wallet,
+        created_at=created_at,
+        status=PurchaseStatus.PENDING,
+        deposit_token=message.deposit_token,
+        seller=message.seller,
+        updated_at=now,
+    )
+
+
+def _log_short(purchase: Purchase) -> None:
+    if purchase.reserved < purchase.quantity:
+        log.warning(
+            "request %s of group %s: only %d of %d bonds were left",
+            purchase.request_id,
+            purchase.group_id,
+            purchase.reserved,
+            purchase.quantity,
+        )

@@ -92,3 +92,43 @@ def test_a_locked_database_leaves_the_whole_lot_unapplied(sqlite_url: str) -> No
     finally:
         other.close()
         database.dispose()
+
+
+def test_a_run_of_requests_applies_as_one_by_one(exchange: Exchange) -> None:
+    """Requests applied together share a fixture's bonds in their order, a verdict parked
+    for one of them gives its bonds back before the next reserves, and repeats, our own
+    group's and an unknown fixture's requests are answered as one by one."""
+    exchange.receive(TOPIC_INFO, sample("fixtures_info.json"))
+    exchange.receive(TOPIC_VALIDATION, verdict("r2", valid=False))
+    first = peer_request("r1", quantity=30)
+    ours = json.loads(peer_request("r5"))
+    ours["group_id"] = "15"
+
+    outcomes = exchange.receive_many(
+        [
+            (TOPIC_REQUESTS, first),
+            (TOPIC_REQUESTS, peer_request("r2", quantity=10)),
+            (TOPIC_REQUESTS, peer_request("r3", quantity=15)),
+            (TOPIC_REQUESTS, peer_request("r1", quantity=2)),
+            (TOPIC_REQUESTS, peer_request("r4", fixture_id=4040)),
+            (TOPIC_REQUESTS, json.dumps(ours)),
+            (TOPIC_REQUESTS, first),
+        ]
+    )
+
+    assert outcomes == [
+        "applied",
+        "applied",
+        "applied",
+        "ignored",
+        "applied",
+        "ignored",
+        "duplicate",
+    ]
+    assert status(exchange, "r2") is PurchaseStatus.REJECTED
+    with exchange.uow() as uow:
+        reserved = {rid: p.reserved for rid in ("r1", "r3") if (p := uow.purchases.get(rid))}
+        assert uow.purchases.get("r4") is None  # parked for its fixture
+        assert uow.purchases.get("r5") is None
+    assert reserved == {"r1": 30, "r3": 10}
+    assert available(exchange, 1208083) == 0
