@@ -453,10 +453,12 @@ class Recommendations:
 class Location:
     """Where a buyer's IP address is, as a geolocation service tells it (course RF04).
 
-    Texts are cut to ``TEXT_LIMIT`` characters: they come from outside.
+    Texts are cut to ``TEXT_LIMIT`` characters (they come from outside), coordinates
+    rounded to ``DECIMALS`` places (about 11 m, finer than an IP address tells).
     """
 
     TEXT_LIMIT = 40
+    DECIMALS = 4
 
     ip: str
     city: str | None = None
@@ -470,6 +472,10 @@ class Location:
             value = getattr(self, name)
             if value is not None and len(value) > self.TEXT_LIMIT:
                 object.__setattr__(self, name, value[: self.TEXT_LIMIT])
+        for name in ("lat", "lon"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, round(value, self.DECIMALS))
 
 
 @attrs.frozen
