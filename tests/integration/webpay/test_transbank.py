@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -239,15 +240,57 @@ def test_money_for_a_purchase_cancelled_meanwhile_is_refunded(
     assert gateway.refund(purchase.deposit_token, 2000) is False  # once only
 
 
-def test_bad_credentials_and_unknown_tokens_are_payment_errors(
+def test_bad_credentials_are_unavailable_and_unknown_tokens_payment_errors(
     bank: FakeTransbank, gateway: TransbankPaymentGateway
 ) -> None:
-    """401 and 422 answers become PaymentError; no SDK exception leaves the adapter."""
+    """401 is Unavailable, 422 and the SDK's own checks PaymentError; no SDK exception leaks."""
     wrong = TransbankPaymentGateway("597000000000", "nope", production=False, timeout=1.0)
 
-    with pytest.raises(PaymentError):
+    with pytest.raises(Unavailable):
         wrong.start("order", "session", 1000, "http://r.invalid")
     with pytest.raises(PaymentError):
         gateway.status("0" * 64)
     with pytest.raises(PaymentError):
         gateway.commit("x" * 65)  # the SDK's own check
+
+
+def test_expiry_after_a_key_rotation_cancels_nothing(world: World, bank: FakeTransbank) -> None:
+    """Transbank answering 401 to expiry's status leaves a stale purchase pending, uncancelled."""
+    purchase = _bought(world)
+    bank.pay(purchase.deposit_token)
+    rotated = Exchange(
+        uow=world.store.unit_of_work,
+        payments=TransbankPaymentGateway("597000000000", "old", production=False, timeout=1.0),
+        jobs=world.jobs,
+        clock=world.clock,
+        ids=world.ids,
+        rules=world.rules,
+    )
+    world.clock.advance(minutes=16)
+
+    assert rotated.expire_payments() == 0
+
+    assert world.purchase(purchase.request_id).status is PurchaseStatus.PENDING_PAYMENT
+    assert world.exchange.expire_payments() == 1  # the right key: the payment is accepted
+    assert world.purchase(purchase.request_id).status is PurchaseStatus.ACCEPTED
+
+
+def test_an_authorized_answer_without_an_amount_is_not_zero(
+    world: World, bank: FakeTransbank, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An authorized commit whose answer lacks the amount is Unavailable, never an amount of 0."""
+    purchase = _bought(world)
+    bank.pay(purchase.deposit_token)
+    shape = FakeTransbank._shape
+
+    def without_amount(trade: Any) -> dict[str, Any]:
+        answer = shape(trade)
+        del answer["amount"]
+        return answer
+
+    monkeypatch.setattr(FakeTransbank, "_shape", staticmethod(without_amount))
+
+    with pytest.raises(Unavailable):
+        world.exchange.commit_payment(USER, PaymentReturn(token=purchase.deposit_token))
+    assert world.purchase(purchase.request_id).status is PurchaseStatus.PENDING_PAYMENT
+    assert world.balance(USER) == 0
