@@ -225,8 +225,9 @@ class Payments:
         """One transaction: the purchase decided, its announcement; then any money given back.
 
         Money taken for a purchase that ends not accepted (a wrong amount, or cancelled
-        meanwhile) is given back by whoever decided it, or, when another did, by the one
-        caller whose commit took it (``refund``: Webpay commits a token once).
+        meanwhile) is owed back by whoever decided it and by the caller whose commit took
+        it (``refund``); several such callers (processes) race for one claim in the
+        database, and only the winner gives the money back.
         """
         context = self._context
         now = context.clock.now()
