@@ -253,3 +253,18 @@ def test_a_give_back_is_claimed_by_one_caller_and_closed_once(backend: Backend) 
         uow.commit()
     with backend.uow() as uow:
         assert uow.purchases.give_backs_pending(NOW + timedelta(minutes=1), 10) == []
+
+
+def test_a_stale_pending_give_back_is_taken_over_by_one_caller(backend: Backend) -> None:
+    """With stale_before, a pending claim older than it is retaken once; a fresh one is not."""
+    add_purchases(backend, purchase("owed"))
+    later = NOW + timedelta(minutes=5)
+    with backend.uow() as uow:
+        assert uow.purchases.claim_give_back("owed", 1500, NOW)
+        assert not uow.purchases.claim_give_back("owed", 1500, NOW, stale_before=NOW)
+        assert uow.purchases.claim_give_back("owed", 1500, later, stale_before=later)
+        assert not uow.purchases.claim_give_back("owed", 1500, later, stale_before=later)
+        assert uow.purchases.give_back_done("owed")
+        soon = later + timedelta(minutes=5)
+        assert not uow.purchases.claim_give_back("owed", 1500, soon, stale_before=soon)
+        uow.commit()

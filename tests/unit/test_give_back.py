@@ -16,9 +16,10 @@ from tests.unit.support import USER, World
 class Webpay:
     """The memory gateway seen by one API process, with what a test makes happen meanwhile.
 
-    ``during_commit`` runs once inside a commit that took the money (another process's
-    request); ``amount`` is what the provider says was paid; ``refund_lost`` makes a
-    refund happen but its answer time out, ``refund_unreachable`` makes it not happen.
+    ``during_commit`` (``during_status``) runs once inside a commit that took the money
+    (a status read): another process's request; ``amount`` is what the provider says was
+    paid; ``refund_lost`` makes a refund happen but its answer time out,
+    ``refund_unreachable`` makes it not happen; ``refunds_asked`` counts refund calls.
     """
 
     def __init__(self, inner: InMemoryPaymentGateway) -> None:
@@ -27,6 +28,8 @@ class Webpay:
         self.amount: int | None = None
         self.refund_lost = False
         self.refund_unreachable = False
+        self.during_status: Callable[[], object] | None = None
+        self.refunds_asked = 0
 
     def start(self, buy_order: str, session_id: str, amount: int, return_url: str) -> PaymentStart:
         return self.inner.start(buy_order, session_id, amount, return_url)  # pragma: no cover
@@ -40,9 +43,13 @@ class Webpay:
 
     def status(self, token: str) -> PaymentConfirmation | None:
         known = self.inner.status(token)
+        if self.during_status is not None:
+            run, self.during_status = self.during_status, None
+            run()
         return None if known is None else self._paid(known)
 
     def refund(self, token: str, amount: int) -> bool:
+        self.refunds_asked += 1
         if self.refund_unreachable:
             raise Unavailable("Transbank did not answer the refund")
         done = self.inner.refund(token, amount)
@@ -154,8 +161,29 @@ def test_a_refund_that_never_reached_the_provider_is_retried_by_expiry(world: Wo
     exchange.expire_payments()  # still unreachable: still pending
     assert world.payments.refunded == []
     webpay.refund_unreachable = False
+    exchange.expire_payments()  # retried a moment ago: left to that retry for a minute
+    assert world.payments.refunded == []
+    world.clock.advance(minutes=2)
     exchange.expire_payments()
     exchange.expire_payments()
 
+    assert world.payments.refunded == [(purchase.deposit_token, 1500)]
+    assert world.balance(USER) == 0
+
+
+def test_one_expiry_round_at_a_time_retries_a_pending_give_back(world: World) -> None:
+    """Two processes' expiry rounds at once: one retries the pending give-back, the other skips."""
+    purchase = _bought(world)
+    webpay = Webpay(world.payments)
+    webpay.amount, webpay.refund_unreachable = 1500, True
+    first, second = _process(world, webpay), _process(world, webpay)
+    first.commit_payment(USER, PaymentReturn(token=purchase.deposit_token))
+    world.clock.advance(minutes=5)
+    webpay.refund_unreachable, webpay.refunds_asked = False, 0
+    webpay.during_status = second.expire_payments  # the other listener's round, meanwhile
+
+    first.expire_payments()
+
+    assert webpay.refunds_asked == 1
     assert world.payments.refunded == [(purchase.deposit_token, 1500)]
     assert world.balance(USER) == 0

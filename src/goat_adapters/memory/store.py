@@ -16,6 +16,7 @@ from typing import Self
 
 import attrs
 
+from goat_adapters.memory.give_backs import MemoryGiveBacks
 from goat_adapters.memory.inventory import (
     MemoryAuctionBook,
     MemoryGroupAccount,
@@ -73,7 +74,7 @@ class _State:
     offers: dict[str, Offer] = attrs.Factory(dict)
     proposals: dict[str, Proposal] = attrs.Factory(dict)
     recommendations: dict[str, Recommendations] = attrs.Factory(dict)
-    give_backs: dict[str, tuple[int, bool]] = attrs.Factory(dict)  # id -> (amount, done)
+    give_backs: dict[str, tuple[int, bool]] = attrs.Factory(dict)  # id: (amount, done)
 
 
 class InMemoryStore:
@@ -294,7 +295,7 @@ class _Fixtures:
 
 
 @attrs.define
-class _Purchases:
+class _Purchases(MemoryGiveBacks):
     s: _State
 
     def lock(self, request_id: str) -> None:
@@ -379,31 +380,6 @@ class _Purchases:
         if payment_status is not None:
             purchase.payment_status = payment_status
         return True
-
-    def claim_give_back(self, request_id: str, amount: int, now: datetime) -> bool:
-        if request_id in self.s.give_backs or request_id not in self.s.purchases:
-            return False
-        self.s.give_backs[request_id] = (amount, False)
-        self.s.purchases[request_id].updated_at = now
-        return True
-
-    def give_back_done(self, request_id: str) -> bool:
-        amount, done = self.s.give_backs.get(request_id, (0, True))
-        self.s.give_backs[request_id] = (amount, True)
-        return not done
-
-    def give_backs_pending(
-        self, claimed_before: datetime, limit: int
-    ) -> list[tuple[Purchase, int]]:
-        owed = [
-            (copy.deepcopy(purchase), amount)
-            for rid, (amount, done) in self.s.give_backs.items()
-            if not done
-            and (purchase := self.s.purchases[rid]).updated_at is not None
-            and purchase.updated_at < claimed_before
-        ]
-        owed.sort(key=lambda found: (found[0].created_at, found[0].request_id))
-        return owed[:limit]
 
 
 @attrs.define

@@ -249,11 +249,19 @@ class SqlPurchaseRepository:
         }
         return self._tx.run(_TRANSITION, parameters).rowcount > 0
 
-    def claim_give_back(self, request_id: str, amount: int, now: datetime) -> bool:
-        """``UPDATE ... WHERE give_back IS NULL``: exactly one caller's row count is 1."""
+    def claim_give_back(
+        self, request_id: str, amount: int, now: datetime, *, stale_before: datetime | None = None
+    ) -> bool:
+        """``UPDATE ... WHERE give_back IS NULL`` (or pending and claimed before
+        ``stale_before``): the row lock makes exactly one caller's row count 1."""
+        claimable: sa.ColumnElement[bool] = _P.give_back.is_(None)
+        if stale_before is not None:
+            claimable = sa.or_(
+                claimable, sa.and_(_P.give_back == _PENDING, _P.updated_at < stale_before)
+            )
         claimed = self._tx.execute(
             sa.update(t.purchases)
-            .where(_P.request_id == request_id, _P.give_back.is_(None))
+            .where(_P.request_id == request_id, claimable)
             .values(give_back=_PENDING, give_back_amount=amount, updated_at=now)
         )
         return claimed.rowcount > 0

@@ -232,6 +232,7 @@ class Payments:
         context = self._context
         now = context.clock.now()
         accepted = status == PaymentStatus.ACCEPTED
+        claimed = False
         with context.uow() as uow:
             moved = uow.purchases.transition(
                 purchase.request_id,
@@ -249,6 +250,10 @@ class Payments:
                 else:
                     uow.fixtures.release(purchase.fixture_id, purchase.reserved)
                     uow.jobs.add(SendEmail(purchase.request_id, "rejected"))
+                    # claimed with the decision: a process dying now leaves it pending
+                    claimed = bool(captured) and uow.purchases.claim_give_back(
+                        purchase.request_id, captured, now
+                    )
                 self._announce(uow.outbox, purchase, accepted=accepted)
             uow.commit()
             final = uow.purchases.get(purchase.request_id)
@@ -256,7 +261,9 @@ class Payments:
         if moved:
             log.info("purchase %s: payment %s", purchase.request_id, status)
             context.jobs_queued()  # its receipt and email
-        if captured and final.status != PurchaseStatus.ACCEPTED and (moved or refund):
+        if claimed:
+            self._return_money(purchase, captured)
+        elif captured and final.status != PurchaseStatus.ACCEPTED and refund:
             self._give_back(purchase, captured)
         return final
 
@@ -324,8 +331,16 @@ class Payments:
         provider's status first (reversed or nullified means done), else refund again."""
         context = self._context
         with context.uow() as uow:
-            owed = uow.purchases.give_backs_pending(context.clock.now() - GIVE_BACK_GRACE, batch)
+            stale = context.clock.now() - GIVE_BACK_GRACE
+            owed = uow.purchases.give_backs_pending(stale, batch)
         for purchase, amount in owed:
+            with context.uow() as uow:  # one retrying process at a time (expiry runs in each)
+                retaken = uow.purchases.claim_give_back(
+                    purchase.request_id, amount, context.clock.now(), stale_before=stale
+                )
+                uow.commit()
+            if not retaken:
+                continue
             try:
                 known = self._gateway.status(purchase.deposit_token)
             except Unavailable as error:
