@@ -23,6 +23,10 @@ __all__ = ["Settings", "SettingsError", "WebpayEnv"]
 WebpayEnv = Literal["sandbox", "integration", "production"]
 
 
+_PATH_SCHEMES = ("sqlite", "unix", "postgresql", "postgresql+psycopg")
+"""URL schemes that may name a file or socket path instead of a host."""
+
+
 class SettingsError(Exception):
     """A setting is missing or malformed; the message names it."""
 
@@ -100,7 +104,9 @@ class Settings:
             if value is None:
                 return None
             parts = urlsplit(value)
-            if parts.scheme not in schemes or not (parts.netloc or parts.path):
+            # a file or socket URL may name only a path; any other must name a host
+            where = parts.netloc or (parts.path if parts.scheme in _PATH_SCHEMES else "")
+            if parts.scheme not in schemes or not where:
                 allowed = " or ".join(f"{scheme}://" for scheme in schemes)
                 raise SettingsError(f"GOAT_{name} must be a URL starting with {allowed}")
             try:
@@ -132,6 +138,12 @@ class Settings:
                     raise SettingsError(
                         f"GOAT_WEBPAY_{name} is required when GOAT_WEBPAY_ENV=production"
                     )
+            if not (text("PUBLIC_URL") or text("FRONTEND_RETURN_URL")):
+                # else Webpay sends payers back to http://127.0.0.1:8000, which they can't reach
+                raise SettingsError(
+                    "GOAT_PUBLIC_URL or GOAT_FRONTEND_RETURN_URL is required when "
+                    "GOAT_WEBPAY_ENV=production (where Webpay sends payers back)"
+                )
         if (commerce_code is None) != (api_key is None) and webpay_env == "integration":
             raise SettingsError("GOAT_WEBPAY_COMMERCE_CODE and GOAT_WEBPAY_API_KEY go together")
         s3_bucket, s3_endpoint = text("S3_BUCKET"), url("S3_ENDPOINT_URL", ("http", "https"))

@@ -451,12 +451,10 @@ class Recommendations:
 
 @attrs.frozen
 class Location:
-    """Where a buyer's IP address is, as a geolocation service tells it (course RF04).
+    """Where a buyer's IP is, per a geolocation service (course RF04): outside texts cut to
+    ``TEXT_LIMIT`` characters, coordinates rounded to ``DECIMALS`` places (about 11 m)."""
 
-    Texts are cut to ``TEXT_LIMIT`` characters: they come from outside.
-    """
-
-    TEXT_LIMIT = 40
+    TEXT_LIMIT, DECIMALS = 40, 4
 
     ip: str
     city: str | None = None
@@ -466,10 +464,12 @@ class Location:
     lon: float | None = None
 
     def __attrs_post_init__(self) -> None:
-        for name in ("city", "region", "country"):
+        for name in ("city", "region", "country", "lat", "lon"):
             value = getattr(self, name)
-            if value is not None and len(value) > self.TEXT_LIMIT:
+            if isinstance(value, str):
                 object.__setattr__(self, name, value[: self.TEXT_LIMIT])
+            elif value is not None:
+                object.__setattr__(self, name, round(value, self.DECIMALS))
 
 
 @attrs.frozen

@@ -257,6 +257,27 @@ class PurchaseRepository(Protocol):
         gets True. This is what makes every effect happen once.
         """
 
+    def claim_give_back(
+        self, request_id: str, amount: int, now: datetime, *, stale_before: datetime | None = None
+    ) -> bool:
+        """Record that ``amount`` CLP taken for the purchase are owed back to its payer.
+
+        A conditional, atomic update of a marker set once (``updated_at`` becomes ``now``):
+        of any number of concurrent callers, in any process, exactly one gets True, and
+        only it gives the money back. The claim stays pending until ``give_back_done``.
+        With ``stale_before``, a pending claim made before that time is taken over the
+        same way (one caller wins): how an unfinished give-back is retried.
+        """
+
+    def give_back_done(self, request_id: str) -> bool:
+        """Close the purchase's pending give-back; False if it was not pending (closed by
+        another caller): only the caller that closed it may credit a wallet."""
+
+    def give_backs_pending(
+        self, claimed_before: datetime, limit: int
+    ) -> list[tuple[Purchase, int]]:
+        """Give-backs claimed before a time and not done, with their amount, oldest first."""
+
 
 class UserRepository(Protocol):
     def get_or_create(self, user_id: str, email: str | None, name: str | None) -> User:

@@ -9,6 +9,7 @@ import attrs
 
 from goat_core.model import (
     LedgerKind,
+    Location,
     Outcome,
     PaymentStatus,
     Purchase,
@@ -214,3 +215,56 @@ def test_credit_to_an_unknown_user_opens_the_wallet(backend: Backend) -> None:
         user = uow.users.get("carol")
     assert user is not None
     assert user.wallet == 700
+
+
+def test_the_longest_location_is_stored_whole(backend: Backend) -> None:
+    """An IPv6 buyer in long-named places with full-precision coordinates is stored and read."""
+    where = Location(
+        "2800:150:11a:1c3d:9c5e:3ab1:27f4:8d2e",
+        "Municipio de San Cristóbal de las Casas X" * 2,
+        "Provincia Autónoma de Bolzano - Alto Adige" * 2,
+        "Bosnia and Herzegovina, Federation of Bosnia",
+        -33.448899999999995,
+        -170.669265000000003,
+    )
+    add_purchases(backend, attrs.evolve(purchase("far"), location=where))
+    with backend.uow() as uow:
+        found = uow.purchases.get("far")
+    assert found is not None
+    assert found.location == where
+    assert (where.lat, where.lon) == (-33.4489, -170.6693)
+
+
+def test_a_give_back_is_claimed_by_one_caller_and_closed_once(backend: Backend) -> None:
+    """A give-back is claimed by one caller, listed while pending, and closed once."""
+    add_purchases(backend, purchase("owed"), purchase("fine"))
+    with backend.uow() as uow:
+        assert uow.purchases.claim_give_back("owed", 1500, NOW)
+        assert not uow.purchases.claim_give_back("owed", 1500, NOW)
+        uow.commit()
+    with backend.uow() as uow:
+        assert not uow.purchases.claim_give_back("owed", 1500, NOW)
+        assert uow.purchases.give_backs_pending(NOW, 10) == []  # claimed just now
+        pending = uow.purchases.give_backs_pending(NOW + timedelta(minutes=1), 10)
+        assert [(p.request_id, amount) for p, amount in pending] == [("owed", 1500)]
+        assert uow.purchases.give_back_done("owed")
+        assert not uow.purchases.give_back_done("owed")
+        assert not uow.purchases.give_back_done("fine")
+        uow.commit()
+    with backend.uow() as uow:
+        assert uow.purchases.give_backs_pending(NOW + timedelta(minutes=1), 10) == []
+
+
+def test_a_stale_pending_give_back_is_taken_over_by_one_caller(backend: Backend) -> None:
+    """With stale_before, a pending claim older than it is retaken once; a fresh one is not."""
+    add_purchases(backend, purchase("owed"))
+    later = NOW + timedelta(minutes=5)
+    with backend.uow() as uow:
+        assert uow.purchases.claim_give_back("owed", 1500, NOW)
+        assert not uow.purchases.claim_give_back("owed", 1500, NOW, stale_before=NOW)
+        assert uow.purchases.claim_give_back("owed", 1500, later, stale_before=later)
+        assert not uow.purchases.claim_give_back("owed", 1500, later, stale_before=later)
+        assert uow.purchases.give_back_done("owed")
+        soon = later + timedelta(minutes=5)
+        assert not uow.purchases.claim_give_back("owed", 1500, soon, stale_before=soon)
+        uow.commit()

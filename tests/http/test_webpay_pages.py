@@ -11,6 +11,9 @@ from goat_adapters.memory import InMemoryPaymentGateway, make_fixture
 from goat_adapters.webpay import SandboxPaymentGateway
 from goat_app.settings import Settings
 from goat_app.testing import BASE_URL, MemoryApp
+from goat_core.errors import Busy, Unavailable
+from goat_core.model import PaymentConfirmation
+from goat_core.services.queries import Queries
 from tests.http.conftest import ALICE, buy, request_id_of
 
 
@@ -99,3 +102,60 @@ def test_a_provider_down_at_the_return_leaves_the_purchase_waiting() -> None:
         assert "Your purchase waits" in answer.text
         assert 'href="https://shop.example/"' in answer.text
         assert api.world.purchase(request_id_of(created)).status == "pending_payment"
+
+
+class _BusyGateway(InMemoryPaymentGateway):
+    """A provider whose commit finds the purchase busy (a lock that timed out, say)."""
+
+    def commit(self, token: str) -> PaymentConfirmation:
+        raise Busy("the purchase is being decided elsewhere")
+
+
+def test_any_other_error_at_the_return_is_an_html_page() -> None:
+    """An error the return page has no row for (Busy, 409) is a 503 HTML page, not JSON."""
+    with MemoryApp(payments=_BusyGateway(payer_pays=True)) as api:
+        api.world.add_fixtures(make_fixture(1))
+        payment = buy(api, ALICE, wallet=False)["payment"]
+        assert isinstance(payment, dict)
+
+        answer = api.client.get("/webpay/return", params={"token_ws": payment["token"]})
+
+    assert answer.status_code == 503
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "reload this page" in answer.text
+
+
+def test_a_failure_showing_the_purchase_is_an_html_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unavailable while reading the decided purchase's view still answers an HTML page."""
+    with MemoryApp(payments=InMemoryPaymentGateway(payer_pays=True)) as api:
+        api.world.add_fixtures(make_fixture(1))
+        payment = buy(api, ALICE, wallet=False)["payment"]
+        assert isinstance(payment, dict)
+
+        def down(*_: object) -> None:
+            raise Unavailable("the database is down")
+
+        monkeypatch.setattr(Queries, "view", down)
+        answer = api.client.get("/webpay/return", params={"token_ws": payment["token"]})
+
+    assert answer.status_code == 503
+    assert answer.headers["content-type"].startswith("text/html")
+
+
+def test_team_names_are_escaped_on_the_payer_s_pages() -> None:
+    """A team named with markup shows as text on the sandbox page and on the return page."""
+    evil = "<script>alert(1)</script>"
+    with MemoryApp(payments=SandboxPaymentGateway(BASE_URL)) as api:
+        api.world.add_fixtures(make_fixture(1, home=evil, away='"><img src=x onerror=alert(2)>'))
+        path, _ = _pay_path(api)
+        sandbox = api.client.get(path).text
+        decided = api.client.post(f"{path}/approve", follow_redirects=False)
+        target = urlsplit(decided.headers["location"])
+        back = api.client.get(target.path, params=dict(parse_qsl(target.query))).text
+
+    for shown in (sandbox, back):
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown
+        assert "<script>" not in shown
+        assert "<img" not in shown

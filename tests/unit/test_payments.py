@@ -333,28 +333,3 @@ def test_a_return_before_the_payer_decided_says_so(world: World) -> None:
     with pytest.raises(PaymentNotFinished):
         world.exchange.commit_payment(USER, PaymentReturn(token=purchase.deposit_token))
     assert world.purchase(purchase.request_id).status is PurchaseStatus.PENDING_PAYMENT
-
-
-def test_a_refund_the_provider_refuses_goes_to_the_wallet(world: World) -> None:
-    """Money for a purchase cancelled meanwhile returns by Webpay, or the wallet if refused."""
-    purchase = _webpay(world, quantity=2)
-    token = purchase.deposit_token
-    # the purchase is cancelled (the payer pressed cancel) while a commit of its token runs
-    world.exchange.commit_payment(
-        USER, PaymentReturn(token=token, buy_order=purchase.buy_order, cancelled=True)
-    )
-    payments = world.payments
-    paid = payments.commit(token)
-    refund_for = world.exchange._payments._record  # the record of a late commit
-
-    refund_for(
-        world.purchase(purchase.request_id), PaymentStatus.ACCEPTED, paid.amount, refund=True
-    )
-    assert payments.refunded == [(token, 2000)]
-    assert world.balance(USER) == 0
-
-    payments.refunds_refused = True
-    refund_for(
-        world.purchase(purchase.request_id), PaymentStatus.ACCEPTED, paid.amount, refund=True
-    )
-    assert world.balance(USER) == 2000

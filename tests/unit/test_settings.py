@@ -66,6 +66,17 @@ def test_values_are_read_from_the_environment() -> None:
         ({"GOAT_SMTP_URL": "smtp://:25"}, "GOAT_SMTP_URL"),
         ({"GOAT_S3_ENDPOINT_URL": "http://minio:9000"}, "GOAT_S3_BUCKET"),
         ({"GOAT_MAIL_FROM": "goat"}, "GOAT_MAIL_FROM"),
+        (
+            {
+                "GOAT_WEBPAY_ENV": "production",
+                "GOAT_WEBPAY_COMMERCE_CODE": "597012345678",
+                "GOAT_WEBPAY_API_KEY": "secret",
+            },
+            "GOAT_PUBLIC_URL or GOAT_FRONTEND_RETURN_URL",
+        ),
+        ({"GOAT_PUBLIC_URL": "http:goat.example"}, "GOAT_PUBLIC_URL"),
+        ({"GOAT_FRONTEND_RETURN_URL": "https:/paid"}, "GOAT_FRONTEND_RETURN_URL"),
+        ({"GOAT_GEOLOCATION_URL": "http:ip-api.com/json"}, "GOAT_GEOLOCATION_URL"),
     ],
 )
 def test_a_malformed_setting_is_one_line_naming_it(environment: dict[str, str], named: str) -> None:
@@ -111,3 +122,31 @@ def test_receipts_and_mail_settings_are_accepted() -> None:
     assert settings.smtp_url == "smtps://goat:pa55word@mail.example.com:465"
     assert (settings.mail_from, settings.group_name) == ("receipts@goat.example", "Grupo 15")
     assert "pa55word" not in repr(settings)
+
+
+def test_production_with_a_public_address_starts() -> None:
+    """GOAT_WEBPAY_ENV=production with its credentials and a public URL is accepted."""
+    production = {
+        "GOAT_WEBPAY_ENV": "production",
+        "GOAT_WEBPAY_COMMERCE_CODE": "597012345678",
+        "GOAT_WEBPAY_API_KEY": "secret",
+    }
+
+    public = Settings.from_env({**production, "GOAT_PUBLIC_URL": "https://api.example"})
+    frontend = Settings.from_env({**production, "GOAT_FRONTEND_RETURN_URL": "https://s.example/"})
+
+    assert public.public_url == "https://api.example"
+    assert frontend.frontend_return_url == "https://s.example/"
+
+
+def test_file_and_socket_urls_may_name_only_a_path() -> None:
+    """SQLite, PostgreSQL socket and Redis socket URLs need no host."""
+    settings = Settings.from_env(
+        {
+            "GOAT_DATABASE_URL": "postgresql:///goat?host=/run/postgresql",
+            "GOAT_REDIS_URL": "unix:///run/redis.sock",
+        }
+    )
+
+    assert settings.database_url == "postgresql:///goat?host=/run/postgresql"
+    assert settings.redis_url == "unix:///run/redis.sock"

@@ -88,7 +88,8 @@ class InMemoryPaymentGateway:
 
     def _confirmation(self, token: str) -> PaymentConfirmation:
         buy_order, amount = self.started[token]
-        return PaymentConfirmation(token, self._paid[token], amount, buy_order)
+        reversed_ = any(given == token for given, _ in self.refunded)  # as Webpay's REVERSED
+        return PaymentConfirmation(token, self._paid[token] and not reversed_, amount, buy_order)
 
     def _reachable(self) -> None:
         if self.down:

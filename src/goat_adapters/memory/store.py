@@ -16,6 +16,7 @@ from typing import Self
 
 import attrs
 
+from goat_adapters.memory.give_backs import MemoryGiveBacks
 from goat_adapters.memory.inventory import (
     MemoryAuctionBook,
     MemoryGroupAccount,
@@ -73,6 +74,7 @@ class _State:
     offers: dict[str, Offer] = attrs.Factory(dict)
     proposals: dict[str, Proposal] = attrs.Factory(dict)
     recommendations: dict[str, Recommendations] = attrs.Factory(dict)
+    give_backs: dict[str, tuple[int, bool]] = attrs.Factory(dict)  # id: (amount, done)
 
 
 class InMemoryStore:
@@ -296,7 +298,7 @@ class _Fixtures:
 
 
 @attrs.define
-class _Purchases:
+class _Purchases(MemoryGiveBacks):
     s: _State
 
     def lock(self, request_id: str) -> None:

@@ -31,6 +31,7 @@ from goat_core.model import Location, Outcome, PaymentStatus, Purchase, Purchase
 __all__ = ["ADD_PURCHASE", "SqlPurchaseRepository", "purchase_values"]
 
 _P = t.purchases.c
+_PENDING, _DONE = "pending", "done"
 
 ADD_PURCHASE = Statement(
     lambda dialect: (
@@ -114,11 +115,13 @@ def purchase_values(p: Purchase) -> dict[str, Any]:
         "payment_outcome": p.payment_status.value if p.payment_status else None,
         "location": _location_text(p.location),
         "updated_at": p.updated_at,
+        "give_back": None,
+        "give_back_amount": None,
     }
 
 
 def _location_text(location: Location | None) -> str | None:
-    """The location as compact JSON (at most ~200 characters: its texts are cut to 40)."""
+    """The location as compact JSON (a ``TEXT`` column: no length can fail the purchase)."""
     if location is None:
         return None
     return json.dumps(attrs.asdict(location), separators=(",", ":"), ensure_ascii=False)
@@ -298,3 +301,41 @@ class SqlPurchaseRepository:
             "new_outcome": payment_status.value if payment_status else None,
         }
         return self._tx.run(_TRANSITION, parameters).rowcount > 0
+
+    def claim_give_back(
+        self, request_id: str, amount: int, now: datetime, *, stale_before: datetime | None = None
+    ) -> bool:
+        """``UPDATE ... WHERE give_back IS NULL`` (or pending and claimed before
+        ``stale_before``): the row lock makes exactly one caller's row count 1."""
+        claimable: sa.ColumnElement[bool] = _P.give_back.is_(None)
+        if stale_before is not None:
+            claimable = sa.or_(
+                claimable, sa.and_(_P.give_back == _PENDING, _P.updated_at < stale_before)
+            )
+        claimed = self._tx.execute(
+            sa.update(t.purchases)
+            .where(_P.request_id == request_id, claimable)
+            .values(give_back=_PENDING, give_back_amount=amount, updated_at=now)
+        )
+        return claimed.rowcount > 0
+
+    def give_back_done(self, request_id: str) -> bool:
+        """``UPDATE ... WHERE give_back = 'pending'``: True for the one caller that closed it."""
+        closed = self._tx.execute(
+            sa.update(t.purchases)
+            .where(_P.request_id == request_id, _P.give_back == _PENDING)
+            .values(give_back=_DONE)
+        )
+        return closed.rowcount > 0
+
+    def give_backs_pending(
+        self, claimed_before: datetime, limit: int
+    ) -> list[tuple[Purchase, int]]:
+        """Pending and claimed before ``claimed_before``, oldest first."""
+        rows = self._tx.execute(
+            sa.select(t.purchases)
+            .where(_P.give_back == _PENDING, _P.updated_at < claimed_before)
+            .order_by(_P.created_at, _P.request_id)
+            .limit(limit)
+        )
+        return [(_purchase(row), int(row.give_back_amount or 0)) for row in rows]

@@ -178,14 +178,19 @@ purchases = Table(
     Column("buy_order", String(64)),
     Column("payment_url", String(500)),
     Column("payment_outcome", String(16)),
-    Column("location", String(200)),
+    Column("location", Text),
     Column("updated_at", UtcDateTime),
+    # money taken for a purchase that ended not accepted: "pending" once claimed (by one
+    # caller only), "done" when refunded or credited (migration 0007)
+    Column("give_back", String(16)),
+    Column("give_back_amount", BigInteger),
 )
 Index(None, purchases.c.user_id, purchases.c.created_at, purchases.c.request_id)
 Index(None, purchases.c.user_id, purchases.c.status, purchases.c.created_at)
 Index(None, purchases.c.fixture_id, purchases.c.status)
 Index(None, purchases.c.deposit_token)
 Index(None, purchases.c.buy_order)
+Index(None, purchases.c.give_back)  # the few pending give-backs, every relay round
 
 outbox = Table(
     "outbox",

@@ -182,7 +182,7 @@ class SandboxPaymentGateway:
             return None
         return PaymentConfirmation(
             token=token,
-            authorized=transaction.paid,
+            authorized=transaction.paid and not transaction.refunded,  # Webpay's REVERSED
             amount=transaction.amount,
             buy_order=transaction.buy_order,
             details={"response_code": 0 if transaction.paid else -1},

@@ -5,12 +5,16 @@ test commerce code and API key) and ``production`` (the commerce's own code and 
 Every answer Transbank documents is translated into the core's terms, and no SDK or
 ``requests`` error leaves this module:
 
-- a transport failure, a timeout, a 5xx or an answer that is not JSON → ``Unavailable``
-  (the outcome is unknown: the core leaves the purchase pending and asks again later);
-- a 4xx with ``error_message`` (an unknown token, a token committed already: 422, a
-  payer who has not finished: 422, bad credentials: 401) → ``PaymentError``;
+- a transport failure, a timeout, a 5xx, an answer that is not JSON, or any HTTP error
+  but 422 (bad credentials after a key rotation: 401, 403; a wrong URL: 404; too many
+  requests: 429) → ``Unavailable``: the outcome is unknown, the core leaves the purchase
+  pending and asks again later, never taking it for a token Transbank does not know;
+- 422 with ``error_message`` (an unknown token, a token committed already, a payer who
+  has not finished, a refund refused) and the SDK's own checks of its arguments →
+  ``PaymentError``;
 - ``response_code`` 0 with status ``AUTHORIZED`` (or ``CAPTURED``) → authorized; any
   other finished status → refused; ``INITIALIZED`` → not decided yet (``status`` → None).
+  An authorized answer without a whole ``amount`` is ``Unavailable``: it never reads as 0.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ TIMEOUT_SECONDS = 10.0
 _AUTHORIZED = {"AUTHORIZED", "CAPTURED"}
 _UNDECIDED = {"INITIALIZED"}
 _REFUNDED = {"REVERSED", "NULLIFIED"}
+_REFUSED = 422
+"""Transbank's answer about the transaction itself (unknown, committed, not refundable)."""
 
 T = TypeVar("T")
 
@@ -123,8 +129,9 @@ class TransbankPaymentGateway:
                 f"Transbank did not answer the {what}: {type(error).__name__}"
             ) from None
         except TransbankError as error:  # an HTTP error answer, or the SDK's own checks
-            if isinstance(error.code, int) and error.code >= 500:
-                raise Unavailable(f"Transbank failed the {what} ({error.code})") from None
+            code = error.code if isinstance(error.code, int) else 0
+            if code not in (0, _REFUSED):  # not an answer about this transaction
+                raise Unavailable(f"Transbank failed the {what} ({code})") from None
             raise PaymentError(f"Transbank refused the {what}: {error.message}") from None
         except ValueError as error:  # not JSON (a proxy's error page)
             raise Unavailable(f"Transbank answered the {what} with no JSON: {error}") from None
@@ -138,10 +145,10 @@ def _confirmation(token: str, answer: Mapping[str, Any]) -> PaymentConfirmation 
     code = answer.get("response_code")
     if status in _UNDECIDED or (not status and code is None):
         return None
-    try:
-        amount = int(answer.get("amount", 0))
-    except (TypeError, ValueError):
-        raise PaymentError(f"Transbank answered an amount that is no number for {token}") from None
+    authorized = status in _AUTHORIZED and code == 0
+    amount = _amount(answer.get("amount"))
+    if amount is None and authorized:  # money was taken: how much must be known
+        raise Unavailable(f"Transbank authorized {token} without a whole amount")
     details = {
         k: answer[k]
         for k in ("status", "response_code", "authorization_code", "vci")
@@ -149,8 +156,21 @@ def _confirmation(token: str, answer: Mapping[str, Any]) -> PaymentConfirmation 
     }
     return PaymentConfirmation(
         token=token,
-        authorized=status in _AUTHORIZED and code == 0,
-        amount=amount,
+        authorized=authorized,
+        amount=amount or 0,
         buy_order=str(answer.get("buy_order", "")),
         details=json.loads(json.dumps(details, default=str)),
     )
+
+
+def _amount(raw: object) -> int | None:
+    """A whole number of CLP, or None (missing, fractional, not a number)."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    if isinstance(raw, str) and raw.strip().isdigit():
+        return int(raw)
+    return None

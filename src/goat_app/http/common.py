@@ -188,7 +188,9 @@ def client_ip(request: Request[Any, Any, Any], trusted_proxies: Sequence[str]) -
 
     if not trusted(peer):
         return peer
-    hops = [hop.strip() for hop in request.headers.get("x-forwarded-for", "").split(",")]
+    # every line of the header, in order: a proxy may add its own line after the client's
+    lines = request.headers.getall("x-forwarded-for", [])
+    hops = [hop.strip() for line in lines for hop in line.split(",")]
     for hop in reversed([hop for hop in hops if hop]):
         if not trusted(hop):
             try:

@@ -8,8 +8,10 @@ Nothing is guessed: a provider that cannot be reached leaves the purchase
 ``pending_payment`` (``Unavailable``), to be resolved by a later return or by expiry,
 which asks the provider's status first. A repeated commit (refused by Webpay) is answered
 with the transaction's first outcome, read through its status. Money the provider took
-for a purchase that ends rejected is refunded through the provider, or, when the provider
-refuses or cannot be reached, credited to the buyer's wallet.
+for a purchase that ends rejected is claimed once in the database (whichever process
+asks), then refunded through the provider, or credited to the buyer's wallet when the
+provider refuses; a refund without an answer stays pending until ``expire_payments``
+reads the transaction's status and finishes it.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ log = logging.getLogger("goat.core")
 
 PAYMENT_TIMEOUT = timedelta(minutes=15)
 """Webpay's payment page gives up after 10 minutes; a little more for the way back."""
+GIVE_BACK_GRACE = timedelta(minutes=1)
+"""How long a claimed give-back is left to its claimant (a refund call takes at most 10 s)
+before the relay finishes it: two refunds of one payment at once would credit the wallet."""
 
 
 @attrs.frozen
@@ -114,7 +119,8 @@ class Payments:
         purchase is cancelled: its bonds go back and a negative validation is announced,
         as for a cancel on the payment page; Webpay reverses a payment that goes
         uncommitted, so a payer who comes back after this is not charged. A provider that
-        cannot be reached leaves the purchase for the next round.
+        cannot be reached leaves the purchase for the next round. Money owed back whose
+        refund got no answer is given back now (the provider's status read first).
         """
         context = self._context
         now = context.clock.now()
@@ -147,6 +153,7 @@ class Payments:
         if expired:
             log.info("resolved %d purchases left unpaid for %s", expired, timeout)
             context.jobs_queued()  # the buyers' emails
+        self._finish_give_backs(batch)
         return expired
 
     def _late_outcome(self, purchase: Purchase) -> tuple[PaymentConfirmation | None, bool]:
@@ -218,12 +225,14 @@ class Payments:
         """One transaction: the purchase decided, its announcement; then any money given back.
 
         Money taken for a purchase that ends not accepted (a wrong amount, or cancelled
-        meanwhile) is given back by whoever decided it, or, when another did, by the one
-        caller whose commit took it (``refund``: Webpay commits a token once).
+        meanwhile) is owed back by whoever decided it and by the caller whose commit took
+        it (``refund``); several such callers (processes) race for one claim in the
+        database, and only the winner gives the money back.
         """
         context = self._context
         now = context.clock.now()
         accepted = status == PaymentStatus.ACCEPTED
+        claimed = False
         with context.uow() as uow:
             moved = uow.purchases.transition(
                 purchase.request_id,
@@ -241,6 +250,10 @@ class Payments:
                 else:
                     uow.fixtures.release(purchase.fixture_id, purchase.reserved)
                     uow.jobs.add(SendEmail(purchase.request_id, "rejected"))
+                    # claimed with the decision: a process dying now leaves it pending
+                    claimed = bool(captured) and uow.purchases.claim_give_back(
+                        purchase.request_id, captured, now
+                    )
                 self._announce(uow.outbox, purchase, accepted=accepted)
             uow.commit()
             final = uow.purchases.get(purchase.request_id)
@@ -248,36 +261,97 @@ class Payments:
         if moved:
             log.info("purchase %s: payment %s", purchase.request_id, status)
             context.jobs_queued()  # its receipt and email
-        if captured and final.status != PurchaseStatus.ACCEPTED and (moved or refund):
+        if claimed:
+            self._return_money(purchase, captured)
+        elif captured and final.status != PurchaseStatus.ACCEPTED and refund:
             self._give_back(purchase, captured)
         return final
 
     def _give_back(self, purchase: Purchase, amount: int) -> None:
-        """Refund through the provider; where it refuses or cannot be reached, the wallet."""
-        try:
-            if self._gateway.refund(purchase.deposit_token, amount):
-                log.info(
-                    "purchase %s: %d CLP refunded by the provider", purchase.request_id, amount
-                )
-                return
-            reason = "the provider refused the refund"
-        except (PaymentError, Unavailable) as error:
-            reason = f"the provider could not refund: {error}"
-        if purchase.user_id is None:  # pragma: no cover  # only our users pay through Webpay
-            return
+        """Claim the money owed back (once, in the database, whichever process asks), then
+        give it back; a caller whose claim changed nothing leaves it to the claimant."""
         context = self._context
         with context.uow() as uow:
-            uow.wallets.credit(
-                purchase.user_id,
-                amount,
-                LedgerKind.REFUND,
-                purchase.request_id,
-                context.clock.now(),
+            claimed = uow.purchases.claim_give_back(
+                purchase.request_id, amount, context.clock.now()
             )
             uow.commit()
-        log.warning(
-            "purchase %s: %d CLP credited to the wallet (%s)", purchase.request_id, amount, reason
-        )
+        if claimed:
+            self._return_money(purchase, amount)
+
+    def _return_money(self, purchase: Purchase, amount: int) -> None:
+        """Refund through the provider; where it refuses, the wallet. Unreachable: the
+        refund may have happened, so nothing is credited and the give-back stays pending."""
+        try:
+            refunded = self._gateway.refund(purchase.deposit_token, amount)
+            reason = "the provider refused the refund"
+        except Unavailable as error:
+            log.warning(
+                "purchase %s: the give-back of %d CLP is pending (%s); retried by the relay",
+                purchase.request_id,
+                amount,
+                error,
+            )
+            return
+        except PaymentError as error:
+            refunded, reason = False, f"the provider could not refund: {error}"
+        self._close_give_back(purchase, amount, credit=not refunded, reason=reason)
+
+    def _close_give_back(
+        self, purchase: Purchase, amount: int, *, credit: bool, reason: str
+    ) -> None:
+        """Mark the give-back done and, when the provider did not refund, credit the wallet
+        in the same transaction (only if this call closed it)."""
+        context = self._context
+        with context.uow() as uow:
+            closed = uow.purchases.give_back_done(purchase.request_id)
+            credited = closed and credit and purchase.user_id is not None
+            if credited:
+                assert purchase.user_id is not None
+                uow.wallets.credit(
+                    purchase.user_id,
+                    amount,
+                    LedgerKind.REFUND,
+                    purchase.request_id,
+                    context.clock.now(),
+                )
+            uow.commit()
+        if credited:
+            log.warning(
+                "purchase %s: %d CLP credited to the wallet (%s)",
+                purchase.request_id,
+                amount,
+                reason,
+            )
+        elif closed:
+            log.info("purchase %s: %d CLP given back by the provider", purchase.request_id, amount)
+
+    def _finish_give_backs(self, batch: int) -> None:
+        """Give back money whose refund got no answer (or whose process died): the
+        provider's status first (reversed or nullified means done), else refund again."""
+        context = self._context
+        with context.uow() as uow:
+            stale = context.clock.now() - GIVE_BACK_GRACE
+            owed = uow.purchases.give_backs_pending(stale, batch)
+        for purchase, amount in owed:
+            with context.uow() as uow:  # one retrying process at a time (expiry runs in each)
+                retaken = uow.purchases.claim_give_back(
+                    purchase.request_id, amount, context.clock.now(), stale_before=stale
+                )
+                uow.commit()
+            if not retaken:
+                continue
+            try:
+                known = self._gateway.status(purchase.deposit_token)
+            except Unavailable as error:
+                log.warning("purchase %s: give-back still pending: %s", purchase.request_id, error)
+                continue
+            except PaymentError:  # a token the provider forgot: a refund decides
+                known = None
+            if known is not None and not known.authorized:
+                self._close_give_back(purchase, amount, credit=False, reason="reversed")
+            else:
+                self._return_money(purchase, amount)
 
     def _announce(self, outbox: Outbox, purchase: Purchase, *, accepted: bool) -> None:
         group = self._context.rules.group_id

@@ -38,7 +38,8 @@ SANTIAGO: dict[str, object] = {
 
 class Stand:
     """The stand-in's switches by address: 8.8.8.8 answers, 9.9.9.9 fails (500), 1.1.1.1
-    answers too late, 4.4.4.4 is unknown (``"status": "fail"``); ``asked`` records paths."""
+    answers too late, 6.6.6.6 drips its answer a byte every 50 ms, 4.4.4.4 is unknown
+    (``"status": "fail"``); ``asked`` records paths."""
 
     def __init__(self) -> None:
         self.asked: list[str] = []
@@ -65,12 +66,21 @@ def stand() -> Iterator[tuple[str, Stand]]:
             elif ip == "1.1.1.1":
                 time.sleep(1.0)
                 body = SANTIAGO
-            data = json.dumps(body).encode()
+            data = json.dumps(SANTIAGO if ip == "6.6.6.6" else body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if ip != "6.6.6.6":
+                self.wfile.write(data)
+                return
+            for byte in data:  # a byte every 50 ms: each read is quick, the answer is not
+                try:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                except OSError:  # the client gave up
+                    return
+                time.sleep(0.05)
 
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -112,6 +122,28 @@ def test_a_slow_service_is_given_up_quickly(stand: tuple[str, Stand]) -> None:
 
     assert HttpGeolocator(url).locate("1.1.1.1") is None
     assert time.monotonic() - started < 0.8
+
+
+def test_a_dripping_answer_is_given_up_at_the_deadline(stand: tuple[str, Stand]) -> None:
+    """The timeout is a total deadline: an answer dripping a byte every 50 ms is no location."""
+    url, _ = stand
+    started = time.monotonic()
+
+    assert HttpGeolocator(url).locate("6.6.6.6") is None
+    assert time.monotonic() - started < 0.5
+
+
+def test_a_failure_is_cached_briefly_an_answer_for_the_ttl(stand: tuple[str, Stand]) -> None:
+    """A failed call is asked again once failure_ttl passed; an answer (even unknown) is kept."""
+    url, record = stand
+    geolocator = HttpGeolocator(url, failure_ttl=0.0)
+
+    for _ in range(2):
+        assert geolocator.locate("9.9.9.9") is None
+        assert geolocator.locate("4.4.4.4") is None
+
+    assert record.asked.count("/json/9.9.9.9") == 2
+    assert record.asked.count("/json/4.4.4.4") == 1
 
 
 def _live_api(tmp_path: Path, name: str, **settings: str) -> tuple[LiveApi, str, int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,13 @@ from goat_adapters.webpay.transbank import (
     TransbankPaymentGateway,
 )
 from goat_core.errors import PaymentError, PaymentNotFinished, Unavailable
-from goat_core.model import PaymentStatus, Purchase, PurchaseStatus
+from goat_core.model import (
+    PaymentConfirmation,
+    PaymentStart,
+    PaymentStatus,
+    Purchase,
+    PurchaseStatus,
+)
 from goat_core.services import Exchange, PaymentReturn
 from goat_core.wire import TOPIC_VALIDATION
 from tests.servers.transbank import FakeTransbank, running_transbank
@@ -188,33 +195,102 @@ def test_expiry_accepts_a_payment_authorized_without_a_return(
     assert world.purchase(abandoned.request_id).payment_status is PaymentStatus.CANCELLED
 
 
+class _CancelledMeanwhile:
+    """The adapter, with the payer's cancel decided (by another process) during a commit."""
+
+    def __init__(self, gateway: TransbankPaymentGateway, world: World, back: PaymentReturn):
+        self.gateway, self.world, self.back = gateway, world, back
+
+    def start(self, buy_order: str, session_id: str, amount: int, return_url: str) -> PaymentStart:
+        raise AssertionError("not started here")  # pragma: no cover
+
+    def commit(self, token: str) -> PaymentConfirmation:
+        confirmation = self.gateway.commit(token)
+        self.world.exchange.commit_payment(USER, self.back)  # cancelled while we committed
+        return confirmation
+
+    def status(self, token: str) -> PaymentConfirmation | None:
+        return self.gateway.status(token)  # pragma: no cover
+
+    def refund(self, token: str, amount: int) -> bool:
+        return self.gateway.refund(token, amount)
+
+
 def test_money_for_a_purchase_cancelled_meanwhile_is_refunded(
     world: World, bank: FakeTransbank, gateway: TransbankPaymentGateway
 ) -> None:
     """A payment committed for a purchase that ended cancelled is refunded through Transbank."""
     purchase = _bought(world)
     bank.pay(purchase.deposit_token)
-    back = PaymentReturn(token=purchase.deposit_token, buy_order=purchase.buy_order, cancelled=True)
-    world.exchange.commit_payment(USER, back)  # cancelled first
-    paid = gateway.commit(purchase.deposit_token)  # then a commit that took the money
-    record = world.exchange._payments._record  # the late commit's record
+    cancel = PaymentReturn(buy_order=purchase.buy_order, cancelled=True)
+    committing = Exchange(
+        uow=world.store.unit_of_work,
+        payments=_CancelledMeanwhile(gateway, world, cancel),
+        jobs=world.jobs,
+        clock=world.clock,
+        ids=world.ids,
+        rules=world.rules,
+    )
 
-    record(world.purchase(purchase.request_id), PaymentStatus.ACCEPTED, paid.amount, refund=True)
+    final = committing.commit_payment(USER, PaymentReturn(token=purchase.deposit_token))
 
+    assert final.payment_status is PaymentStatus.CANCELLED
     assert bank.trades[purchase.deposit_token].status == "REVERSED"
     assert world.balance(USER) == 0
     assert gateway.refund(purchase.deposit_token, 2000) is False  # once only
 
 
-def test_bad_credentials_and_unknown_tokens_are_payment_errors(
+def test_bad_credentials_are_unavailable_and_unknown_tokens_payment_errors(
     bank: FakeTransbank, gateway: TransbankPaymentGateway
 ) -> None:
-    """401 and 422 answers become PaymentError; no SDK exception leaves the adapter."""
+    """401 is Unavailable, 422 and the SDK's own checks PaymentError; no SDK exception leaks."""
     wrong = TransbankPaymentGateway("597000000000", "nope", production=False, timeout=1.0)
 
-    with pytest.raises(PaymentError):
+    with pytest.raises(Unavailable):
         wrong.start("order", "session", 1000, "http://r.invalid")
     with pytest.raises(PaymentError):
         gateway.status("0" * 64)
     with pytest.raises(PaymentError):
         gateway.commit("x" * 65)  # the SDK's own check
+
+
+def test_expiry_after_a_key_rotation_cancels_nothing(world: World, bank: FakeTransbank) -> None:
+    """Transbank answering 401 to expiry's status leaves a stale purchase pending, uncancelled."""
+    purchase = _bought(world)
+    bank.pay(purchase.deposit_token)
+    rotated = Exchange(
+        uow=world.store.unit_of_work,
+        payments=TransbankPaymentGateway("597000000000", "old", production=False, timeout=1.0),
+        jobs=world.jobs,
+        clock=world.clock,
+        ids=world.ids,
+        rules=world.rules,
+    )
+    world.clock.advance(minutes=16)
+
+    assert rotated.expire_payments() == 0
+
+    assert world.purchase(purchase.request_id).status is PurchaseStatus.PENDING_PAYMENT
+    assert world.exchange.expire_payments() == 1  # the right key: the payment is accepted
+    assert world.purchase(purchase.request_id).status is PurchaseStatus.ACCEPTED
+
+
+def test_an_authorized_answer_without_an_amount_is_not_zero(
+    world: World, bank: FakeTransbank, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An authorized commit whose answer lacks the amount is Unavailable, never an amount of 0."""
+    purchase = _bought(world)
+    bank.pay(purchase.deposit_token)
+    shape = FakeTransbank._shape
+
+    def without_amount(trade: Any) -> dict[str, Any]:
+        answer = shape(trade)
+        del answer["amount"]
+        return answer
+
+    monkeypatch.setattr(FakeTransbank, "_shape", staticmethod(without_amount))
+
+    with pytest.raises(Unavailable):
+        world.exchange.commit_payment(USER, PaymentReturn(token=purchase.deposit_token))
+    assert world.purchase(purchase.request_id).status is PurchaseStatus.PENDING_PAYMENT
+    assert world.balance(USER) == 0

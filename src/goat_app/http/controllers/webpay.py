@@ -95,15 +95,25 @@ _RETURN_ERRORS: tuple[tuple[type[GoatError], int, str, str], ...] = (
         "The payment provider did not answer as expected. Your purchase waits for payment; "
         "reload this page to try again.",
     ),
+    (  # anything else (busy, say): a browser still gets a page, never problem JSON
+        GoatError,
+        503,
+        "Try again in a moment",
+        "goat could not show this payment just now. Your purchase is safe: reload this page "
+        "in a moment.",
+    ),
 )
 
 
 def _error_page(error: GoatError, back: str) -> Response[str]:
-    for kind, status, title, text in _RETURN_ERRORS:
-        if isinstance(error, kind):
-            body = f"<p>{html.escape(text)}</p>"
-            return Response(page(title, body, back), status_code=status, media_type=MediaType.HTML)
-    raise error
+    # the last row (GoatError) matches every error
+    status, title, text = next(
+        (status, title, text)
+        for kind, status, title, text in _RETURN_ERRORS
+        if isinstance(error, kind)
+    )
+    body = f"<p>{html.escape(text)}</p>"
+    return Response(page(title, body, back), status_code=status, media_type=MediaType.HTML)
 
 
 class WebpayController(Controller):
@@ -156,7 +166,7 @@ class WebpayController(Controller):
                 description=title,
                 generate_examples=False,
             )
-            for _, status, title, _ in _RETURN_ERRORS
+            for _, status, title, _ in reversed(_RETURN_ERRORS)  # the first row of a status
         },
         operation_id="returnFromWebpay",
         summary="Webpay's return page",
@@ -179,12 +189,13 @@ class WebpayController(Controller):
         back = back_link(system.settings.frontend_return_url)
         try:
             purchase = exchange.commit_return(payment_return(token_ws, tbk_token, buy_order))
+            view = exchange.queries.view(purchase)
         except GoatError as error:
             return _error_page(error, back)
         answer = payment_answer(purchase)
         body = "\n".join(
             (
-                purchase_lines(exchange.queries.view(purchase)),
+                purchase_lines(view),
                 f"<p>{html.escape(_OUTCOMES.get(answer, ''))}</p>",
                 f"<p>Purchase status: <strong>{html.escape(purchase.status.value)}</strong>.</p>",
             )
@@ -229,11 +240,15 @@ class SandboxController(Controller):
     ) -> Response[str]:
         """The payment page: what is paid, and three buttons until the payer decided."""
         back = back_link(system.settings.frontend_return_url)
-        transaction = _sandbox(system).transaction(token)
-        if transaction is None:
-            return _not_found(back)
+        try:
+            transaction = _sandbox(system).transaction(token)
+            if transaction is None:
+                return _not_found(back)
+            paid_with = exchange.paid_with(token)
+        except GoatError as error:
+            return _error_page(error, back)
         lines = [
-            purchase_lines(exchange.paid_with(token), transaction.amount),
+            purchase_lines(paid_with, transaction.amount),
             f"<p>Buy order <code>{html.escape(transaction.buy_order)}</code>.</p>",
         ]
         if transaction.decision is None:
