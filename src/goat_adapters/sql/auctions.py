@@ -41,9 +41,9 @@ _CLOSE = Statement(
 _REPLACE_CLOSED = Statement(
     sa.update(t.auction_offers)
     .where(
-        _O.auction_id == sa.bindparam("auction_id"),
+        _O.auction_id == sa.bindparam("id"),
         _O.state == AuctionState.CLOSED.value,
-        _O.group_id != sa.bindparam("group_id"),
+        _O.group_id != sa.bindparam("sender"),
         _O.lot_id.is_(None),
     )
     .values(
@@ -150,7 +150,7 @@ class SqlAuctionBook:
         """Replace a closed offer of another group, backed by no lot of ours, by ``offer``."""
         values = _values(offer)
         parameters = {f"new_{name}": v for name, v in values.items() if name != "auction_id"}
-        parameters.update(auction_id=offer.auction_id, group_id=offer.group_id)
+        parameters.update(id=offer.auction_id, sender=offer.group_id)
         return self._tx.run(_REPLACE_CLOSED, parameters).rowcount > 0
 
     def add_proposal(self, proposal: Proposal) -> bool:
