@@ -8,7 +8,7 @@ from datetime import timedelta
 from goat_adapters.memory import World, make_fixture
 from goat_adapters.memory.world import NOW
 from goat_app.simulator import CourseSimulator, SimulatorConfig
-from goat_app.simulator_auctions import PeerAuctions
+from goat_app.simulator_auctions import Due, PeerAuctions
 from goat_core.inventory import AuctionMessage, AuctionType, ProposalState
 from goat_core.model import Outcome, Viewer
 from goat_core.services import BuyBonds
@@ -75,7 +75,8 @@ def test_a_simulated_group_rejects_every_proposal_after_its_acceptance() -> None
     upcoming = [make_fixture(1)]
     for seed in range(20):
         desk = PeerAuctions(random.Random(seed), "15", every=1.0)
-        now, due = NOW, []
+        now = NOW
+        due: list[Due] = []
         while not due:
             now += timedelta(seconds=5)
             due = desk.tick(now, upcoming)
