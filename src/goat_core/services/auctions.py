@@ -163,8 +163,9 @@ class AuctionHouse:
             )
             publish(uow, offer, proposal_id, rules.group_id, AuctionType.ACCEPTANCE)
             for other in uow.auction_book.proposals(offer.auction_id):
-                if other.state is ProposalState.PENDING:
-                    uow.auction_book.decide(other.proposal_id, ProposalState.REJECTED)
+                if other.state is ProposalState.PENDING and uow.auction_book.decide(
+                    other.proposal_id, ProposalState.REJECTED
+                ):
                     publish(uow, offer, other.proposal_id, rules.group_id, AuctionType.REJECTION)
             uow.commit()
             decided = uow.auction_book.get_proposal(proposal_id)
