@@ -3,7 +3,8 @@
 ``PeerAuctions`` is the simulator's auction desk: every so often another group offers
 bonds of an upcoming fixture; when it hears our ``offer`` one or two groups propose their
 bonds for it; when it hears our ``proposal`` for one of its offers, that group accepts it
-(most of the time) or rejects it a few seconds later. It only decides messages and when
+(most of the time) or rejects it a few seconds later; once it accepted one, it rejects
+every later proposal for that offer. It only decides messages and when
 they are due: the simulator sends them, seeded like the rest, so runs repeat.
 """
 
@@ -38,6 +39,7 @@ class PeerAuctions:
         self._every = every
         self._next: datetime | None = None
         self._offers: dict[str, AuctionMessage] = {}  # theirs, by auction id
+        self._closed: set[str] = set()  # theirs that accepted a proposal
         self._answered: set[str] = set()  # our auction and proposal ids already answered
 
     def tick(self, now: datetime, upcoming: Sequence[Fixture]) -> list[Due]:
@@ -96,9 +98,11 @@ class PeerAuctions:
         if message.proposal_id in self._answered:
             return []
         self._answered.add(message.proposal_id)
-        accepted = self._random.random() < ACCEPT_SHARE and offer.auction_id in self._offers
+        # one acceptance per auction: every proposal heard after it is rejected (§4b), so
+        # that the proposing group gets its bonds back
+        accepted = self._random.random() < ACCEPT_SHARE and offer.auction_id not in self._closed
         if accepted:
-            del self._offers[offer.auction_id]  # one acceptance per auction
+            self._closed.add(offer.auction_id)
         kind = AuctionType.ACCEPTANCE if accepted else AuctionType.REJECTION
         answer = AuctionMessage(
             offer.auction_id,

@@ -58,7 +58,8 @@ class Inventory(Protocol):
         of any number of concurrent callers exactly one gets True."""
 
     def mark_settled(self, lot_id: str) -> bool:
-        """Record that the lot's fixture paid it (or not) once; False if already recorded."""
+        """Record that the lot's fixture paid it (or not) once; False if already recorded
+        or if the lot is ``traded`` (another group's, whatever was read before)."""
 
     def sell(self, lot_id: str, purchase: Purchase, cost: int, now: datetime) -> None:
         """One user's purchase of ``purchase.quantity`` bonds of a lot on sale.
@@ -99,6 +100,11 @@ class AuctionBook(Protocol):
 
     def close_offer(self, auction_id: str) -> bool:
         """Close an open offer; exactly one concurrent caller gets True."""
+
+    def replace_closed_offer(self, offer: Offer) -> bool:
+        """Replace the closed offer of ``offer.auction_id`` by ``offer`` if it is another
+        group's than ``offer.group_id`` and backed by no lot of ours (``lot_id`` None):
+        the record an acceptance that overtook its offer left. False (no change) else."""
 
     def add_proposal(self, proposal: Proposal) -> bool:
         """Insert the proposal; False (no change) if its proposal id is known."""

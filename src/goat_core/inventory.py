@@ -86,6 +86,16 @@ class Lot:
         """What one bond of this lot costs our users, discount applied."""
         return discounted_price(bond_price, self.discount)
 
+    @property
+    def is_the_groups(self) -> bool:
+        """Whether the group is the one to settle this lot now: held, on sale, or offered
+        in our auction (which no one accepts once its fixture started). A lot proposed
+        for another group's auction waits for that group's answer, and a traded lot is
+        the other group's."""
+        if self.status is LotStatus.TRADED:
+            return False
+        return not (self.status is LotStatus.ON_AUCTION and self.source.startswith("proposal:"))
+
 
 @attrs.frozen
 class LotView:

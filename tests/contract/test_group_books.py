@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import attrs
 import pytest
 
 from goat_adapters.memory import (
@@ -123,6 +124,40 @@ def test_offers_and_proposals_are_decided_once(backend: Backend) -> None:
         assert uow.auction_book.get_proposal("nope") is None
         assert uow.auction_book.lock_offer("a1") == uow.auction_book.get_offer("a1")
         assert uow.auction_book.lock_offer("nope") is None
+
+
+def test_a_traded_lot_is_never_settled(backend: Backend) -> None:
+    """A lot traded away is not marked settled, whatever its reader saw before."""
+    lot = _lot()
+    with backend.uow() as uow:
+        uow.inventory.add(lot)
+        assert uow.inventory.move(lot.id, [LotStatus.HELD], LotStatus.TRADED)
+        assert not uow.inventory.mark_settled(lot.id)
+        uow.commit()
+    with backend.uow() as uow:
+        found = uow.inventory.get(lot.id)
+    assert found is not None
+    assert not found.settled
+
+
+def test_only_another_groups_closed_offer_is_replaced(backend: Backend) -> None:
+    """A closed offer of another group, backed by no lot of ours, is replaced; an open
+    one, one of the same group or one of ours stays as it was."""
+    closed = Offer("a1", "7", 1, "PL", "R 1", "Arsenal", 3, AuctionState.CLOSED, NOW)
+    real = Offer("a1", "6", 2, "PL", "R 2", "---", 2, AuctionState.OPEN, NOW)
+    ours = Offer("a2", "15", 1, "PL", "R 1", "Arsenal", 3, AuctionState.CLOSED, NOW, "lot-1")
+    with backend.uow() as uow:
+        book = uow.auction_book
+        assert book.add_offer(closed)
+        assert book.add_offer(ours)
+        assert not book.replace_closed_offer(attrs.evolve(real, group_id="7"))
+        assert not book.replace_closed_offer(attrs.evolve(real, auction_id="a2"))
+        assert book.replace_closed_offer(real)
+        assert not book.replace_closed_offer(attrs.evolve(real, group_id="8"))  # open now
+        uow.commit()
+    with backend.uow() as uow:
+        assert uow.auction_book.get_offer("a1") == real
+        assert uow.auction_book.get_offer("a2") == ours
 
 
 @pytest.fixture

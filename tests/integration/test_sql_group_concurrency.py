@@ -1,8 +1,11 @@
-"""No concurrency sells a lot beyond its quantity or overdraws a wallet (CONTRACT §4b).
+"""No concurrency sells a lot beyond its quantity, overdraws a wallet, trades or pays a lot
+twice or leaves one unpaid (CONTRACT §4b).
 
-Two real OS processes, each an exchange with its own engine on one PostgreSQL database,
-release their buyer threads together (a barrier across the processes, then one inside
-each), as two API processes serving a rush on the same lot would.
+For the sales: two real OS processes, each an exchange with its own engine on one
+PostgreSQL database, release their buyer threads together (a barrier across the
+processes, then one inside each), as two API processes serving a rush on the same lot
+would. For trades and results: one transaction is kept open while the racing call runs
+into it, so each interleaving is the one that used to go wrong.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import multiprocessing
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import pytest
@@ -27,10 +30,13 @@ from goat_adapters.memory import (
 from goat_adapters.sql import SqlDatabase
 from goat_adapters.sql import tables as t
 from goat_adapters.sql.inventory import SqlInventory
-from goat_core.inventory import LotStatus
-from goat_core.model import Outcome, Rules, Viewer
-from goat_core.services import BuyBonds, Exchange
-from goat_core.wire import TOPIC_VALIDATION
+from goat_core.errors import Conflict, FixtureStarted
+from goat_core.inventory import AccountKind, AuctionState, LotStatus, ProposalState
+from goat_core.model import MatchState, Outcome, Rules, Viewer
+from goat_core.ports import UnitOfWork
+from goat_core.services import BuyBonds, Exchange, Handled
+from goat_core.services.settlement import record_results
+from goat_core.wire import TOPIC_AUCTIONS, TOPIC_VALIDATION
 from tests.contract.builders import NOW, fixture
 
 pytestmark = pytest.mark.integration
@@ -292,4 +298,142 @@ def test_proposals_arriving_while_we_accept_are_all_answered(fresh_database_url:
 
     states = Counter(p.state.value for p in exchange.received_proposals(ADMIN))
     assert states == Counter({"accepted": 1, "rejected": 10}), states
+    database.dispose()
+
+
+# -- a trade, a group purchase or an answer racing a final result or another answer --------
+
+WIN = 1850  # one home bond of fixture 1 when Arsenal win (odd 1.85)
+
+
+def _held_open(database: SqlDatabase, work: Callable[[UnitOfWork], object]) -> threading.Thread:
+    """Run ``work`` in a transaction kept open a moment after it, while the test acts."""
+    ready = threading.Event()
+
+    def run() -> None:
+        with database.unit_of_work() as uow:
+            work(uow)
+            ready.set()
+            time.sleep(1.0)  # the racing call runs meanwhile, up to its first lock
+            uow.commit()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    ready.wait(timeout=30)
+    return thread
+
+
+def _final_result(uow: UnitOfWork) -> None:
+    record_results(uow, [MatchState(1, "FT", None, 90, 2, 0)], Rules(group_id="15"), NOW)
+
+
+def _payouts(exchange: Exchange) -> int:
+    _, entries = exchange.group_account(ADMIN)
+    return sum(e.amount for e in entries if e.kind is AccountKind.PAYOUT)
+
+
+def _auction_message(kind: str, auction: str, proposal: str, group: int, quantity: int) -> str:
+    body = {
+        "auction_id": auction,
+        "proposal_id": proposal,
+        "fixture_id": 1,
+        "league_name": "PL",
+        "round": "R",
+        "result": "Arsenal",
+        "quantity": quantity,
+        "group_id": group,
+        "type": kind,
+    }
+    return json.dumps(body)
+
+
+def test_group_purchase_accepted_while_its_result_is_recorded_is_paid(
+    fresh_database_url: str,
+) -> None:
+    """A group purchase validated while its fixture's final result is being recorded
+    becomes a lot that is paid, once."""
+    database = SqlDatabase(fresh_database_url, lock_timeout_ms=30_000)
+    exchange = _exchange(database, "race")
+    exchange.ingest_fixtures([fixture(1)])
+    exchange.top_up(ADMIN.user_id, 10_000)
+    bought = exchange.buy_bonds(
+        BuyBonds(ADMIN.user_id, 1, Outcome.HOME, 10, wallet=True, seller=15, admin=True)
+    )
+
+    results = _held_open(database, _final_result)
+    verdict = {"request_id": bought.purchase.request_id, "group_id": 1, "valid": True}
+    exchange.receive(TOPIC_VALIDATION, json.dumps(verdict))
+    results.join()
+
+    assert _payouts(exchange) == 10 * WIN
+    assert _scalar(fresh_database_url, sa.select(t.lots.c.settled)) is True
+    database.dispose()
+
+
+def test_accept_racing_a_reject_of_the_same_proposal_loses(fresh_database_url: str) -> None:
+    """An admin accepting a proposal another admin is rejecting gets a Conflict: no swap,
+    no acceptance published, the rejection stands."""
+    lot = _stock(fresh_database_url, 10, {})
+    database = SqlDatabase(fresh_database_url, lock_timeout_ms=30_000)
+    exchange = _exchange(database, "race")
+    offer = exchange.offer_bonds(ADMIN, lot, 4)
+    exchange.receive(TOPIC_AUCTIONS, _auction_message("proposal", offer.auction_id, "p-1", 30, 4))
+
+    def reject(uow: UnitOfWork) -> None:  # AuctionHouse.reject's writes, kept open
+        assert uow.auction_book.decide("p-1", ProposalState.REJECTED)
+
+    rejecting = _held_open(database, reject)
+    with pytest.raises(Conflict):
+        exchange.accept_proposal(ADMIN, "p-1")
+    rejecting.join()
+
+    [proposal] = exchange.received_proposals(ADMIN)
+    assert proposal.state is ProposalState.REJECTED
+    swaps = sa.select(sa.func.count()).where(t.lots.c.source.like("swap:%"))
+    assert _scalar(fresh_database_url, swaps) == 0
+    assert exchange.our_offers(ADMIN)[0].state is AuctionState.OPEN
+    database.dispose()
+
+
+def test_accept_racing_the_final_result_trades_nothing_paid(fresh_database_url: str) -> None:
+    """An admin accepting while the offer's fixture's final result is recorded waits for
+    it and is refused: the offered bonds are paid to the group once, never traded."""
+    lot = _stock(fresh_database_url, 10, {})
+    database = SqlDatabase(fresh_database_url, lock_timeout_ms=30_000)
+    exchange = _exchange(database, "race")
+    offer = exchange.offer_bonds(ADMIN, lot, 4)
+    exchange.receive(TOPIC_AUCTIONS, _auction_message("proposal", offer.auction_id, "p-1", 30, 4))
+
+    results = _held_open(database, _final_result)
+    with pytest.raises(FixtureStarted):
+        exchange.accept_proposal(ADMIN, "p-1")
+    results.join()
+
+    assert _payouts(exchange) == 10 * WIN
+    traded = sa.select(sa.func.count()).where(t.lots.c.status == LotStatus.TRADED.value)
+    assert _scalar(fresh_database_url, traded) == 0
+    database.dispose()
+
+
+def test_acceptance_of_our_proposal_racing_the_final_result_pays_once(
+    fresh_database_url: str,
+) -> None:
+    """Another group's acceptance of our proposal arriving while the final result is
+    recorded: the bonds we gave are not paid to us, those we received are, once."""
+    lot = _stock(fresh_database_url, 10, {})
+    database = SqlDatabase(fresh_database_url, lock_timeout_ms=30_000)
+    exchange = _exchange(database, "race")
+    exchange.receive(TOPIC_AUCTIONS, _auction_message("offer", "a-9", "", 6, 5))
+    proposal = exchange.propose_bonds(ADMIN, "a-9", lot, 5)
+
+    results = _held_open(database, _final_result)
+    accepted = _auction_message("acceptance", "a-9", proposal.proposal_id, 6, 5)
+    assert exchange.receive(TOPIC_AUCTIONS, accepted) == Handled.APPLIED
+    results.join()
+
+    assert _payouts(exchange) == 10 * WIN  # 5 held at the result + 5 received
+    unpaid = sa.select(sa.func.count()).where(
+        t.lots.c.settled == sa.false(), t.lots.c.status != LotStatus.TRADED.value
+    )
+    assert _scalar(fresh_database_url, unpaid) == 0
     database.dispose()

@@ -6,7 +6,9 @@ and their answers from both sides, and results; every broker message is held "in
 flight" and delivered in any order, possibly twice. After every step it checks that
 bonds are conserved (the inventory plus what users hold plus what was traded away is
 what the group bought plus what it received), no lot is negative, every swap and every
-payout happened once, and money is conserved between wallets and the group's account.
+payout happened once, the account's payouts are exactly the winning lots the group held
+when they were settled (never a traded one), and money is conserved between wallets and
+the group's account.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from goat_core.errors import GoatError
 from goat_core.inventory import AccountKind, LotStatus, ProposalState
-from goat_core.model import LedgerKind, MatchState, Outcome, PurchaseStatus, Viewer
+from goat_core.model import LedgerKind, MatchState, Outcome, PurchaseStatus, Viewer, payout
 from goat_core.services import BuyBonds
 from goat_core.wire import TOPIC_AUCTIONS, TOPIC_HISTORY, TOPIC_VALIDATION, render_history
 from tests.unit.group_support import auction_payload
@@ -46,6 +48,7 @@ class GroupBooksMachine(RuleBasedStateMachine):
             self.world.fund(user, FUNDS)
             self.topped_up += FUNDS
         self.inflight: list[tuple[str, str]] = []
+        self.finals: dict[int, tuple[int, int]] = {}
         self.peer_offers = 0
         self.peer_proposals = 0
         for fixture in (1, 2):  # a lot of each fixture to start from
@@ -184,6 +187,24 @@ class GroupBooksMachine(RuleBasedStateMachine):
             )
             self._send(json.dumps(payload), now)
 
+    @rule(data=st.data(), impostor=st.booleans(), now=st.booleans())
+    def peer_accepts_another(self, data: st.DataObject, impostor: bool, now: bool) -> None:
+        """The offering group (or, ``impostor``, another) accepts a proposal not ours."""
+        offers = [o for o in self.world.store.offers() if o.group_id != "15"]
+        if offers:
+            offer = data.draw(st.sampled_from(offers))
+            sender = next(p for p in PEERS if p != offer.group_id) if impostor else offer.group_id
+            payload = auction_payload(
+                "acceptance",
+                offer.auction_id,
+                f"theirs-{offer.auction_id}",
+                group_id=sender,
+                fixture_id=offer.fixture_id,
+                result=offer.result,
+                quantity=offer.quantity,
+            )
+            self._send(json.dumps(payload), now)
+
     # -- the broker and the course ----------------------------------------------------------
 
     def _send(self, payload: str, now: bool) -> None:
@@ -214,7 +235,16 @@ class GroupBooksMachine(RuleBasedStateMachine):
 
     @rule(fixture=st.sampled_from([1, 2]), home=st.integers(0, 2), away=st.integers(0, 2))
     def result(self, fixture: int, home: int, away: int) -> None:
+        """The final result (once a fixture has one, the same again: results are not
+        corrected here, so the winner each lot was settled on is the fixture's)."""
+        home, away = self.finals.setdefault(fixture, (home, away))
         history = render_history([MatchState(fixture, "FT", None, 90, home, away)])
+        self.world.exchange.receive(TOPIC_HISTORY, history)
+
+    @rule(fixture=st.sampled_from([1, 2]))
+    def kick_off(self, fixture: int) -> None:
+        """The fixture starts: its bonds no longer change hands."""
+        history = render_history([MatchState(fixture, "1H", None, 1, 0, 0)])
         self.world.exchange.receive(TOPIC_HISTORY, history)
 
     # -- invariants -------------------------------------------------------------------------
@@ -260,6 +290,36 @@ class GroupBooksMachine(RuleBasedStateMachine):
         assert len(wallet) == len(set(wallet))
         admin = [e for e in self.world.store.ledger() if e.user_id == ADMIN.user_id]
         assert all(e.kind is not LedgerKind.PAYOUT for e in admin)  # group purchases pay the group
+
+    @invariant()
+    def traded_lots_are_never_paid(self) -> None:
+        """No lot traded away has a payout: it is the other group's."""
+        paid = {e.reference for e in self.world.store.account() if e.kind is AccountKind.PAYOUT}
+        traded = {f"lot:{x.id}" for x in self.world.store.lots() if x.status is LotStatus.TRADED}
+        assert not paid & traded
+
+    @invariant()
+    def payouts_are_the_winning_lots_the_group_holds(self) -> None:
+        """The account's payouts are exactly the winning lots the group holds on finished
+        fixtures, each paid once at quantity × price × odd: held, on sale, or offered in
+        our auction (which no one may accept once its fixture started); a lot proposed for
+        another group's auction is neither paid nor settled until it is answered."""
+        expected: dict[str, int] = {}
+        for lot in self.world.store.lots():
+            if lot.fixture_id not in self.finals:
+                continue
+            proposed = lot.status is LotStatus.ON_AUCTION and lot.source.startswith("proposal:")
+            if lot.status is LotStatus.TRADED or proposed:
+                assert lot.status is LotStatus.TRADED or not lot.settled
+                continue
+            assert lot.settled, lot
+            fixture = self.world.fixture(lot.fixture_id)
+            if lot.quantity and fixture.winner == lot.result:
+                assert fixture.odds is not None
+                odd = fixture.odds.for_outcome(lot.result)
+                expected[f"lot:{lot.id}"] = payout(lot.quantity, 1000, odd)
+        account = self.world.store.account()
+        assert {e.reference: e.amount for e in account if e.kind is AccountKind.PAYOUT} == expected
 
     @invariant()
     def money_is_conserved(self) -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
-from goat_adapters.memory import World
+from goat_adapters.memory import World, make_fixture
+from goat_adapters.memory.world import NOW
 from goat_app.simulator import CourseSimulator, SimulatorConfig
-from goat_core.inventory import ProposalState
+from goat_app.simulator_auctions import Due, PeerAuctions
+from goat_core.inventory import AuctionMessage, AuctionType, ProposalState
 from goat_core.model import Outcome, Viewer
 from goat_core.services import BuyBonds
 from goat_core.wire import TOPIC_AUCTIONS, TOPIC_REQUESTS, TOPIC_VALIDATION
+from goat_core.wire_auctions import parse_auction, render_auction
 
 ADMIN = Viewer("auth0|admin", admin=True)
 CONFIG = SimulatorConfig(seed=3, fixtures=3, purchase_every=0, auction_every=5.0)
@@ -64,3 +68,35 @@ def test_the_simulated_market_trades_with_us() -> None:
     topics = {m.topic for m in course.world.store.outbox_messages()}
     assert {TOPIC_REQUESTS, TOPIC_AUCTIONS} <= topics
     assert TOPIC_VALIDATION not in topics  # a wallet purchase: the course validated it
+
+
+def test_a_simulated_group_rejects_every_proposal_after_its_acceptance() -> None:
+    """Once a simulated group accepted one proposal for its offer, each later one is rejected."""
+    upcoming = [make_fixture(1)]
+    for seed in range(20):
+        desk = PeerAuctions(random.Random(seed), "15", every=1.0)
+        now = NOW
+        due: list[Due] = []
+        while not due:
+            now += timedelta(seconds=5)
+            due = desk.tick(now, upcoming)
+        offer = parse_auction(due[0][1][1])
+        answers = []
+        for proposal_id in ("ours-1", "ours-2", "ours-3"):
+            ours = AuctionMessage(
+                offer.auction_id,
+                proposal_id,
+                1,
+                "PL",
+                "R",
+                "Arsenal",
+                1,
+                "15",
+                AuctionType.PROPOSAL,
+            )
+            heard = desk.heard(render_auction(ours), now, upcoming)
+            answers.append([parse_auction(payload).type for _, (_, payload) in heard])
+        if answers[0] == [AuctionType.ACCEPTANCE]:
+            assert answers[1:] == [[AuctionType.REJECTION], [AuctionType.REJECTION]]
+            return
+    raise AssertionError("no simulated group accepted in 20 seeds")

@@ -81,7 +81,7 @@ class MemoryInventory:
 
     def mark_settled(self, lot_id: str) -> bool:
         lot = self.s.lots.get(lot_id)
-        if lot is None or lot.settled:
+        if lot is None or lot.settled or lot.status is LotStatus.TRADED:
             return False
         self.s.lots[lot_id] = attrs.evolve(lot, settled=True)
         return True
@@ -148,6 +148,18 @@ class MemoryAuctionBook:
         if offer is None or offer.state is not AuctionState.OPEN:
             return False
         self.s.offers[auction_id] = attrs.evolve(offer, state=AuctionState.CLOSED)
+        return True
+
+    def replace_closed_offer(self, offer: Offer) -> bool:
+        known = self.s.offers.get(offer.auction_id)
+        if (
+            known is None
+            or known.state is not AuctionState.CLOSED
+            or known.group_id == offer.group_id
+            or known.lot_id is not None
+        ):
+            return False
+        self.s.offers[offer.auction_id] = offer
         return True
 
     def add_proposal(self, proposal: Proposal) -> bool:

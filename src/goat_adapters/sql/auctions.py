@@ -38,6 +38,22 @@ _CLOSE = Statement(
     .where(_O.auction_id == sa.bindparam("id"), _O.state == AuctionState.OPEN.value)
     .values(state=AuctionState.CLOSED.value)
 )
+_REPLACE_CLOSED = Statement(
+    sa.update(t.auction_offers)
+    .where(
+        _O.auction_id == sa.bindparam("id"),
+        _O.state == AuctionState.CLOSED.value,
+        _O.group_id != sa.bindparam("sender"),
+        _O.lot_id.is_(None),
+    )
+    .values(
+        {
+            column.name: sa.bindparam(f"new_{column.name}")
+            for column in t.auction_offers.columns
+            if column.name != "auction_id"
+        }
+    )
+)
 _DECIDE = Statement(
     sa.update(t.auction_proposals)
     .where(_P.proposal_id == sa.bindparam("id"), _P.state == ProposalState.PENDING.value)
@@ -129,6 +145,13 @@ class SqlAuctionBook:
     def close_offer(self, auction_id: str) -> bool:
         """Close an open offer; True for the one caller that did."""
         return self._tx.run(_CLOSE, {"id": auction_id}).rowcount > 0
+
+    def replace_closed_offer(self, offer: Offer) -> bool:
+        """Replace a closed offer of another group, backed by no lot of ours, by ``offer``."""
+        values = _values(offer)
+        parameters = {f"new_{name}": v for name, v in values.items() if name != "auction_id"}
+        parameters.update(id=offer.auction_id, sender=offer.group_id)
+        return self._tx.run(_REPLACE_CLOSED, parameters).rowcount > 0
 
     def add_proposal(self, proposal: Proposal) -> bool:
         """Insert the proposal; False if its proposal id is known."""

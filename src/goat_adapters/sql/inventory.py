@@ -59,7 +59,11 @@ _MOVE = Statement(
 )
 _SETTLE = Statement(
     sa.update(t.lots)
-    .where(_L.id == sa.bindparam("lot_id"), _L.settled == sa.false())
+    .where(
+        _L.id == sa.bindparam("lot_id"),
+        _L.settled == sa.false(),
+        _L.status != LotStatus.TRADED.value,
+    )
     .values(settled=True)
 )
 _ADD_ENTRY = Statement(
@@ -165,7 +169,7 @@ class SqlInventory:
         return self._tx.run(_MOVE, parameters).rowcount > 0
 
     def mark_settled(self, lot_id: str) -> bool:
-        """Record the lot settled; False if it already was."""
+        """Record the lot settled; False if it already was or is traded away."""
         return self._tx.run(_SETTLE, {"lot_id": lot_id}).rowcount > 0
 
     def sell(self, lot_id: str, purchase: Purchase, cost: int, now: datetime) -> None:

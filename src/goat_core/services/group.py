@@ -100,22 +100,28 @@ def stock_group_purchase(uow: UnitOfWork, purchase: Purchase, rules: Rules, now:
 def settle_lots(uow: UnitOfWork, fixture_id: int, rules: Rules, now: datetime) -> int:
     """Pay each lot the group holds on a finished fixture into the account, once.
 
-    A lot is settled where it is when the result is known: held, on sale or on auction,
-    it is the group's; a traded lot is another group's and is skipped. A lot that wins
-    pays round_half_up(quantity × price × odd); a losing or empty lot is marked settled
-    with nothing paid. Returns how many lots this call settled.
+    A lot is settled by the group that holds it once its fixture's result is known and
+    its auction, if any, decided (``Lot.is_the_groups``): held, on sale or offered in our
+    auction, it is ours; proposed for another group's auction it waits for the answer (a
+    rejection brings it back and settles it, an acceptance gives it away); traded, it is
+    the other group's. A lot that wins pays round_half_up(quantity × price × odd); a
+    losing or empty lot is marked settled with nothing paid. Returns how many lots this
+    call settled.
     """
-    # most fixtures have no lot: one indexed read, and the fixture only when there are
-    lots = [x for x in uow.inventory.for_fixture(fixture_id) if not x.settled]
-    lots = [x for x in lots if x.status is not LotStatus.TRADED]
-    if not lots:
+    # most fixtures have no lot: one indexed read, and the lock and fixture only if any
+    if not any(not x.settled for x in uow.inventory.for_fixture(fixture_id)):
         return 0
+    # a final result being recorded now waits for us (and then sees our lots), or we
+    # wait for it and read the fixture finished: no lot is left unpaid between the two;
+    # and every trade, offer, proposal or answer moving a lot holds this lock too, so the
+    # lots read next keep their status until we commit
+    uow.fixtures.lock(fixture_id)
     fixture = uow.fixtures.get(fixture_id)
     if fixture is None or not fixture.is_finished:
         return 0
     settled = 0
-    for lot in lots:
-        if not uow.inventory.mark_settled(lot.id):
+    for lot in uow.inventory.for_fixture(fixture_id):
+        if lot.settled or not lot.is_the_groups or not uow.inventory.mark_settled(lot.id):
             continue
         settled += 1
         if lot.quantity and fixture.winner == lot.result:

@@ -31,7 +31,7 @@ from goat_core.model import (
     ValidationMessage,
 )
 from goat_core.ports import ParkedRequest, UnitOfWork
-from goat_core.services.auctions import apply_auction
+from goat_core.services.auction_messages import apply_auction
 from goat_core.services.context import Context
 from goat_core.services.settlement import apply_validation, record_results
 from goat_core.wire import (

@@ -93,10 +93,11 @@ def settle_if_finished(uow: UnitOfWork, request_id: str, rules: Rules, now: date
     inventory, and a purchase accepted after its fixture ended is settled right away."""
     purchase = uow.purchases.get(request_id)
     if purchase is not None and purchase.status == PurchaseStatus.ACCEPTED:
-        stock_group_purchase(uow, purchase, rules, now)
         # a final result being recorded right now either waits for us (and then sees
-        # this purchase accepted) or is seen by the read below
+        # this purchase accepted and its lot) or is seen by the reads below: locked
+        # before the lot is stocked, so that stocking settles it if the fixture is over
         uow.fixtures.lock(purchase.fixture_id)
+        stock_group_purchase(uow, purchase, rules, now)
         settle(uow, purchase, rules, now)
 
 

@@ -3,7 +3,7 @@
 Tables ``lots``, ``group_account``, ``auction_offers`` and ``auction_proposals``.
 
 Revision ID: 0005
-Revises: 0003 (re-pointed to 0004 when both are merged)
+Revises: 0004
 Create Date: 2026-11-30
 """
 
