@@ -7,7 +7,7 @@ NULL`` decides which caller gives it back, and a give-back whose answer never ca
 place names and full-precision coordinates exceeded its 200 characters.
 
 Revision ID: 0007
-Revises: 0005 (re-pointed to 0006 when both are merged)
+Revises: 0006
 Create Date: 2026-11-30
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | None = None
 depends_on: str | None = None
 
