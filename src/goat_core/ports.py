@@ -166,6 +166,11 @@ class FixtureRepository(Protocol):
         its settlement.
         """
 
+    def lock_shared(self, fixture_id: int) -> None:
+        """Hold ``lock``'s lock shared, until this unit of work ends: holders of the shared
+        lock (users buying from the group's lots) never wait for each other, while a final
+        result being recorded (``lock``) waits for them, and they for it."""
+
     def page(self, query: FixtureQuery) -> tuple[list[Fixture], int]:
         """One page of the fixtures that match the query, and how many match.
 

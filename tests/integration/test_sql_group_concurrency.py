@@ -437,3 +437,22 @@ def test_acceptance_of_our_proposal_racing_the_final_result_pays_once(
     )
     assert _scalar(fresh_database_url, unpaid) == 0
     database.dispose()
+
+
+def test_a_user_buying_from_a_lot_while_its_result_is_recorded_is_refused(
+    fresh_database_url: str,
+) -> None:
+    """A user's purchase from a lot waits for the fixture's final result being recorded
+    and is refused: no accepted purchase is left that its settlement never saw."""
+    lot = _stock(fresh_database_url, 10, {"auth0|late": 5_000})
+    database = SqlDatabase(fresh_database_url, lock_timeout_ms=30_000)
+    exchange = _exchange(database, "race")
+
+    results = _held_open(database, _final_result)
+    with pytest.raises(FixtureStarted):
+        exchange.buy_from_lot("auth0|late", lot, 2)
+    results.join()
+
+    unsettled = sa.select(sa.func.count()).where(t.purchases.c.status == "accepted")
+    assert _scalar(fresh_database_url, unsettled) == 0
+    database.dispose()

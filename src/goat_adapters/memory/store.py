@@ -235,6 +235,9 @@ class _Fixtures:
     def lock(self, fixture_id: int) -> None:
         """Nothing to do: units of work on the store already run one at a time."""
 
+    def lock_shared(self, fixture_id: int) -> None:
+        """Nothing to do, as for ``lock``."""
+
     def page(self, query: FixtureQuery) -> tuple[list[Fixture], int]:
         stage = query.wanted_stage
 

@@ -321,6 +321,9 @@ class SqlFixtureRepository:
         """An advisory lock named after the fixture's result: the row stays free for buyers."""
         advisory_lock(self._tx, f"fixture-result:{fixture_id}")
 
+    def lock_shared(self, fixture_id: int) -> None:
+        advisory_lock(self._tx, f"fixture-result:{fixture_id}", shared=True)
+
     def apply_result(self, result: MatchState, now: datetime) -> bool:
         """Record status and goals from fixtures/history; False if the fixture is unknown.
 

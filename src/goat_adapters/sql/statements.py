@@ -260,6 +260,15 @@ _LOCK = Statement(
 
 
 # unnest keeps the array's order: the locks are taken in the order given
+_LOCK_SHARED = Statement(
+    sa.select(
+        sa.func.pg_advisory_xact_lock_shared(
+            sa.func.hashtextextended(sa.bindparam("key", type_=sa.Text), 0)
+        )
+    ),
+    writes=True,
+)
+
 _LOCK_MANY = Statement(
     sa.text(
         "SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended(key, 0))"
@@ -269,10 +278,11 @@ _LOCK_MANY = Statement(
 )
 
 
-def advisory_lock(tx: Transaction, key: str) -> None:
-    """A PostgreSQL lock on ``key`` until the transaction ends; SQLite writers already queue."""
+def advisory_lock(tx: Transaction, key: str, *, shared: bool = False) -> None:
+    """A PostgreSQL lock on ``key`` until the transaction ends (``shared``: held with other
+    shared holders, never with an exclusive one); SQLite writers already queue."""
     if tx.dialect == "postgresql":
-        tx.run(_LOCK, {"key": key})
+        tx.run(_LOCK_SHARED if shared else _LOCK, {"key": key})
 
 
 def advisory_locks(tx: Transaction, keys: Iterable[str]) -> None:

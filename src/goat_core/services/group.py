@@ -193,6 +193,9 @@ class GroupBonds:
             found = uow.inventory.get(lot)
             if found is None or found.status is not LotStatus.ON_SALE:
                 raise UnknownLot(lot)
+            # a final result being recorded waits for this sale, or this sale sees it
+            # started; other buyers of the fixture's lots do not wait (a shared hold)
+            uow.fixtures.lock_shared(found.fixture_id)
             fixture = uow.fixtures.get(found.fixture_id)
             if fixture is None or fixture.has_started(now):
                 raise FixtureStarted(found.fixture_id)
