@@ -113,6 +113,25 @@ def test_get_many_finds_the_stored_fixtures_among_the_ids(backend: Backend) -> N
     assert found[2].home.name == "Everton"
 
 
+def test_a_reservation_alone_reads_back_in_get_and_page(backend: Backend) -> None:
+    """A row whose only change is its availability (``updated_at`` kept) reads back changed:
+    the SQL repository's objects for already seen rows must not hide it."""
+    add_fixtures(backend, fixture(), bonds=40)
+    with backend.uow() as uow:
+        before = uow.fixtures.get(1)
+        assert uow.fixtures.get(1) == before
+        assert uow.fixtures.reserve(1, 5) == 5
+        uow.commit()
+    with backend.uow() as uow:
+        after = uow.fixtures.get(1)
+        listed, _ = uow.fixtures.page(FixtureQuery(NOW))
+    assert before is not None
+    assert after is not None
+    assert (before.available_bonds, after.available_bonds) == (40, 35)
+    assert after.updated_at == before.updated_at
+    assert [f.available_bonds for f in listed] == [35]
+
+
 def test_update_changes_broker_data_but_never_availability(backend: Backend) -> None:
     """Upserting a known fixture replaces its broker data and keeps its availability."""
     add_fixtures(backend, fixture())

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import attrs
+
+from goat_adapters.memory import make_fixture
+from goat_app.http.schemas import fixture_out
 from goat_app.testing import MemoryApp
 
 
@@ -69,6 +73,18 @@ def test_fixtures_are_listed_with_their_availability(api: MemoryApp) -> None:
     assert (listed["total"], listed["fixtures"][0]["id"]) == (1, 1)
     assert one["available_bonds"] == 40
     assert api.client.get("/fixtures/2").status_code == 404
+
+
+def test_a_fixture_document_is_reused_only_for_the_same_object() -> None:
+    """fixture_out() hands back the document it made for this very object; an equal or a
+    changed fixture (fewer bonds) gets its own, from its own values."""
+    f = attrs.evolve(make_fixture(), available_bonds=40)
+    fewer = attrs.evolve(f, available_bonds=35)
+
+    assert fixture_out(f) is fixture_out(f)
+    assert fixture_out(attrs.evolve(f)) == fixture_out(f)
+    assert fixture_out(fewer).available_bonds == 35
+    assert fixture_out(f).available_bonds == 40
 
 
 def test_a_bad_token_is_a_401_problem(api: MemoryApp) -> None:

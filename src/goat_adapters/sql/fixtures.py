@@ -174,7 +174,29 @@ def _broker_values(fixture: Fixture) -> dict[str, Any]:
     }
 
 
+_MEMO_SIZE = 4096
+_memo: dict[tuple[Any, ...], Fixture] = {}
+
+
 def _fixture(row: Any) -> Fixture:
+    """The fixture a full ``fixtures`` row describes; the same object for an equal row.
+
+    A page of 25 fixtures is mostly rows already seen (nothing changed since): a lookup by
+    the row's values (every column, ``available`` and ``updated_at`` included) costs far
+    less than building the objects, and hands the HTTP layer the same (frozen) object, so
+    that it can reuse what it made of it. At most ``_MEMO_SIZE`` rows are kept (then it
+    starts over); concurrent readers only ever add equal values.
+    """
+    key = tuple(row)
+    found = _memo.get(key)
+    if found is None:
+        if len(_memo) >= _MEMO_SIZE:
+            _memo.clear()
+        found = _memo[key] = _built(row)
+    return found
+
+
+def _built(row: Any) -> Fixture:
     odds = None
     if row.odds_home is not None and row.odds_draw is not None and row.odds_away is not None:
         odds = Odds(Decimal(row.odds_home), Decimal(row.odds_draw), Decimal(row.odds_away))

@@ -362,7 +362,29 @@ class ProblemOut(msgspec.Struct, omit_defaults=True):
 # -- conversions ------------------------------------------------------------------------
 
 
+_FIXTURES_OUT_SIZE = 4096
+_fixtures_out: dict[int, tuple[Fixture, FixtureOut]] = {}
+
+
 def fixture_out(f: Fixture) -> FixtureOut:
+    """The fixture's document; the one made before for this very object, if any.
+
+    A ``Fixture`` is frozen and the SQL repository hands out the same object for an
+    unchanged row, so a page of mostly unchanged fixtures is a few lookups by identity
+    (the object is kept with its document: its id cannot be reused meanwhile). Callers
+    only encode the document, never change it.
+    """
+    kept = _fixtures_out.get(id(f))
+    if kept is not None and kept[0] is f:
+        return kept[1]
+    made = _fixture_out(f)
+    if len(_fixtures_out) >= _FIXTURES_OUT_SIZE:
+        _fixtures_out.clear()
+    _fixtures_out[id(f)] = (f, made)
+    return made
+
+
+def _fixture_out(f: Fixture) -> FixtureOut:
     odds = []
     if f.odds is not None:
         odds = [
