@@ -27,11 +27,17 @@ def upgrade() -> None:
         batch.add_column(sa.Column("give_back", sa.String(16)))
         batch.add_column(sa.Column("give_back_amount", sa.BigInteger()))
         batch.alter_column("location", type_=sa.Text(), existing_type=sa.String(200))
-    op.create_index("ix_purchases_give_back", "purchases", ["give_back"])
+    op.create_index(
+        "ix_purchases_give_back_pending",
+        "purchases",
+        ["updated_at"],
+        postgresql_where=sa.text("give_back = 'pending'"),
+        sqlite_where=sa.text("give_back = 'pending'"),
+    )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_purchases_give_back", table_name="purchases")
+    op.drop_index("ix_purchases_give_back_pending", table_name="purchases")
     with op.batch_alter_table("purchases") as batch:
         batch.alter_column("location", type_=sa.String(200), existing_type=sa.Text())
         batch.drop_column("give_back_amount")
