@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import sqlalchemy as sa
 
 from goat_adapters.sql import tables as t
@@ -62,52 +63,17 @@ _DECIDE = Statement(
 
 
 def _offer(row: Any) -> Offer:
-    return Offer(
-        auction_id=row.auction_id,
-        group_id=row.group_id,
-        fixture_id=row.fixture_id,
-        league_name=row.league_name,
-        round=row.round,
-        result=row.result,
-        quantity=row.quantity,
-        state=AuctionState(row.state),
-        created_at=row.created_at,
-        lot_id=row.lot_id,
-    )
+    """An ``auction_offers`` row (its columns are the offer's fields)."""
+    return Offer(**{**row._mapping, "state": AuctionState(row.state)})
 
 
 def _proposal(row: Any) -> Proposal:
-    return Proposal(
-        proposal_id=row.proposal_id,
-        auction_id=row.auction_id,
-        group_id=row.group_id,
-        fixture_id=row.fixture_id,
-        league_name=row.league_name,
-        round=row.round,
-        result=row.result,
-        quantity=row.quantity,
-        state=ProposalState(row.state),
-        created_at=row.created_at,
-        lot_id=row.lot_id,
-    )
+    """An ``auction_proposals`` row (its columns are the proposal's fields)."""
+    return Proposal(**{**row._mapping, "state": ProposalState(row.state)})
 
 
 def _values(bonds: Offer | Proposal) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "auction_id": bonds.auction_id,
-        "group_id": bonds.group_id,
-        "fixture_id": bonds.fixture_id,
-        "league_name": bonds.league_name,
-        "round": bonds.round,
-        "result": bonds.result,
-        "quantity": bonds.quantity,
-        "state": bonds.state.value,
-        "created_at": bonds.created_at,
-        "lot_id": bonds.lot_id,
-    }
-    if isinstance(bonds, Proposal):
-        values["proposal_id"] = bonds.proposal_id
-    return values
+    return {**attrs.asdict(bonds, recurse=False), "state": bonds.state.value}
 
 
 class SqlAuctionBook:
