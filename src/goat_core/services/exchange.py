@@ -97,6 +97,7 @@ class Exchange:
         self._group = GroupBonds(self.context)
         self._auctions = AuctionHouse(self.context)
         self.queries = Queries(self.context, receipts)
+        """The read side (``goat_core.services.queries``)."""
         self.notices = Notices(
             self.context,
             receipts=receipts,
@@ -105,7 +106,6 @@ class Exchange:
             group_name=group_name,
         )
         """Receipts and emails (``goat_core.services.notices``)."""
-        """The read side (``goat_core.services.queries``)."""
 
     @property
     def uow(self) -> UnitOfWorkFactory:

@@ -85,8 +85,8 @@ class MessageInbox:
         except InvalidInput as error:
             self.keep_dead_letter(topic, text, str(error))
             return Handled.MALFORMED
-        if validation is not None:
-            self._after_validation(validation, handled == Handled.APPLIED)
+        if validation is not None and handled == Handled.APPLIED:
+            self._context.jobs_queued()  # a decided purchase may have queued jobs
         return handled
 
     def receive_many(self, messages: Sequence[tuple[str, bytes | str]]) -> list[Handled]:
@@ -101,7 +101,7 @@ class MessageInbox:
         if len(messages) < 2:
             return [self.receive(topic, payload) for topic, payload in messages]
         answers: list[Handled] = []
-        validations: list[tuple[ValidationMessage, bool]] = []
+        decided = False  # a validation decided a purchase: its jobs wait for the relay
         texts = [(topic, _text(payload)) for topic, payload in messages]
         try:
             with self._context.uow() as uow:
@@ -118,14 +118,13 @@ class MessageInbox:
                         continue
                     handled, validation = self._receive(uow, topic, text)
                     answers.append(handled)
-                    if validation is not None:
-                        validations.append((validation, handled == Handled.APPLIED))
+                    decided |= validation is not None and handled == Handled.APPLIED
                     start += 1
                 uow.commit()
         except InvalidInput:
             return [self.receive(topic, payload) for topic, payload in messages]
-        for validation, changed in validations:
-            self._after_validation(validation, changed)
+        if decided:
+            self._context.jobs_queued()
         return answers
 
     def ingest_fixtures(self, fixtures: Sequence[Fixture]) -> int:
@@ -155,7 +154,8 @@ class MessageInbox:
         with context.uow() as uow:
             changed = apply_validation(uow, message, context.rules, context.clock.now())
             uow.commit()
-        self._after_validation(message, changed)
+        if changed:
+            self._context.jobs_queued()  # a decided purchase may have queued jobs
         return changed
 
     def keep_dead_letter(self, topic: str, payload: str, reason: str) -> None:
@@ -357,11 +357,6 @@ class MessageInbox:
                 log.info(
                     "request %s applied: fixture %d arrived", parked.request_id, parked.fixture_id
                 )
-
-    def _after_validation(self, message: ValidationMessage, changed: bool) -> None:
-        """A decided purchase may have queued jobs (its receipt, a recompute): relay them."""
-        if changed:
-            self._context.jobs_queued()
 
 
 def _text(payload: bytes | str) -> str:
