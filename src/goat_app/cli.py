@@ -32,6 +32,15 @@ log = logging.getLogger("goat.cli")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 DEFAULT_JOBS_PORT = 8001
+UVICORN_OPTIONS: dict[str, Any] = {
+    "access_log": False,  # goat.access: one line per request, with its id
+    "log_level": "info",
+    "log_config": None,  # goat's own log format for uvicorn's lines too
+    # the client's address is the peer's: X-Forwarded-For is read by goat itself, and
+    # only from GOAT_TRUSTED_PROXIES (uvicorn would believe any local peer's)
+    "proxy_headers": False,
+}
+"""How every goat HTTP process runs uvicorn."""
 
 
 def _listen_arguments(parser: argparse.ArgumentParser) -> None:
@@ -233,15 +242,7 @@ def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
         broker = BrokerOptions(embedded_port=arguments.mqtt_port, simulator=season)
         system = build_system(settings, public_url=url, broker=broker)
         try:
-            server = uvicorn.Server(
-                uvicorn.Config(
-                    create_app(system),
-                    access_log=False,  # goat.access: one line per request, with its id
-                    log_level="info",
-                    log_config=None,  # goat's own log format for uvicorn's lines too
-                    proxy_headers=False,  # X-Forwarded-For only from GOAT_TRUSTED_PROXIES
-                )
-            )
+            server = uvicorn.Server(uvicorn.Config(create_app(system), **UVICORN_OPTIONS))
             lines = [f"goat is running: API {url}  OpenAPI {url}/schema"]
             if dev_origins:
                 lines.append(
@@ -322,16 +323,7 @@ def _api(arguments: argparse.Namespace, settings: Settings) -> int:
     _exit_cleanly_on_sigterm()
     _access_lines(arguments)
     url = _public_url(settings, arguments.host, arguments.port)
-    common = {
-        "host": arguments.host,
-        "port": arguments.port,
-        "access_log": False,  # goat.access: one line per request, with its id
-        "log_level": "info",
-        "log_config": None,  # goat's own log format for uvicorn's lines too
-        # the client's address is the peer's: X-Forwarded-For is read by goat itself, and
-        # only from GOAT_TRUSTED_PROXIES (uvicorn would believe any local peer's)
-        "proxy_headers": False,
-    }
+    common = {"host": arguments.host, "port": arguments.port, **UVICORN_OPTIONS}
     if arguments.workers > 1:
         # each worker process builds its own system from the environment
         os.environ.setdefault("GOAT_PUBLIC_URL", url)
@@ -432,8 +424,7 @@ def _jobs(arguments: argparse.Namespace, settings: Settings) -> int:
             create_jobs_app(queue),
             host=arguments.host,
             port=arguments.port,
-            access_log=not arguments.no_access_log,
-            log_level="info",
+            **{**UVICORN_OPTIONS, "access_log": not arguments.no_access_log},
         )
     finally:
         queue.close()

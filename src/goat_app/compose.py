@@ -70,6 +70,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_PUBLIC_URL",
     "EMBEDDED_PORT",
+    "JOB_FUNCTION",
     "BrokerOptions",
     "Overrides",
     "System",
@@ -81,6 +82,7 @@ __all__ = [
     "start_broker_side",
     "start_simulator",
     "upgrade_database",
+    "without_password",
 ]
 
 log = logging.getLogger("goat.compose")
@@ -421,10 +423,10 @@ def _jobs(
         rq_queue = build_rq_queue(settings)
         resources.callback(_logged(rq_queue.close))
         probe = rq_queue.available
-        kind = f"rq on Redis {_without_password(settings.redis_url)}"
+        kind = f"rq on Redis {without_password(settings.redis_url)}"
         if settings.jobs_url is not None:
             probe = functools.partial(jobs_service_answers, settings.jobs_url)
-            kind += f", jobs service {_without_password(settings.jobs_url)}"
+            kind += f", jobs service {without_password(settings.jobs_url)}"
         return rq_queue, probe, kind
     if given is None:
         local = InProcessJobQueue(run=run, delay=JOB_DELAY_SECONDS)
@@ -451,7 +453,7 @@ def _start_job_relay(
     return relay
 
 
-def _without_password(url: str) -> str:
+def without_password(url: str) -> str:
     """``url`` with any password replaced by ``***`` (it is shown on ``/ready``)."""
     parts = urllib.parse.urlsplit(url)
     if parts.password is None:

@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 
 from goat_adapters.rq import DEFAULT_QUEUE, redis_from_url, run_worker, take
-from goat_app.compose import System, build_system
+from goat_app.compose import JOB_FUNCTION, System, build_system, without_password
 from goat_app.metrics import JobMetrics
 from goat_app.probes import ProbeServer, json_answer, metrics_answer
 from goat_app.settings import Settings, SettingsError
@@ -24,9 +24,6 @@ from goat_app.settings import Settings, SettingsError
 __all__ = ["JOB_FUNCTION", "run", "work"]
 
 log = logging.getLogger("goat.worker")
-
-JOB_FUNCTION = "goat_app.worker.run"
-"""The dotted name of ``run``, as the queue writes it into every job."""
 
 _lock = threading.Lock()
 _system: System | None = None
@@ -82,7 +79,7 @@ def work(
             }
             probes = ProbeServer(routes, settings.worker_port, name="goat-worker-probes").start()
             log.info("/health and /metrics on port %d", probes.address[1])
-        log.info("working queues %s on %s", ", ".join(queues), settings.redis_url)
+        log.info("working queues %s on %s", ", ".join(queues), without_password(settings.redis_url))
         return run_worker(
             connection,
             queues,
