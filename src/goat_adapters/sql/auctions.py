@@ -13,7 +13,7 @@ import attrs
 import sqlalchemy as sa
 
 from goat_adapters.sql import tables as t
-from goat_adapters.sql.statements import Statement, Transaction, dialect_insert
+from goat_adapters.sql.statements import Statement, Transaction, insert_new
 from goat_core.inventory import AuctionState, Offer, Proposal, ProposalState
 
 __all__ = ["SqlAuctionBook"]
@@ -22,18 +22,8 @@ _O = t.auction_offers.c
 _P = t.auction_proposals.c
 
 
-def _insert(table: sa.Table) -> Statement:
-    return Statement(
-        lambda dialect: (
-            dialect_insert(dialect, table)
-            .values({column.name: sa.bindparam(column.name) for column in table.columns})
-            .on_conflict_do_nothing()
-        )
-    )
-
-
-_ADD_OFFER = _insert(t.auction_offers)
-_ADD_PROPOSAL = _insert(t.auction_proposals)
+_ADD_OFFER = insert_new(t.auction_offers)
+_ADD_PROPOSAL = insert_new(t.auction_proposals)
 _CLOSE = Statement(
     sa.update(t.auction_offers)
     .where(_O.auction_id == sa.bindparam("id"), _O.state == AuctionState.OPEN.value)

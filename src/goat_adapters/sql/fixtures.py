@@ -27,7 +27,6 @@ from goat_adapters.sql.statements import (
     one_of,
 )
 from goat_core.model import (
-    ENDED_STATUSES,
     FINISHED_STATUSES,
     NOT_STARTED_STATUSES,
     Fixture,
@@ -42,7 +41,6 @@ from goat_core.ports import FixtureLine, FixtureQuery
 __all__ = ["RESERVE", "SqlFixtureRepository"]
 
 _NOT_STARTED = sorted(NOT_STARTED_STATUSES)
-_ENDED = sorted(ENDED_STATUSES)
 _F = t.fixtures.c
 
 _GET = Statement(sa.select(t.fixtures).where(_F.id == sa.bindparam("fixture_id")))

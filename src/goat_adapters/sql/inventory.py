@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from goat_adapters.sql import tables as t
 from goat_adapters.sql.purchases import ADD_PURCHASE, purchase_values
-from goat_adapters.sql.statements import Statement, Transaction, dialect_insert, one_of
+from goat_adapters.sql.statements import Statement, Transaction, dialect_insert, insert_new, one_of
 from goat_adapters.sql.users import ADD_LEDGER, DEBIT, ledger_values
 from goat_core.errors import Conflict, LotTooSmall, NotEnoughMoney
 from goat_core.inventory import AccountEntry, AccountKind, Lot, LotStatus, Origin
@@ -29,13 +29,7 @@ __all__ = ["SqlGroupAccount", "SqlInventory"]
 _L = t.lots.c
 _A = t.group_account.c
 
-_ADD = Statement(
-    lambda dialect: (
-        dialect_insert(dialect, t.lots)
-        .values({column.name: sa.bindparam(column.name) for column in t.lots.columns})
-        .on_conflict_do_nothing()
-    )
-)
+_ADD = insert_new(t.lots)
 _TAKE = Statement(
     lambda dialect: (
         sa.update(t.lots)

@@ -13,7 +13,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from goat_adapters.sql import tables as t
-from goat_adapters.sql.statements import Statement, Transaction, dialect_insert, one_of
+from goat_adapters.sql.statements import Statement, Transaction, dialect_insert, insert_new, one_of
 from goat_core.model import DeadLetter, OutboxMessage, ValidationMessage
 
 __all__ = [
@@ -48,13 +48,7 @@ _REMEMBER_MANY = Statement(
     ).columns(sa.column("key", sa.String)),
     writes=True,
 )
-_PARK = Statement(
-    lambda dialect: (
-        dialect_insert(dialect, t.parked_validations)
-        .values({column.name: sa.bindparam(column.name) for column in t.parked_validations.columns})
-        .on_conflict_do_nothing(index_elements=[_V.request_id])
-    )
-)
+_PARK = insert_new(t.parked_validations, _V.request_id)
 _TAKE_PARKED = Statement(
     sa.delete(t.parked_validations)
     .where(_V.request_id == sa.bindparam("rid"))

@@ -8,7 +8,12 @@ from typing import Any
 import sqlalchemy as sa
 
 from goat_adapters.sql import tables as t
-from goat_adapters.sql.statements import Statement, Transaction, advisory_lock, dialect_insert
+from goat_adapters.sql.statements import (
+    Statement,
+    Transaction,
+    advisory_lock,
+    insert_new,
+)
 from goat_core.ports import ParkedRequest
 
 __all__ = ["SqlParkedRequests"]
@@ -16,13 +21,7 @@ __all__ = ["SqlParkedRequests"]
 _R = t.parked_requests.c
 _LOCK_KEY = "parked-requests"
 
-_PARK = Statement(
-    lambda dialect: (
-        dialect_insert(dialect, t.parked_requests)
-        .values({column.name: sa.bindparam(column.name) for column in t.parked_requests.columns})
-        .on_conflict_do_nothing(index_elements=[_R.request_id])
-    )
-)
+_PARK = insert_new(t.parked_requests, _R.request_id)
 _TAKE_ARRIVED = Statement(
     sa.delete(t.parked_requests)
     .where(_R.fixture_id.in_(sa.select(t.fixtures.c.id).scalar_subquery()))

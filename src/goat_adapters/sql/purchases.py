@@ -21,7 +21,8 @@ from goat_adapters.sql.statements import (
     Transaction,
     advisory_lock,
     advisory_locks,
-    dialect_insert,
+    changed,
+    insert_new,
     lists,
     one_of,
     unnest_insert,
@@ -33,13 +34,7 @@ __all__ = ["ADD_PURCHASE", "SqlPurchaseRepository", "purchase_values"]
 _P = t.purchases.c
 _PENDING, _DONE = "pending", "done"
 
-ADD_PURCHASE = Statement(
-    lambda dialect: (
-        dialect_insert(dialect, t.purchases)
-        .values({column.name: sa.bindparam(column.name) for column in t.purchases.columns})
-        .on_conflict_do_nothing(index_elements=[_P.request_id])
-    )
-)
+ADD_PURCHASE = insert_new(t.purchases, _P.request_id)
 """Insert a purchase unless its request id is known: the row count (0 or 1) says which."""
 _ADD_MANY = unnest_insert(t.purchases, "request_id", "request_id")
 # On PostgreSQL one index probe per id, whatever the planner thinks of the table's size:
@@ -317,7 +312,7 @@ class SqlPurchaseRepository:
             .where(_P.request_id == request_id, claimable)
             .values(give_back=_PENDING, give_back_amount=amount, updated_at=now)
         )
-        return claimed.rowcount > 0
+        return changed(claimed)
 
     def give_back_done(self, request_id: str) -> bool:
         """``UPDATE ... WHERE give_back = 'pending'``: True for the one caller that closed it."""
@@ -326,7 +321,7 @@ class SqlPurchaseRepository:
             .where(_P.request_id == request_id, _P.give_back == _PENDING)
             .values(give_back=_DONE)
         )
-        return closed.rowcount > 0
+        return changed(closed)
 
     def give_backs_pending(
         self, claimed_before: datetime, limit: int

@@ -38,6 +38,7 @@ __all__ = [
     "advisory_locks",
     "changed",
     "dialect_insert",
+    "insert_new",
     "lists",
     "one_of",
     "unnest_insert",
@@ -206,6 +207,19 @@ def writes(statement: Executable) -> bool:
 
 def changed(result: CursorResult[Any]) -> bool:
     return bool(result.rowcount and result.rowcount > 0)
+
+
+def insert_new(table: sa.Table, *conflict: sa.Column[Any]) -> Statement:
+    """An INSERT of every column (a parameter each, named as the column) that skips a row
+    in conflict on ``conflict``'s unique index (on any unique index if none is named): the
+    row count (0 or 1) says which."""
+    return Statement(
+        lambda dialect: (
+            dialect_insert(dialect, table)
+            .values({column.name: sa.bindparam(column.name) for column in table.columns})
+            .on_conflict_do_nothing(index_elements=list(conflict) or None)
+        )
+    )
 
 
 def dialect_insert(dialect: str, table: sa.Table) -> postgresql.Insert | sqlite.Insert:
