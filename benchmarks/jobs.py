@@ -44,7 +44,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from tests.servers.postgres import PostgresServer, find_binaries
 from tests.servers.redis import RedisServer, redis_server_path
 
-from goat_adapters.memory import InMemoryJobQueue, InMemoryPaymentGateway, ManualClock
+from goat_adapters.memory import (
+    InMemoryJobQueue,
+    InMemoryPaymentGateway,
+    ManualClock,
+    SequentialIds,
+)
 from goat_adapters.rq import RqJobQueue, redis_from_url, take
 from goat_adapters.sql import SqlDatabase, SqlJobOutbox, upgrade
 from goat_app.relay import OutboxRelay
@@ -81,19 +86,6 @@ def noop_job(kind: str, **fields: object) -> None:
     current.connection.rpush(STARTED_KEY, json.dumps([fields.get("user_id"), started]))
 
 
-class UniqueIds:
-    """Thread-safe UUID-like ids."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._next = 0
-
-    def new_id(self) -> str:
-        with self._lock:
-            self._next += 1
-            return f"00000000-0000-4000-8000-{self._next:012d}"
-
-
 def fixture(fixture_id: int, kickoff: datetime) -> Fixture:
     """A fixture between two of ``TEAMS`` teams, by id."""
     home, away = fixture_id % TEAMS, (fixture_id * 7 + 3) % TEAMS
@@ -116,7 +108,7 @@ def exchange_on(url: str, jobs: JobQueue, pool_size: int = 8) -> tuple[Exchange,
         payments=InMemoryPaymentGateway(),
         jobs=jobs,
         clock=ManualClock(NOW),
-        ids=UniqueIds(),
+        ids=SequentialIds(),
         rules=Rules(bonds_per_fixture=10**9),
     )
     return exchange, database
