@@ -22,34 +22,16 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+from tests.samples import RECEIPT
 from tests.servers.smtp import SmtpServer
 
 from goat_adapters.mail import SmtpMailer
 from goat_adapters.pdf import WeasyReceiptRenderer
-from goat_core.ports import Email, Receipt
-
-RECEIPT = Receipt(
-    group_name="Grupo 15",
-    buyer_name="Alice Fernández",
-    buyer_email="alice@example.com",
-    home="Manchester United",
-    away="Nottingham Forest",
-    league="Premier League",
-    round="Regular Season - 12",
-    kickoff=datetime(2024, 10, 5, 14, 0, tzinfo=UTC),
-    result_backed="Manchester United",
-    quantity=3,
-    unit_price=1000,
-    amount_paid=3000,
-    paid_with="Webpay",
-    purchase_id="5f0c2a9e-8d41-4b7a-9c3e-2a1b6d7e8f90",
-    issued_at=datetime(2024, 10, 1, 12, 3, tzinfo=UTC),
-)
+from goat_core.ports import Email
 
 
 def _percentile(values: list[float], share: float) -> float:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.integration.receipts.test_pdf import RECEIPT
+from tests.samples import RECEIPT
 from tests.servers.s3 import MotoS3, moto_s3
 
 pytest.importorskip("weasyprint")

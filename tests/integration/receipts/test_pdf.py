@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
 
 import attrs
 import pytest
-
-from goat_core.ports import Receipt
 
 pytest.importorskip("weasyprint")
 pypdf = pytest.importorskip("pypdf")
 
 from goat_adapters.pdf import WeasyReceiptRenderer, receipt_html  # noqa: E402
-
-RECEIPT = Receipt(
-    group_name="Grupo 15",
-    buyer_name="Alice Fernández",
-    buyer_email="alice@example.com",
-    home="Arsenal",
-    away="Chelsea",
-    league="Premier League",
-    round="Regular Season - 12",
-    kickoff=datetime(2024, 10, 5, 14, 0, tzinfo=UTC),
-    result_backed="Arsenal",
-    quantity=3,
-    unit_price=1000,
-    amount_paid=3000,
-    paid_with="Webpay",
-    purchase_id="5f0c2a9e-8d41-4b7a-9c3e-2a1b6d7e8f90",
-    issued_at=datetime(2024, 10, 1, 12, 3, tzinfo=UTC),
-)
+from tests.samples import RECEIPT  # noqa: E402
 
 
 def _text(pdf: bytes) -> str:
