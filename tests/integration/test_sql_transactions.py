@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 
 from goat_adapters.sql import SqlDatabase
 from goat_core.errors import NotEnoughBonds, NotEnoughMoney
@@ -108,3 +111,27 @@ def test_after_a_failed_sale_the_unit_of_work_goes_on(fresh_database_url: str) -
     assert found is not None
     assert found.available_bonds == 38
     database.dispose()
+
+
+def test_sixteen_busy_threads_reuse_their_connections(fresh_database_url: str) -> None:
+    """An API process serving 16 clients at once keeps its connections: none is opened per
+    request (a new PostgreSQL process each, and its prepared statements lost)."""
+    database = SqlDatabase(fresh_database_url)
+    seen: set[int] = set()
+    start = threading.Barrier(16)
+
+    def serve() -> None:
+        start.wait()
+        for turn in range(30):
+            with database.unit_of_work() as uow:
+                pid = uow.execute(sa.text("SELECT pg_backend_pid()")).scalar()  # type: ignore[attr-defined]
+                seen.add(pid)
+            time.sleep(0.001 * (turn % 4))  # answering the client: the connection is idle
+
+    threads = [threading.Thread(target=serve) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    database.dispose()
+    assert len(seen) <= 16

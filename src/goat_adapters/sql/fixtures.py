@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql import Executable
 
 from goat_adapters.sql import tables as t
-from goat_adapters.sql.pages import TALLY, Part, page_parameters, page_statement
+from goat_adapters.sql.pages import COUNTS, Part, page_parameters, page_statement
 from goat_adapters.sql.statements import (
     Batch,
     Statement,
@@ -264,50 +264,42 @@ class SqlFixtureRepository:
 
         Upcoming by kick-off, then the rest latest first: two index-ordered reads rather
         than one sort of every matching row by a computed rank. Each statement is
-        prepared once per shape of page (``pages.page_statement``).
+        prepared once per shape of page (``pages.page_statement``). An unfiltered page
+        takes its totals from ``pages.COUNTS``; a filtered one (only one stage) from its
+        own rows, so the filters scan the fixtures once.
         """
         stage = query.wanted_stage
         shape = (stage, bool(query.home), bool(query.away), bool(query.date))
-        unfiltered_shape = (None, False, False, False)
         values = page_parameters(query)
+        skip = max(0, (query.page - 1) * query.count)
 
-        def run(part: Part, unfiltered: bool = False, **more: int) -> list[Any]:
-            statement, names = page_statement(*(unfiltered_shape if unfiltered else shape), part)
+        def run(part: Part, **more: int) -> list[Any]:
+            statement, names = page_statement(*shape, part)
             given = {**values, **more}
             return self._tx.run(statement, {k: v for k, v in given.items() if k in names}).rows
 
-        def count(part: Part, unfiltered: bool = False) -> int:
-            return int(run(part, unfiltered)[0].n)
-
         if any(shape[1:]):
-            total = count("count")  # a team or a date: only upcoming ones, few
-        elif stage is None:
-            total = self._tally()
-        elif stage is FixtureStage.UPCOMING:
-            total = count("count")
-        elif stage is FixtureStage.FINISHED:  # all - not ended (upcoming is never ended)
-            total = self._tally() - count("count_open")
-        else:  # live: not ended - upcoming
-            total = count("count_open") - count("count_upcoming", unfiltered=True)
+            part: Part = "upcoming" if stage is FixtureStage.UPCOMING else "rest"
+            rows = run(part, limit=query.count, offset=skip)
+            # no rows: past the last page (counted), or nothing matches
+            total = int(rows[0].matching) if rows else int(run("count")[0].n) if skip else 0
+            return [_fixture(row) for row in rows], total
+        counts = self._tx.run(COUNTS, {"now": query.now}).rows[0]
+        stored, upcoming, open_ = int(counts.all), int(counts.upcoming), int(counts.open)
         if stage is None:
-            ahead = count("count_upcoming")
-        else:
-            ahead = total if stage is FixtureStage.UPCOMING else 0
-        skip = max(0, (query.page - 1) * query.count)
-        rows: list[Any] = []
+            total, ahead = stored, upcoming
+        elif stage is FixtureStage.UPCOMING:
+            total = ahead = upcoming
+        elif stage is FixtureStage.FINISHED:  # upcoming is never ended
+            total, ahead = stored - open_, 0
+        else:  # live: not ended, not upcoming
+            total, ahead = open_ - upcoming, 0
+        rows = []
         if skip < ahead:
             rows += run("upcoming", limit=query.count, offset=skip)
         if len(rows) < query.count and total > ahead:
             rows += run("rest", limit=query.count - len(rows), offset=max(0, skip - ahead))
         return [_fixture(row) for row in rows], total
-
-    def _tally(self) -> int:
-        """How many fixtures are stored: the tally on PostgreSQL, a count elsewhere."""
-        if self._tx.dialect == "postgresql":
-            return int(self._tx.run(TALLY, {}).rows[0].fixtures)
-        return int(
-            self._tx.execute(sa.select(sa.func.count()).select_from(t.fixtures)).scalar_one()
-        )
 
     def upcoming(self, now: datetime) -> list[Fixture]:
         """Every fixture that has not started at ``now``, by kick-off."""

@@ -20,10 +20,10 @@ from goat_adapters.sql.statements import Statement
 from goat_core.model import ENDED_STATUSES, NOT_STARTED_STATUSES, FixtureStage
 from goat_core.ports import FixtureQuery
 
-__all__ = ["TALLY", "Part", "page_parameters", "page_statement"]
+__all__ = ["COUNTS", "Part", "page_parameters", "page_statement"]
 
 _F = t.fixtures.c
-Part = Literal["count", "count_upcoming", "count_open", "upcoming", "rest"]
+Part = Literal["count", "upcoming", "rest"]
 
 
 def _status_in(statuses: frozenset[str], negated: bool = False) -> sa.TextClause:
@@ -40,19 +40,51 @@ _STAGES = {
     FixtureStage.LIVE: sa.and_(sa.not_(_UPCOMING), _status_in(ENDED_STATUSES, negated=True)),
 }
 
-TALLY = Statement(
-    sa.select(t.fixture_tally.c.fixtures).where(t.fixture_tally.c.id == 1), writes=False
-)
-"""How many fixtures are stored (PostgreSQL, where a trigger keeps the tally)."""
+_NOT_ENDED = _status_in(ENDED_STATUSES, negated=True)
+
+
+def _counts(dialect: str) -> sa.Select[int, int, int]:
+    """How many fixtures are stored, upcoming, and not ended: ``all``, ``upcoming``, ``open``.
+
+    PostgreSQL reads them from ``fixture_tally`` (kept by triggers, migration 0008) minus
+    the fixtures not started whose kick-off has passed (the few the broker has not
+    updated yet, an index range); SQLite counts.
+    """
+    if dialect != "postgresql":
+        return sa.select(
+            sa.func.count().label("all"),
+            sa.func.count().filter(_UPCOMING).label("upcoming"),
+            sa.func.count().filter(_NOT_ENDED).label("open"),
+        ).select_from(t.fixtures)
+    tally = t.fixture_tally.c
+    late = (
+        sa.select(sa.func.count())
+        .select_from(t.fixtures)
+        .where(
+            _status_in(NOT_STARTED_STATUSES),
+            _F.kickoff <= sa.bindparam("now", type_=_F.kickoff.type),
+        )
+        .scalar_subquery()
+    )
+    return sa.select(
+        tally.fixtures.label("all"),
+        (tally.not_started - late).label("upcoming"),
+        tally.not_ended.label("open"),
+    ).where(tally.id == 1)
+
+
+COUNTS = Statement(_counts, writes=False)
+"""The three counts every unfiltered page needs, in one statement."""
 
 
 @functools.cache
 def page_statement(
     stage: FixtureStage | None, home: bool, away: bool, date: bool, part: Part
 ) -> tuple[Statement, frozenset[str]]:
-    """The statement of one part of a page of this shape, and the names of its values: a
-    count (of the matching fixtures, of those upcoming, of those not ended), or the
-    upcoming rows by kick-off, or the rest latest first."""
+    """The statement of one part of a page of this shape, and the names of its values:
+    the count of the matching fixtures, or the upcoming rows by kick-off, or the rest
+    latest first. A filtered shape's rows carry ``matching``, the count of every row the
+    filters keep (one scan of them for the page and its total)."""
     where: list[sa.ColumnElement[bool] | sa.TextClause] = []
     if stage is not None:
         where.append(_STAGES[stage])
@@ -62,23 +94,20 @@ def page_statement(
         where.append(_F.away_search.like(sa.bindparam("away"), escape="/"))
     if date:
         where.append(_F.kickoff_date == sa.bindparam("date", type_=_F.kickoff_date.type))
-    if part.startswith("count"):
-        if part == "count_upcoming":
-            where.append(_UPCOMING)
-        elif part == "count_open":
-            where = [_status_in(ENDED_STATUSES, negated=True)]
+    if part == "count":
         counted = sa.select(sa.func.count().label("n")).select_from(t.fixtures).where(*where)
         return Statement(counted), _names(counted)
-    limit = sa.bindparam("limit", type_=sa.Integer)
-    offset = sa.bindparam("offset", type_=sa.Integer)
+    columns: list[Any] = [t.fixtures]
+    if home or away or date:
+        columns.append(sa.func.count().over().label("matching"))
     if part == "upcoming":
-        ordered = sa.select(t.fixtures).where(*where, _UPCOMING).order_by(_F.kickoff, _F.id)
+        ordered = sa.select(*columns).where(*where, _UPCOMING).order_by(_F.kickoff, _F.id)
     else:
         ordered = (
-            sa.select(t.fixtures)
-            .where(*where, sa.not_(_UPCOMING))
-            .order_by(_F.kickoff.desc(), _F.id)
+            sa.select(*columns).where(*where, sa.not_(_UPCOMING)).order_by(_F.kickoff.desc(), _F.id)
         )
+    limit = sa.bindparam("limit", type_=sa.Integer)
+    offset = sa.bindparam("offset", type_=sa.Integer)
     ordered = ordered.limit(limit).offset(offset)
     return Statement(ordered), _names(ordered)
 

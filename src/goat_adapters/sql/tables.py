@@ -124,12 +124,15 @@ Index(
 )
 Index("ix_fixtures_latest", fixtures.c.kickoff.desc(), fixtures.c.id)
 
-# how many fixtures are stored (one row, id 1): kept by a trigger on PostgreSQL
+# how many fixtures are stored, not started (NS, TBD) and not ended (one row, id 1):
+# kept by triggers on PostgreSQL (migrations 0006, 0008)
 fixture_tally = Table(
     "fixture_tally",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("fixtures", BigInteger, nullable=False),
+    Column("not_started", BigInteger, nullable=False),
+    Column("not_ended", BigInteger, nullable=False),
 )
 
 users = Table(

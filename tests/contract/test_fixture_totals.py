@@ -1,0 +1,93 @@
+"""A page's totals follow every way a fixture's stage changes, on every backend.
+
+PostgreSQL answers them from ``fixture_tally`` (kept by triggers), the others count:
+each total is checked against the fixtures themselves after each change.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import attrs
+import sqlalchemy as sa
+
+from goat_adapters.sql import tables as t
+from goat_core.model import FixtureStage, MatchState
+from goat_core.ports import FixtureQuery
+from tests.contract.builders import KICKOFF, NOW, add_fixtures, fixture
+from tests.contract.conftest import Backend
+
+STAGES = (None, FixtureStage.UPCOMING, FixtureStage.LIVE, FixtureStage.FINISHED)
+
+
+def totals(backend: Backend, **query: object) -> dict[FixtureStage | None, int]:
+    with backend.uow() as uow:
+        return {
+            stage: uow.fixtures.page(FixtureQuery(now=NOW, stage=stage, **query))[1]  # type: ignore[arg-type]
+            for stage in STAGES
+        }
+
+
+def test_totals_follow_results_info_and_new_fixtures(backend: Backend) -> None:
+    add_fixtures(
+        backend,
+        fixture(1, kickoff=KICKOFF),
+        fixture(2, kickoff=KICKOFF + timedelta(days=1)),
+        fixture(3, kickoff=NOW - timedelta(minutes=5)),  # kicked off, still "NS"
+        fixture(4, status="FT", kickoff=NOW - timedelta(days=2)),
+    )
+    assert totals(backend) == {None: 4, FixtureStage.UPCOMING: 2, FixtureStage.LIVE: 1,
+                               FixtureStage.FINISHED: 1}  # fmt: skip
+
+    with backend.uow() as uow:  # a result ends one, another starts; a repeat changes nothing
+        uow.fixtures.apply_result(MatchState(3, "FT", "Match Finished", 90, 1, 0), NOW)
+        uow.fixtures.apply_result(MatchState(3, "FT", "Match Finished", 90, 1, 0), NOW)
+        uow.fixtures.apply_result(MatchState(1, "1H", "First Half", 3, 0, 0), NOW)
+        uow.commit()
+    assert totals(backend) == {None: 4, FixtureStage.UPCOMING: 1, FixtureStage.LIVE: 1,
+                               FixtureStage.FINISHED: 2}  # fmt: skip
+
+    with backend.uow() as uow:  # info: a status changed by an upsert, and a new fixture
+        postponed = attrs.evolve(fixture(2, kickoff=KICKOFF + timedelta(days=1)), status="PST")
+        uow.fixtures.upsert_many([postponed, fixture(5, kickoff=KICKOFF)], 40, NOW)
+        uow.commit()
+    assert totals(backend) == {None: 5, FixtureStage.UPCOMING: 1, FixtureStage.LIVE: 2,
+                               FixtureStage.FINISHED: 2}  # fmt: skip
+
+
+def test_a_rolled_back_change_leaves_the_totals(backend: Backend) -> None:
+    add_fixtures(backend, fixture(1, kickoff=KICKOFF), fixture(2, kickoff=KICKOFF))
+    with backend.uow() as uow:
+        uow.fixtures.apply_result(MatchState(1, "FT", "Match Finished", 90, 1, 0), NOW)
+        uow.fixtures.upsert_many([fixture(3, kickoff=KICKOFF)], 40, NOW)
+    assert totals(backend) == {None: 2, FixtureStage.UPCOMING: 2, FixtureStage.LIVE: 0,
+                               FixtureStage.FINISHED: 0}  # fmt: skip
+
+
+def test_deleting_fixtures_by_hand_keeps_the_totals(backend: Backend) -> None:
+    """An operator's DELETE (SQL only: the ports never delete a fixture)."""
+    if backend.name == "memory":
+        return
+    add_fixtures(
+        backend,
+        fixture(1, kickoff=KICKOFF),
+        fixture(2, status="FT", kickoff=NOW - timedelta(days=2)),
+        fixture(3, status="2H", kickoff=NOW - timedelta(hours=1)),
+    )
+    with backend.uow() as uow:
+        uow.execute(sa.delete(t.fixtures).where(t.fixtures.c.id.in_([1, 2])))  # type: ignore[attr-defined]
+        uow.commit()
+    assert totals(backend) == {None: 1, FixtureStage.UPCOMING: 0, FixtureStage.LIVE: 1,
+                               FixtureStage.FINISHED: 0}  # fmt: skip
+
+
+def test_a_filtered_page_counts_what_it_filters(backend: Backend) -> None:
+    """One statement gives a filtered page and its total; past the last page, a count."""
+    add_fixtures(backend, *(fixture(i, kickoff=KICKOFF + timedelta(hours=i)) for i in range(1, 8)))
+    with backend.uow() as uow:
+        first, total = uow.fixtures.page(FixtureQuery(now=NOW, home="a", count=3))
+        beyond, beyond_total = uow.fixtures.page(FixtureQuery(now=NOW, home="a", page=9, count=3))
+        none, none_total = uow.fixtures.page(FixtureQuery(now=NOW, home="no such team"))
+    assert ([f.id for f in first], total) == ([1, 2, 3], 7)
+    assert (beyond, beyond_total) == ([], 7)
+    assert (none, none_total) == ([], 0)
