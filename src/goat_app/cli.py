@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _listen_arguments(api)
     api.add_argument(
-        "--workers", type=int, default=1, help="uvicorn worker processes (%(default)s)"
+        "--workers", type=int, default=1, help="API processes sharing the port (%(default)s)"
     )
 
     commands.add_parser(
@@ -274,11 +274,17 @@ def _access_lines(arguments: argparse.Namespace) -> None:
         logging.getLogger("goat.access").setLevel(logging.WARNING)
 
 
-def _bind(host: str, port: int) -> socket.socket | None:
-    """A socket bound to ``host:port`` for uvicorn, or None after saying why in one line."""
+def _bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket | None:
+    """A socket bound to ``host:port`` for uvicorn, or None after saying why in one line.
+
+    ``reuse_port``: other sockets with the option may bind the same address (the
+    processes of ``goat api --workers``); without it, the port must be free of them too.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind((host, port))
     except OSError as error:
@@ -322,14 +328,23 @@ def _api(arguments: argparse.Namespace, settings: Settings) -> int:
 
     _exit_cleanly_on_sigterm()
     _access_lines(arguments)
+    if arguments.workers > 1:
+        from goat_app.http.processes import serve_processes
+
+        # the port first: taken, no process starts
+        listening = _bind(arguments.host, arguments.port)
+        if listening is None:
+            return 1
+        port = int(listening.getsockname()[1])
+        listening.close()
+        # each process builds its own system from the environment
+        os.environ.setdefault("GOAT_PUBLIC_URL", _public_url(settings, arguments.host, port))
+        return serve_processes(
+            arguments.workers, arguments.host, port, access_log=not arguments.no_access_log
+        )
     url = _public_url(settings, arguments.host, arguments.port)
     common = {"host": arguments.host, "port": arguments.port, **UVICORN_OPTIONS}
-    if arguments.workers > 1:
-        # each worker process builds its own system from the environment
-        os.environ.setdefault("GOAT_PUBLIC_URL", url)
-        uvicorn.run("goat_app.asgi:create", factory=True, workers=arguments.workers, **common)
-    else:
-        uvicorn.run(create_app(settings, public_url=url), **common)
+    uvicorn.run(create_app(settings, public_url=url), **common)
     return 0
 
 
