@@ -53,6 +53,21 @@ _KNOWN = Statement(
     )
 )
 _GET = Statement(sa.select(t.purchases).where(_P.request_id == sa.bindparam("rid")))
+_TEAM_BACKED = sa.case(
+    (_P.result == Outcome.HOME.value, t.fixtures.c.home_name),
+    (_P.result == Outcome.AWAY.value, t.fixtures.c.away_name),
+)
+_WON_BY_TEAM = Statement(
+    sa.select(_TEAM_BACKED.label("team"), sa.func.sum(_P.quantity).label("bonds"))
+    .select_from(t.purchases.join(t.fixtures, t.fixtures.c.id == _P.fixture_id))
+    .where(
+        _P.user_id == sa.bindparam("user_id"),
+        _P.status == PurchaseStatus.WON.value,
+        _P.result != Outcome.DRAW.value,
+    )
+    .group_by(_TEAM_BACKED)
+)
+"""A user's won bonds by the team they backed (each purchase recomputes its buyer's)."""
 _TRANSITION = Statement(
     lambda dialect: (
         sa.update(t.purchases)
@@ -242,21 +257,7 @@ class SqlPurchaseRepository:
 
     def won_bonds_by_team(self, user_id: str) -> dict[str, int]:
         """How many bonds the user won, by the team they backed: one grouped query."""
-        f = t.fixtures.c
-        team = sa.case(
-            (_P.result == Outcome.HOME.value, f.home_name),
-            (_P.result == Outcome.AWAY.value, f.away_name),
-        )
-        rows = self._tx.execute(
-            sa.select(team.label("team"), sa.func.sum(_P.quantity).label("bonds"))
-            .select_from(t.purchases.join(t.fixtures, f.id == _P.fixture_id))
-            .where(
-                _P.user_id == user_id,
-                _P.status == PurchaseStatus.WON.value,
-                _P.result != Outcome.DRAW.value,
-            )
-            .group_by(team)
-        )
+        rows = self._tx.run(_WON_BY_TEAM, {"user_id": user_id}).rows
         return {row.team: int(row.bonds) for row in rows if row.team is not None}
 
     def awaiting_payment(self, created_before: datetime, limit: int) -> list[Purchase]:
