@@ -21,6 +21,7 @@ import collections
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -225,12 +226,14 @@ class PahoListener:
     """Subscribes to the fixtures topics and applies every message exactly once.
 
     Paho's network thread only queues what arrives; one worker thread takes up to
-    ``batch`` queued messages, hands them to ``handler`` (one transaction) and
-    acknowledges them after it returned. ``Unavailable`` or ``Busy`` from the handler
-    means nothing was committed: the same messages are tried again after a pause, never
-    acknowledged before. Any other error is a bug: the message that causes it is tried
-    alone a few times, then handed to ``on_poison(topic, payload, reason)`` (e.g.
-    ``Exchange.keep_dead_letter``) and acknowledged, so one message cannot stall all.
+    ``batch`` queued messages (waiting at most ``linger`` seconds after the first for
+    more: a steady trickle then costs a commit per few messages, not one each), hands
+    them to ``handler`` (one transaction) and acknowledges them after it returned.
+    ``Unavailable`` or ``Busy`` from the handler means nothing was committed: the same
+    messages are tried again after a pause, never acknowledged before. Any other error is
+    a bug: the message that causes it is tried alone a few times, then handed to
+    ``on_poison(topic, payload, reason)`` (e.g. ``Exchange.keep_dead_letter``) and
+    acknowledged, so one message cannot stall all.
 
     With ``persistent`` (the default) the session is kept (``clean_session=False``)
     under a client id that must be stable and used by this listener alone, so what is
@@ -251,6 +254,7 @@ class PahoListener:
         *,
         topics: Sequence[str] = TOPICS,
         batch: int = 100,
+        linger: float = 0.002,
         on_poison: Callable[[str, str, str], None] | None = None,
         on_count: OnCount | None = None,
         on_connected: OnConnected | None = None,
@@ -265,6 +269,7 @@ class PahoListener:
         self.topics = tuple(topics)
         self.share_group = share_group
         self.batch = batch
+        self.linger = linger
         self._count = on_count or _ignore_count
         self._on_connected = on_connected or _ignore_connected
         self._queue: queue.Queue[_Received] = queue.Queue()
@@ -361,9 +366,10 @@ class PahoListener:
             except queue.Empty:
                 continue
             lot = [first]
+            until = time.monotonic() + self.linger
             while len(lot) < self.batch:
                 try:
-                    lot.append(self._queue.get_nowait())
+                    lot.append(self._queue.get(timeout=max(0.0, until - time.monotonic())))
                 except queue.Empty:
                     break
             self._count("received", len(lot))

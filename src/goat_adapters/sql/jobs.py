@@ -15,7 +15,7 @@ import attrs
 import sqlalchemy as sa
 
 from goat_adapters.sql import tables as t
-from goat_adapters.sql.statements import Batch, Statement, Transaction
+from goat_adapters.sql.statements import Batch, Statement, Transaction, one_of
 from goat_core.jobs import Job
 from goat_core.ports import PendingJob
 
@@ -29,6 +29,20 @@ ADD_JOB = Statement(
     .inline()
 )
 """Queue a job (``kind``, ``fields``) for the job relay."""
+_J = t.job_outbox.c
+_PENDING = Statement(
+    sa.select(_J.id, _J.kind, _J.fields)
+    .where(_J.sent_at.is_(None))
+    .order_by(_J.id)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+_MARK_SENT = Statement(
+    lambda dialect: (
+        sa.update(t.job_outbox)
+        .where(one_of(dialect, _J.id, "ids"), _J.sent_at.is_(None))
+        .values(sent_at=sa.func.now())
+    )
+)
 
 
 def job_values(job: Job) -> dict[str, str]:
@@ -55,22 +69,13 @@ class SqlJobOutbox:
 
     def pending(self, limit: int) -> list[PendingJob]:
         """Jobs not handed over yet, oldest first."""
-        j = t.job_outbox.c
-        rows = self._tx.execute(
-            sa.select(j.id, j.kind, j.fields).where(j.sent_at.is_(None)).order_by(j.id).limit(limit)
-        )
+        rows = self._tx.run(_PENDING, {"limit": limit}).rows
         return [PendingJob(row.id, _job(row.kind, row.fields)) for row in rows]
 
     def mark_sent(self, ids: Collection[int]) -> None:
         """The job queue took these; never hand them out again."""
-        if not ids:
-            return
-        j = t.job_outbox.c
-        self._tx.execute(
-            sa.update(t.job_outbox)
-            .where(j.id.in_(sorted(ids)), j.sent_at.is_(None))
-            .values(sent_at=sa.func.now())
-        )
+        if ids:
+            self._tx.run(_MARK_SENT, {"ids": sorted(ids)})
 
     def backlog(self) -> int:
         """How many jobs wait to be handed over."""

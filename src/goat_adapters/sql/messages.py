@@ -61,6 +61,22 @@ _TAKE_PARKED_MANY = Statement(
         .returning(_V.request_id, _V.group_id, _V.valid, _V.seller)
     )
 )
+_PENDING = Statement(
+    sa.select(t.outbox.c.id, t.outbox.c.topic, t.outbox.c.payload)
+    .where(t.outbox.c.sent_at.is_(None))
+    .order_by(t.outbox.c.id)
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
+_BACKLOG = Statement(
+    sa.select(sa.func.count().label("n")).select_from(t.outbox).where(t.outbox.c.sent_at.is_(None))
+)
+_MARK_SENT = Statement(
+    lambda dialect: (
+        sa.update(t.outbox)
+        .where(one_of(dialect, t.outbox.c.id, "ids"), t.outbox.c.sent_at.is_(None))
+        .values(sent_at=sa.func.now())
+    )
+)
 
 
 class SqlOutbox:
@@ -75,33 +91,17 @@ class SqlOutbox:
 
     def pending(self, limit: int) -> list[OutboxMessage]:
         """Unsent messages, oldest first."""
-        o = t.outbox.c
-        rows = self._tx.execute(
-            sa.select(o.id, o.topic, o.payload)
-            .where(o.sent_at.is_(None))
-            .order_by(o.id)
-            .limit(limit)
-        )
+        rows = self._tx.run(_PENDING, {"limit": limit}).rows
         return [OutboxMessage(row.id, row.topic, row.payload) for row in rows]
 
     def mark_sent(self, ids: Collection[int]) -> None:
         """The broker acknowledged these; never hand them out again."""
-        if not ids:
-            return
-        o = t.outbox.c
-        self._tx.execute(
-            sa.update(t.outbox)
-            .where(o.id.in_(sorted(ids)), o.sent_at.is_(None))
-            .values(sent_at=sa.func.now())
-        )
+        if ids:
+            self._tx.run(_MARK_SENT, {"ids": sorted(ids)})
 
     def backlog(self) -> int:
         """How many messages wait to be sent."""
-        return int(
-            self._tx.execute(
-                sa.select(sa.func.count()).select_from(t.outbox).where(t.outbox.c.sent_at.is_(None))
-            ).scalar_one()
-        )
+        return int(self._tx.run(_BACKLOG, {}).rows[0].n)
 
 
 class SqlInbox:
