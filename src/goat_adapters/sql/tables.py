@@ -123,6 +123,13 @@ Index(
     sqlite_where=text("status NOT IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO')"),
 )
 Index("ix_fixtures_latest", fixtures.c.kickoff.desc(), fixtures.c.id)
+Index(
+    "ix_fixtures_ended",
+    fixtures.c.kickoff.desc(),
+    fixtures.c.id,
+    postgresql_where=text("status IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO')"),
+    sqlite_where=text("status IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO')"),
+)
 
 # how many fixtures are stored, not started (NS, TBD) and not ended (one row, id 1):
 # kept by triggers on PostgreSQL (migrations 0006, 0008)
