@@ -6,8 +6,9 @@ Starts its own durable PostgreSQL (fsync and synchronous_commit on), migrates it
 stores ``--fixtures`` fixtures (one in 16 not started yet, the rest finished over the
 past three years, 500 teams) and ``--purchases`` purchases (10,000 of them one user's,
 the rest spread over 10,000 other users and other groups) with ``generate_series``: a
-million rows take seconds. Then one ``goat api`` process with the page cache off
-(``GOAT_FIXTURES_CACHE_MS=0``) answers, at ``--clients`` keep-alive clients each:
+million rows take seconds. Then ``goat api`` with the page cache off
+(``GOAT_FIXTURES_CACHE_MS=0``), with one process and then with two (``--workers``),
+answers, at ``--clients`` keep-alive clients each:
 
 - ``GET /fixtures``: the first page, a later page, and each filter (home, away, date,
   status);
@@ -187,6 +188,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--no-explain", action="store_true")
+    parser.add_argument(
+        "--workers", default="1,2", help="API process counts to measure (%(default)s)"
+    )
     arguments = parser.parse_args()
     bin_dir = find_binaries()
     if bin_dir is None or not (bin_dir / "pgbench").exists():
@@ -227,16 +231,18 @@ def main() -> None:
             "requests_page_100": "/requests?page=100",
             "requests_status_won": "/requests?status=won",
         }
-        api = Api(url, data_dir, 1, GOAT_FIXTURES_CACHE_MS="0")
-        try:
-            for name, path in paths.items():
-                authorized = token if name.startswith("requests") else None
-                result = api.measure(
-                    [http_request("GET", path, authorized)] * clients, arguments.seconds
-                )
-                report[name] = {"path": path, **result}
-        finally:
-            api.stop()
+        for workers in [int(n) for n in arguments.workers.split(",")]:
+            api = Api(url, data_dir, workers, GOAT_FIXTURES_CACHE_MS="0")
+            key = "" if workers == 1 else f"_{workers}_api_processes"
+            try:
+                for name, path in paths.items():
+                    authorized = token if name.startswith("requests") else None
+                    result = api.measure(
+                        [http_request("GET", path, authorized)] * clients, arguments.seconds
+                    )
+                    report[name + key] = {"path": path, **result}
+            finally:
+                api.stop()
         report["pgbench_pk_select_per_s_after"] = pgbench_select(
             server, url, clients, arguments.seconds
         )

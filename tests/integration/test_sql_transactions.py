@@ -124,7 +124,7 @@ def test_sixteen_busy_threads_reuse_their_connections(fresh_database_url: str) -
         start.wait()
         for turn in range(30):
             with database.unit_of_work() as uow:
-                pid = uow.execute(sa.text("SELECT pg_backend_pid()")).scalar()  # type: ignore[attr-defined]
+                pid = uow.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
                 seen.add(pid)
             time.sleep(0.001 * (turn % 4))  # answering the client: the connection is idle
 
