@@ -13,7 +13,10 @@ processes on free ports of 127.0.0.1, then measures:
 - GET /fixtures (first page of 25) with 10,000 fixtures stored, at 16 clients: requests
   per second, p50 and p99 latency; with the one-second page cache (the default) and,
   for one process, without it (``GOAT_FIXTURES_CACHE_MS=0``);
-- the resident memory (RSS) of each API process after the load.
+- the resident memory (RSS) of each API process after the load;
+- where the CPU of each purchase went: the API processes, ``goat listener``, every
+  PostgreSQL process, and the whole machine (the load generator, mosquitto and the
+  kernel are the rest).
 
 The purchase figure is fragile (pgbench itself varies by ~20 % from run to run here), so
 each purchase measurement is repeated ``--runs`` times, each run right after a pgbench
@@ -185,10 +188,7 @@ class Api:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time used so far by the API processes."""
-        ticks = 0
-        for pid in self.pids():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        ticks = sum(_ticks(Path(f"/proc/{pid}/stat").read_text()) for pid in self.pids())
         return ticks / os.sysconf("SC_CLK_TCK")
 
     def measure(self, requests: list[bytes], seconds: float) -> dict[str, Any]:
@@ -218,6 +218,32 @@ class Api:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def _ticks(stat: str) -> int:
+    """utime + stime of a /proc/<pid>/stat line."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time used so far by every PostgreSQL process of the machine."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            line = stat.read_text()
+        except OSError:  # ended meanwhile
+            continue
+        if "(postgres)" in line:
+            ticks += _ticks(line)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu_seconds() -> float:
+    """CPU time the whole machine spent busy so far (user, nice, system, irq, softirq)."""
+    user, nice, system, _idle, _iowait, irq, softirq = Path("/proc/stat").read_text().split()[1:8]
+    busy = int(user) + int(nice) + int(system) + int(irq) + int(softirq)
+    return busy / os.sysconf("SC_CLK_TCK")
 
 
 def spread(values: list[float]) -> dict[str, float]:
@@ -250,6 +276,9 @@ class Listener:
         time.sleep(3)
         if self.process.poll() is not None:
             raise RuntimeError(self.log.read_text())
+
+    def cpu_seconds(self) -> float:
+        return _ticks(Path(f"/proc/{self.process.pid}/stat").read_text()) / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
@@ -356,10 +385,23 @@ def main() -> None:
                     reference = pgbench(server, 64, seconds)
                     pgbench_runs.append(round(reference, 1))
                     api = Api(url, data_dir, workers)
+                    others = {"postgresql": postgres_cpu_seconds, "machine": machine_cpu_seconds}
+                    if listener is not None:
+                        others["listener"] = listener.cpu_seconds
+                    before = {name: cpu() for name, cpu in others.items()}
                     try:
                         result = api.measure(purchases, seconds)
                     finally:
                         api.stop()
+                    # where the CPU went, per purchase (the window includes the warm-up)
+                    answered = result["requests_per_s"] * (seconds + WARMUP)
+                    result["cpu_ms_per_request"] = {
+                        "api": result["api_cpu_ms_per_request"],
+                        **{
+                            name: round((cpu() - before[name]) * 1000 / answered, 3)
+                            for name, cpu in others.items()
+                        },
+                    }
                     result["pgbench_same_run"] = round(reference, 1)
                     result["ratio_to_pgbench"] = round(result["requests_per_s"] / reference, 3)
                     if listener is not None:
@@ -371,6 +413,10 @@ def main() -> None:
                     "ratio_to_pgbench": spread([r["ratio_to_pgbench"] for r in runs]),
                     "p99_ms": spread([r["p99_ms"] for r in runs]),
                     "api_cpu_ms_per_request": spread([r["api_cpu_ms_per_request"] for r in runs]),
+                    "cpu_ms_per_request_median": {
+                        name: statistics.median(r["cpu_ms_per_request"][name] for r in runs)
+                        for name in runs[0]["cpu_ms_per_request"]
+                    },
                     "rss_mb_max": max(max(r["rss_mb"]) for r in runs),
                 }
         finally:
