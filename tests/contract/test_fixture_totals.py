@@ -12,7 +12,7 @@ import attrs
 import sqlalchemy as sa
 
 from goat_adapters.sql import tables as t
-from goat_core.model import FixtureStage, MatchState
+from goat_core.model import ENDED_STATUSES, NOT_STARTED_STATUSES, FixtureStage, MatchState
 from goat_core.ports import FixtureQuery
 from tests.contract.builders import KICKOFF, NOW, add_fixtures, fixture
 from tests.contract.conftest import Backend
@@ -91,3 +91,48 @@ def test_a_filtered_page_counts_what_it_filters(backend: Backend) -> None:
     assert ([f.id for f in first], total) == ([1, 2, 3], 7)
     assert (beyond, beyond_total) == ([], 7)
     assert (none, none_total) == ([], 0)
+
+
+def test_every_status_counts_at_its_stage(backend: Backend) -> None:
+    """One fixture per status the model names, all past kick-off but one: the totals are
+    the model's own split (the trigger's status lists are the model's)."""
+    past = NOW - timedelta(hours=3)
+    statuses = sorted(NOT_STARTED_STATUSES | ENDED_STATUSES | {"1H", "HT", "2H", "PST"})
+    stored = [fixture(i, status=s, kickoff=past) for i, s in enumerate(statuses, start=1)]
+    add_fixtures(backend, *stored, fixture(99, kickoff=KICKOFF))
+    ended = len(ENDED_STATUSES)
+    assert totals(backend) == {
+        None: len(stored) + 1,
+        FixtureStage.UPCOMING: 1,
+        FixtureStage.LIVE: len(stored) - ended,
+        FixtureStage.FINISHED: ended,
+    }
+    with backend.uow() as uow:  # every one of them ends
+        for f in stored:
+            uow.fixtures.apply_result(MatchState(f.id, "FT", "Match Finished", 90, 0, 0), NOW)
+        uow.commit()
+    assert totals(backend)[FixtureStage.FINISHED] == len(stored)
+
+
+def test_filtered_live_and_finished_pages_count_their_rows(backend: Backend) -> None:
+    """A team filter with a stage reads the rest (latest first); a later page of it."""
+    add_fixtures(
+        backend,
+        fixture(1, status="1H", kickoff=NOW - timedelta(hours=1)),
+        fixture(2, status="2H", kickoff=NOW - timedelta(hours=2)),
+        fixture(3, status="FT", kickoff=NOW - timedelta(days=1)),
+        fixture(4, status="1H", kickoff=NOW - timedelta(hours=1), home="Nobody"),
+        fixture(5, kickoff=KICKOFF),
+    )
+
+    def page(stage: FixtureStage, number: int) -> tuple[list[int], int]:
+        with backend.uow() as uow:
+            found, total = uow.fixtures.page(
+                FixtureQuery(now=NOW, stage=stage, home="arsenal", page=number, count=1)
+            )
+        return [f.id for f in found], total
+
+    assert page(FixtureStage.LIVE, 1) == ([1], 2)
+    assert page(FixtureStage.LIVE, 2) == ([2], 2)
+    assert page(FixtureStage.LIVE, 3) == ([], 2)
+    assert page(FixtureStage.FINISHED, 1) == ([3], 1)

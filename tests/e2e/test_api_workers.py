@@ -48,13 +48,13 @@ def _children(pid: int) -> list[int]:
 def _sockets(pid: int) -> set[str]:
     """The inodes of the process's sockets."""
     inodes = set()
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
             target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:  # the process (or that descriptor) ended meanwhile
+        pass
     return inodes
 
 

@@ -86,3 +86,4 @@ def test_partial_indexes_name_the_models_statuses() -> None:
 
     assert listed("ix_fixtures_upcoming") == NOT_STARTED_STATUSES
     assert listed("ix_fixtures_open") == ENDED_STATUSES
+    assert listed("ix_fixtures_ended") == ENDED_STATUSES

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from goat_adapters.memory.outboxes import MemoryOutbox
 from goat_core.errors import Unavailable
 from goat_core.model import Outcome
 from goat_core.wire import TOPIC_REQUESTS
@@ -89,3 +90,24 @@ def test_relay_respects_the_batch_size(world: World) -> None:
     assert world.exchange.relay_outbox(world.broker, batch=2) == 2
 
     assert _ids(world.broker.published) == request_ids[:2]
+
+
+def test_the_publishers_failure_is_raised_when_marking_fails_too(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The broker fails midway and the database fails to mark what went out: the broker's
+    error is the one raised, and what went out goes out again (at least once)."""
+    request_ids = _buy_three(world)
+    flaky = _FlakyBroker(ok=1)
+
+    def database_down(self: object, ids: object) -> None:
+        raise Unavailable("database went away")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(MemoryOutbox, "mark_sent", database_down)
+        with pytest.raises(Unavailable, match="broker went away"):
+            world.exchange.relay_outbox(flaky)
+    flaky.ok = 10
+    world.exchange.relay_outbox(flaky)
+
+    assert _ids(flaky.published) == [request_ids[0], *request_ids]

@@ -86,7 +86,7 @@ def make_engine(
     *,
     lock_timeout_ms: int = 2000,
     pool_size: int = 20,
-    max_overflow: int = 12,
+    max_overflow: int = 0,
     echo: bool = False,
 ) -> Engine:
     """A configured engine for ``url``; nothing connects until it is used.
@@ -96,10 +96,11 @@ def make_engine(
     starts with ``BEGIN IMMEDIATE``: it takes the write lock up front, so two threads can
     never both read a value and then write from it.
 
-    The pool keeps up to ``pool_size`` connections open between uses: a connection
-    opened and closed per request (the overflow) costs PostgreSQL a new process and loses
-    the statements prepared on it. 20 covers the 16 clients a busy API process serves at
-    once; ``pool_size + max_overflow`` (32) is the API's handler threads.
+    The pool keeps up to ``pool_size`` connections open between uses, and by default
+    opens no more: a connection opened and closed per request (an overflow) costs
+    PostgreSQL a new process and loses the statements prepared on it. 20 serve the 16
+    clients a busy API process answers at once (a purchase waiting for its lot holds
+    none); a 21st caller waits for one. Each process holds at most 20, as before.
     """
     target = database_url(url)
     if target.get_backend_name() == "postgresql":
@@ -180,7 +181,7 @@ class SqlDatabase:
         *,
         lock_timeout_ms: int = 2000,
         pool_size: int = 20,
-        max_overflow: int = 12,
+        max_overflow: int = 0,
         echo: bool = False,
     ) -> None:
         self.url = url

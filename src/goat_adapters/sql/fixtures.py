@@ -176,6 +176,9 @@ _MEMO_SIZE = 4096
 _memo: dict[tuple[Any, ...], Fixture] = {}
 
 
+_COLUMNS = len(t.fixtures.columns)
+
+
 def _fixture(row: Any) -> Fixture:
     """The fixture a full ``fixtures`` row describes; the same object for an equal row.
 
@@ -185,7 +188,7 @@ def _fixture(row: Any) -> Fixture:
     that it can reuse what it made of it. At most ``_MEMO_SIZE`` rows are kept (then it
     starts over); concurrent readers only ever add equal values.
     """
-    key = tuple(row)
+    key = tuple(row)[:_COLUMNS]  # a filtered page's rows also carry their count
     found = _memo.get(key)
     if found is None:
         if len(_memo) >= _MEMO_SIZE:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from goat_core.errors import GoatError
 from goat_core.ports import BrokerPublisher, JobQueue, UnitOfWorkFactory
 
 __all__ = ["relay_jobs", "relay_outbox"]
@@ -28,13 +29,22 @@ def relay_outbox(uow: UnitOfWorkFactory, publisher: BrokerPublisher, batch: int 
         for message in messages:
             publisher.publish(message.topic, message.payload)
             sent.append(message.id)
-    finally:
-        if sent:
-            with uow() as unit:
-                unit.outbox.mark_sent(sent)
-                unit.commit()
-            log.info("published %d outbox messages", len(sent))
+    except Exception:
+        try:
+            _mark_sent(uow, sent)
+        except GoatError as error:  # the failure that stopped the batch is the one to raise
+            log.warning("could not mark %d published messages sent: %s", len(sent), error)
+        raise
+    _mark_sent(uow, sent)
     return len(sent)
+
+
+def _mark_sent(uow: UnitOfWorkFactory, ids: list[int]) -> None:
+    if ids:
+        with uow() as unit:
+            unit.outbox.mark_sent(ids)
+            unit.commit()
+        log.info("published %d outbox messages", len(ids))
 
 
 def relay_jobs(uow: UnitOfWorkFactory, queue: JobQueue, batch: int = 500) -> int:

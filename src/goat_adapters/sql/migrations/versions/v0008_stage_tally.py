@@ -1,5 +1,4 @@
-"""``fixture_tally`` also counts the fixtures not started and those not ended; an index
-of the ended fixtures, latest first.
+"""The fixture tally counts the fixtures not started and not ended; ended ones indexed.
 
 A page of fixtures needs three numbers: how many are stored, how many are upcoming, how
 many are not ended. Counting the upcoming ones read every entry of
@@ -78,10 +77,16 @@ def upgrade() -> None:
         END $$
         """
     )
-    # the INSERT OR DELETE trigger of 0006 calls the function above; a changed status too
+    # The INSERT OR DELETE trigger of 0006 calls the function above; so does a status
+    # change that starts or ends a fixture (1H -> HT moves no count: it locks nothing).
+    # The tally row is locked until commit by whoever started or ended a fixture: two
+    # listeners doing so at once may deadlock (PostgreSQL aborts one; its lot is retried).
     op.execute(
         "CREATE TRIGGER goat_fixture_status AFTER UPDATE OF status ON fixtures FOR EACH ROW"
-        " WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION goat_fixture_tally()"
+        " WHEN ((OLD.status IN ('NS', 'TBD')) IS DISTINCT FROM (NEW.status IN ('NS', 'TBD'))"
+        " OR (OLD.status IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO'))"
+        " IS DISTINCT FROM (NEW.status IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO')))"
+        " EXECUTE FUNCTION goat_fixture_tally()"
     )
     op.execute(
         "UPDATE fixture_tally SET"
