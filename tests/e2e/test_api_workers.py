@@ -110,11 +110,15 @@ def test_a_dead_process_is_replaced_and_all_stop_together(
     supervisor.send_signal(signal.SIGTERM)
     assert supervisor.wait(30) == 0
     for pid in serving:
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid)
+        assert _ended(pid)
 
 
-def _state(pid: int) -> str:
-    return Path(f"/proc/{pid}/status").read_text().split("State:")[1].splitlines()[0]
+def _ended(pid: int) -> bool:
+    """Whether the process is gone (or a zombie its new parent has not reaped yet)."""
+    try:
+        return "zombie" in Path(f"/proc/{pid}/status").read_text().split("State:")[1]
+    except FileNotFoundError:
+        return True
 
 
 def test_a_taken_port_is_refused_in_one_line(tmp_path: Path, sqlite_url: str) -> None:
@@ -131,3 +135,14 @@ def test_a_taken_port_is_refused_in_one_line(tmp_path: Path, sqlite_url: str) ->
     assert done.returncode == 1
     [line] = done.stderr.strip().splitlines()
     assert line.startswith(f"goat: cannot listen on 127.0.0.1:{port}")
+
+
+def test_the_processes_end_with_a_killed_supervisor(
+    workers: tuple[subprocess.Popen[bytes], int],
+) -> None:
+    """SIGKILL leaves the supervisor no time to stop them: they stop by themselves."""
+    supervisor, port = workers
+    serving = _serving(supervisor.pid, port)
+    supervisor.kill()
+    supervisor.wait(10)
+    wait_until(lambda: all(_ended(pid) for pid in serving), timeout=30, what="their end")
