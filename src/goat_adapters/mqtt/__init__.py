@@ -12,27 +12,27 @@ what it hears), for the course simulator.
 Neither counts nor schedules anything itself: they report what happens through small
 callbacks (``on_count``, ``on_connected``, ``on_published``), and the app decides what to
 do with it (the counters live in ``goat_app.broker``, the relay loop in ``goat_app.relay``).
-No paho error escapes: the publisher raises ``goat_core.errors.Unavailable``.
+No paho error escapes: the publisher raises ``goat_core.errors.Unavailable``. The broker's
+address and the making of a client are in ``client.py``, the peer in ``peer.py``.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import attrs
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.enums import MQTTErrorCode
 
+from goat_adapters.mqtt.client import BrokerAddress, failed, new_client
+from goat_adapters.mqtt.peer import PahoPeer
 from goat_adapters.mqtt.watch import ConnectionWatch
-from goat_core.errors import Busy, InvalidInput, Unavailable
+from goat_core.errors import Busy, Unavailable
 from goat_core.wire import TOPICS
 
 __all__ = [
@@ -74,61 +74,6 @@ POISON_ATTEMPTS = 5
 """Tries of a message that fails with an unexpected error before it is set aside."""
 
 
-@attrs.frozen
-class BrokerAddress:
-    """Where the broker is, from ``GOAT_MQTT_URL`` (``mqtt://user:pass@host:port``)."""
-
-    host: str = "127.0.0.1"
-    port: int = 1883
-    username: str | None = None
-    password: str | None = attrs.field(default=None, repr=False)
-
-    @classmethod
-    def from_url(cls, url: str) -> BrokerAddress:
-        """Parse ``mqtt://`` or ``tcp://`` URLs; the port defaults to 1883."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-            raise InvalidInput("mqtt_url", "must look like mqtt://user:pass@host:port")
-        try:
-            port = parts.port or 1883
-        except ValueError:
-            raise InvalidInput("mqtt_url", "the port must be a number") from None
-        return cls(
-            host=parts.hostname,
-            port=port,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-        )
-
-    @property
-    def url(self) -> str:
-        """The address as a URL, without the password."""
-        user = f"{self.username}@" if self.username else ""
-        return f"mqtt://{user}{self.host}:{self.port}"
-
-
-def _client(
-    address: BrokerAddress, client_id: str, clean_session: bool, *, manual_ack: bool = False
-) -> mqtt.Client:
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        clean_session=clean_session,
-        protocol=mqtt.MQTTv311,
-        manual_ack=manual_ack,
-    )
-    if address.username:
-        client.username_pw_set(address.username, address.password)
-    client.reconnect_delay_set(min_delay=1, max_delay=10)
-    return client
-
-
-def _failed(reason_code: ReasonCode | int) -> bool:
-    if isinstance(reason_code, ReasonCode):
-        return bool(reason_code.is_failure)
-    return reason_code != 0
-
-
 class PahoBrokerPublisher:
     """``BrokerPublisher`` over paho: QoS 1, returns once the broker acknowledged.
 
@@ -150,7 +95,7 @@ class PahoBrokerPublisher:
         self._on_published = on_published
         self._on_connected = on_connected or _ignore_connected
         # a clean session: what is not acknowledged stays in the outbox, not in paho
-        self._client = _client(address, client_id, clean_session=True)
+        self._client = new_client(address, client_id, clean_session=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self.watch = ConnectionWatch("publisher", address.url, client_id)
@@ -196,7 +141,7 @@ class PahoBrokerPublisher:
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
     ) -> None:
-        if _failed(reason_code):
+        if failed(reason_code):
             self.watch.refused(reason_code)
             return
         self.watch.connected()
@@ -274,7 +219,7 @@ class PahoListener:
         self._on_connected = on_connected or _ignore_connected
         self._queue: queue.Queue[_Received] = queue.Queue()
         # acknowledged only once applied, in either kind of session
-        self._client = _client(address, client_id, clean_session=not persistent, manual_ack=True)
+        self._client = new_client(address, client_id, clean_session=not persistent, manual_ack=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
@@ -312,7 +257,7 @@ class PahoListener:
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
     ) -> None:
-        if _failed(reason_code):
+        if failed(reason_code):
             self.watch.refused(reason_code)
             return
         self.watch.connected()
@@ -333,7 +278,7 @@ class PahoListener:
     def _on_subscribe(
         self, client: mqtt.Client, userdata: Any, mid: int, reason_codes: Any, properties: Any
     ) -> None:
-        refused = [code for code in reason_codes if _failed(code)]
+        refused = [code for code in reason_codes if failed(code)]
         if refused:
             # connected but deaf: do not report ready; the next connect subscribes again
             log.error("listener: broker %s refused the subscription: %s", self.address.url, refused)
@@ -425,82 +370,3 @@ class PahoListener:
         result = self._client.ack(item.mid, item.qos)
         if result != MQTTErrorCode.MQTT_ERR_SUCCESS:
             log.debug("ack of %d not sent: %s", item.mid, result)
-
-
-class PahoPeer:
-    """A plain participant of the broker: publishes at QoS 1 without waiting for the
-    acknowledgement, and hands what it hears on ``topics`` to ``on_message(topic, payload)``.
-    The course simulator talks through it.
-
-    What is published while not connected waits here (at most ``keep`` messages, oldest
-    dropped first) and goes out once connected: handing it to paho before its CONNECT is
-    on the wire could put a PUBLISH first, which a broker answers by hanging up.
-    """
-
-    def __init__(
-        self,
-        address: BrokerAddress,
-        client_id: str,
-        *,
-        topics: Sequence[str] = (),
-        on_message: Callable[[str, bytes], None] | None = None,
-        keep: int = 10_000,
-    ) -> None:
-        self.address = address
-        self.topics = tuple(topics)
-        self.on_message = on_message
-        self._client = _client(address, client_id, clean_session=True)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
-        self._lock = threading.Lock()
-        self._connected = False
-        self._waiting: collections.deque[tuple[str, str]] = collections.deque(maxlen=keep)
-        self._started = False
-
-    def start(self) -> PahoPeer:
-        """Connect in the background (idempotent)."""
-        if not self._started:
-            self._started = True
-            self._client.connect_async(self.address.host, self.address.port, keepalive=30)
-            self._client.loop_start()
-        return self
-
-    def publish(self, topic: str, payload: str) -> None:
-        """Send a QoS 1 message now, or once connected."""
-        with self._lock:
-            if not self._connected:
-                self._waiting.append((topic, payload))
-                return
-            self._client.publish(topic, payload.encode(), qos=1)
-
-    def stop(self) -> None:
-        """Disconnect and stop the network thread."""
-        if self._started:
-            self._started = False
-            self._client.disconnect()
-            self._client.loop_stop()
-
-    def _on_connect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
-    ) -> None:
-        if _failed(reason_code):
-            log.warning("peer: broker %s refused: %s", self.address.url, reason_code)
-            return
-        if self.topics:
-            client.subscribe([(topic, 1) for topic in self.topics])
-        with self._lock:  # held while flushing, so that what waited goes out first
-            self._connected = True
-            while self._waiting:
-                topic, payload = self._waiting.popleft()
-                client.publish(topic, payload.encode(), qos=1)
-
-    def _on_disconnect(
-        self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any
-    ) -> None:
-        with self._lock:
-            self._connected = False
-
-    def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        if self.on_message is not None:
-            self.on_message(message.topic, bytes(message.payload))
