@@ -293,28 +293,35 @@ class Listener:
             self.process.wait()
 
 
+def run_pgbench(
+    server: PostgresServer, database: str, script: str, clients: int, seconds: float, jobs: int = 2
+) -> float:
+    """Transactions per second of pgbench running ``script`` (prepared) on ``database``."""
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as file:
+        file.write(script)
+    try:
+        result = server.run(
+            "pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(jobs),
+            "-T", str(max(1, round(seconds))), "-f", file.name, database,
+        )  # fmt: skip
+    finally:
+        Path(file.name).unlink()
+    match = re.search(r"tps = ([\d.]+)", result.stdout)
+    if match is None:
+        raise RuntimeError(f"pgbench said: {result.stdout}{result.stderr}")
+    return float(match.group(1))
+
+
 def pgbench(server: PostgresServer, clients: int, seconds: float) -> float:
     """Transactions per second of pgbench updating one hot row."""
-    url = server.create_database()
-    name = url.rsplit("/", 1)[1]
+    name = server.create_database().rsplit("/", 1)[1]
     server.run(
         "psql", "-q", "-d", name, "-c",
         "CREATE TABLE hot (id int PRIMARY KEY, available int NOT NULL);"
         "INSERT INTO hot VALUES (1, 1000000000);",
     )  # fmt: skip
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        script.write("UPDATE hot SET available = available - 1 WHERE id = 1 AND available >= 1;\n")
-    try:
-        result = server.run(
-            "pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
-            "-T", str(max(1, round(seconds))), "-f", script.name, name,
-        )  # fmt: skip
-    finally:
-        Path(script.name).unlink()
-    match = re.search(r"tps = ([\d.]+)", result.stdout)
-    if match is None:
-        raise RuntimeError(f"pgbench said: {result.stdout}{result.stderr}")
-    return float(match.group(1))
+    update = "UPDATE hot SET available = available - 1 WHERE id = 1 AND available >= 1;\n"
+    return run_pgbench(server, name, update, clients, seconds)
 
 
 def fixture(fixture_id: int, kickoff: datetime) -> Fixture:

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -38,7 +37,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
 import sqlalchemy as sa
-from benchmarks.api import Api, http_request
+from benchmarks.api import Api, http_request, run_pgbench
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from tests.servers.postgres import PostgresServer, find_binaries
@@ -165,20 +164,8 @@ def explain(connection: Connection, buyer: str) -> dict[str, Any]:
 
 def pgbench_select(server: PostgresServer, url: str, clients: int, seconds: float) -> float:
     """pgbench's primary-key read of one fixture row, the floor of one round trip."""
-    name = url.rsplit("/", 1)[1]
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        script.write("\\set id random(1, 100000)\nSELECT * FROM fixtures WHERE id = :id;\n")
-    try:
-        result = server.run(
-            "pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
-            "-T", str(max(1, round(seconds))), "-f", script.name, name,
-        )  # fmt: skip
-    finally:
-        Path(script.name).unlink()
-    match = re.search(r"tps = ([\d.]+)", result.stdout)
-    if match is None:
-        raise RuntimeError(f"pgbench said: {result.stdout}{result.stderr}")
-    return round(float(match.group(1)), 1)
+    select = "\\set id random(1, 100000)\nSELECT * FROM fixtures WHERE id = :id;\n"
+    return round(run_pgbench(server, url.rsplit("/", 1)[1], select, clients, seconds), 1)
 
 
 def main() -> None:

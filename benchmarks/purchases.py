@@ -21,11 +21,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -37,6 +35,7 @@ import attrs
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+from benchmarks.api import run_pgbench
 from tests.servers.postgres import PostgresServer, find_binaries
 
 from goat_adapters.memory import InMemoryJobQueue, InMemoryPaymentGateway, ManualClock
@@ -140,34 +139,11 @@ class Bench:
             "CREATE TABLE bench_rows (id int PRIMARY KEY, available int NOT NULL);"
             f"INSERT INTO bench_rows SELECT g, 1000000000 FROM generate_series(1, {rows}) g;",
         )
-        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-            script.write(
-                f"\\set id random(1, {rows})\n"
-                "UPDATE bench_rows SET available = available - 1"
-                " WHERE id = :id AND available >= 1;\n"
-            )
-        try:
-            result = self.server.run(
-                "pgbench",
-                "-n",
-                "-M",
-                "prepared",
-                "-c",
-                str(clients),
-                "-j",
-                str(min(clients, 4)),
-                "-T",
-                str(max(1, round(self.seconds))),
-                "-f",
-                script.name,
-                name,
-            )
-        finally:
-            Path(script.name).unlink()
-        match = re.search(r"tps = ([\d.]+)", result.stdout)
-        if match is None:
-            raise RuntimeError(f"pgbench said: {result.stdout}{result.stderr}")
-        return float(match.group(1))
+        update = (
+            f"\\set id random(1, {rows})\n"
+            "UPDATE bench_rows SET available = available - 1 WHERE id = :id AND available >= 1;\n"
+        )
+        return run_pgbench(self.server, name, update, clients, self.seconds, min(clients, 4))
 
     def ingest(self, runs: int = 15) -> dict[str, float]:
         """Milliseconds to receive one fixtures/info message of 100 fixtures with odds."""
