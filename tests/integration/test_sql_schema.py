@@ -87,3 +87,29 @@ def test_partial_indexes_name_the_models_statuses() -> None:
     assert listed("ix_fixtures_upcoming") == NOT_STARTED_STATUSES
     assert listed("ix_fixtures_open") == ENDED_STATUSES
     assert listed("ix_fixtures_ended") == ENDED_STATUSES
+
+
+@pytest.mark.integration
+def test_upgrading_to_0009_counts_the_purchases_already_stored(empty_database_url: str) -> None:
+    """Each user's count of purchases starts from those stored before the migration."""
+    upgrade(empty_database_url, "0008")
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("INSERT INTO users (id, wallet) VALUES ('alice', 0)"))
+            connection.execute(
+                sa.text(
+                    "INSERT INTO purchases (request_id, group_id, fixture_id, league_name,"
+                    " round, date, result, quantity, reserved, wallet, created_at, status,"
+                    " deposit_token, seller, user_id)"
+                    " SELECT 'r' || n, '15', 1, 'L', 'R', '2024-10-05', 'home', 1, 1, true,"
+                    " now(), 'pending', '', 0, (ARRAY['alice', 'bob', NULL])[1 + n % 3]"
+                    " FROM generate_series(1, 7) AS n"
+                )
+            )
+        upgrade(empty_database_url)
+        with engine.connect() as connection:
+            counts = connection.execute(sa.text("SELECT id, purchases FROM users ORDER BY id"))
+            assert [tuple(row) for row in counts] == [("alice", 2), ("bob", 3)]
+    finally:
+        engine.dispose()

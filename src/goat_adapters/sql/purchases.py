@@ -102,6 +102,13 @@ def _user_page(one_user: bool, by_status: bool) -> tuple[Statement, Statement]:
     return Statement(counted), Statement(listed)
 
 
+_USER_TOTAL = Statement(
+    sa.select(t.users.c.purchases).where(t.users.c.id == sa.bindparam("user_id")),
+    writes=False,
+)
+"""A user's purchases, kept by a trigger on PostgreSQL (migration 0009)."""
+
+
 def purchase_values(p: Purchase) -> dict[str, Any]:
     return {
         "request_id": p.request_id,
@@ -232,7 +239,8 @@ class SqlPurchaseRepository:
         """A user's purchases newest first (every user's if ``user_id`` is None), and the total.
 
         Prepared once per shape (a user or all; a status or not): the index on (user_id,
-        created_at, request_id) serves the count and the page.
+        created_at, request_id) serves the count and the page. On PostgreSQL a user's
+        total of every status is read from their row, not counted.
         """
         counted, listed = _user_page(user_id is not None, status is not None)
         values: dict[str, Any] = {}
@@ -240,7 +248,11 @@ class SqlPurchaseRepository:
             values["user_id"] = user_id
         if status is not None:
             values["status"] = status.value
-        total = int(self._tx.run(counted, values).rows[0].n)
+        if user_id is not None and status is None and self._tx.dialect == "postgresql":
+            stored = self._tx.run(_USER_TOTAL, values).rows
+            total = int(stored[0].purchases) if stored else 0
+        else:
+            total = int(self._tx.run(counted, values).rows[0].n)
         limits = {"limit": count, "offset": max(0, (page - 1) * count)}
         rows = self._tx.run(listed, {**values, **limits}).rows
         return [_purchase(row) for row in rows], total

@@ -149,6 +149,8 @@ users = Table(
     Column("email", String(320)),
     Column("name", String(200)),
     Column("wallet", BigInteger, nullable=False),
+    # how many purchases the user has, kept by a trigger on PostgreSQL (migration 0009)
+    Column("purchases", BigInteger, nullable=False, server_default="0"),
     CheckConstraint("wallet >= 0", name="wallet_not_negative"),
 )
 

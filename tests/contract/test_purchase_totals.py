@@ -1,0 +1,57 @@
+"""A user's total of purchases follows every way a purchase is stored, on every backend.
+
+PostgreSQL answers it from ``users.purchases`` (kept by a trigger, migration 0009), the
+others count: each total is checked against the purchases after each change.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from goat_core.errors import NotEnoughBonds
+from goat_core.model import LedgerKind
+from tests.contract.builders import NOW, add_fixtures, add_purchases, fixture, purchase
+from tests.contract.conftest import Backend
+from tests.contract.test_sale_ledger import record, sale
+
+USERS = ("alice", "bob", "carol")
+
+
+def totals(backend: Backend) -> dict[str, int]:
+    with backend.uow() as uow:
+        return {user: uow.purchases.page_for_user(user, None, 1, 1)[1] for user in USERS}
+
+
+def test_totals_follow_lots_single_purchases_and_peers(backend: Backend) -> None:
+    add_fixtures(backend, fixture(1), fixture(2), bonds=40)
+    with backend.uow() as uow:
+        uow.wallets.credit("alice", 10_000, LedgerKind.TOP_UP, None, NOW)
+        uow.commit()
+    assert totals(backend) == {"alice": 0, "bob": 0, "carol": 0}  # bob and carol unknown
+
+    # a lot: two of alice's (wallet) and one of bob's (Webpay, no user row yet)
+    record(backend, sale("r1"), sale("r2"), sale("r3", user_id="bob", by_wallet=False))
+    assert totals(backend) == {"alice": 2, "bob": 1, "carol": 0}
+
+    # one at a time (a group's bond, a repeat changes nothing) and other groups' purchases
+    add_purchases(backend, purchase("r4", user_id="carol"))
+    with backend.uow() as uow:
+        assert not uow.purchases.add(purchase("r4", user_id="carol"))
+        peers = [purchase(f"peer{i}", user_id=None, group_id="6") for i in range(3)]
+        assert uow.purchases.add_many([*peers, purchase("r5", user_id="alice")]) == {
+            "peer0", "peer1", "peer2", "r5"
+        }  # fmt: skip
+        uow.commit()
+    assert totals(backend) == {"alice": 3, "bob": 1, "carol": 1}
+
+
+def test_a_lot_rolled_back_leaves_the_totals(backend: Backend) -> None:
+    add_fixtures(backend, fixture(1), bonds=4)
+    record(backend, sale("r1", by_wallet=False))
+    with pytest.raises(NotEnoughBonds):  # 2 + 4 of 4 bonds: the lot falls short, all of it
+        record(
+            backend,
+            sale("r2", by_wallet=False),
+            sale("r3", user_id="bob", quantity=4, by_wallet=False),
+        )
+    assert totals(backend) == {"alice": 1, "bob": 0, "carol": 0}
