@@ -219,6 +219,9 @@ class PurchaseRepository(Protocol):
         """``lock`` each of ``request_ids`` (in a fixed order, so that two callers never
         deadlock); answer those that have a purchase."""
 
+    def known(self, request_ids: Collection[str]) -> set[str]:
+        """Those of ``request_ids`` that have a purchase (no lock taken)."""
+
     def add(self, purchase: Purchase) -> bool:
         """Insert the purchase; False (and no change) if its request_id is already known."""
 

@@ -228,6 +228,22 @@ def test_filters_match_team_names_in_any_case_and_the_date(backend: Backend) -> 
     assert ids(home="chelsea", date=date(2024, 10, 5)) == []
 
 
+def test_a_team_renamed_is_found_by_its_new_name(backend: Backend) -> None:
+    """fixtures/info renaming a team of a stored fixture: the filters follow the name."""
+    add_fixtures(backend, fixture(1, home="Wolves", away="Spurs"))
+    add_fixtures(backend, fixture(1, home="Wolverhampton", away="Tottenham"))
+
+    def ids(**query: object) -> list[int]:
+        with backend.uow() as uow:
+            found, total = uow.fixtures.page(FixtureQuery(now=NOW, **query))  # type: ignore[arg-type]
+        assert total == len(found)
+        return [f.id for f in found]
+
+    assert ids(home="hampton") == [1]
+    assert ids(away="tottenham") == [1]
+    assert ids(away="spurs") == []
+
+
 def test_filtered_pages_hide_started_fixtures(backend: Backend) -> None:
     """With a filter, fixtures that kicked off or left "not started" are left out."""
     add_fixtures(

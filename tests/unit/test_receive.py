@@ -96,12 +96,30 @@ def test_our_own_echo_changes_nothing(world: World) -> None:
     assert world.snapshot() == before
 
 
-def test_unknown_request_claiming_our_group_changes_nothing(world: World) -> None:
-    """A request in our group's name that we never made reserves nothing."""
+def test_our_own_echo_is_not_remembered(world: World) -> None:
+    """Our echo is looked up, not remembered: each delivery answers "ignored", never
+    "duplicate", alone or in a lot beside another group's request."""
+    world.fund(USER, 1000)
+    world.buy(USER, 1, Outcome.HOME, 1)
+    (message,) = world.store.outbox_messages()
+    peer = json.dumps(request_payload("peer-1", quantity=3))
+
+    assert world.exchange.receive(TOPIC_REQUESTS, message.payload) == Handled.IGNORED
+    assert world.exchange.receive_many(
+        [(TOPIC_REQUESTS, message.payload), (TOPIC_REQUESTS, peer)]
+    ) == [Handled.IGNORED, Handled.APPLIED]
+    assert world.available(1) == 36
+
+
+def test_unknown_request_claiming_our_group_changes_nothing(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A request in our group's name that we never made reserves nothing, with a warning."""
     assert world.peer_request("forged", group_id="15", quantity=4) == Handled.IGNORED
 
     assert world.store.purchases() == []
     assert world.available(1) == 40
+    assert "request forged claims our group but is not ours" in caplog.text
 
 
 def test_request_for_unknown_fixture_is_parked_not_malformed(world: World) -> None:

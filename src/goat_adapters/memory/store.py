@@ -310,6 +310,9 @@ class _Purchases(MemoryGiveBacks):
     def lock_many(self, request_ids: Collection[str]) -> set[str]:
         return {rid for rid in request_ids if rid in self.s.purchases}
 
+    def known(self, request_ids: Collection[str]) -> set[str]:
+        return {rid for rid in request_ids if rid in self.s.purchases}
+
     def add(self, purchase: Purchase) -> bool:
         if purchase.request_id in self.s.purchases:
             return False

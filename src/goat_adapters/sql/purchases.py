@@ -196,6 +196,12 @@ class SqlPurchaseRepository:
         if not request_ids:
             return set()
         advisory_locks(self._tx, request_ids)
+        return self.known(request_ids)
+
+    def known(self, request_ids: Collection[str]) -> set[str]:
+        """Those of ``request_ids`` that have a purchase: one statement."""
+        if not request_ids:
+            return set()
         return {row.request_id for row in self._tx.run(_KNOWN, {"ids": list(request_ids)}).rows}
 
     def add(self, purchase: Purchase) -> bool:
@@ -239,8 +245,8 @@ class SqlPurchaseRepository:
         """A user's purchases newest first (every user's if ``user_id`` is None), and the total.
 
         Prepared once per shape (a user or all; a status or not): the index on (user_id,
-        created_at, request_id) serves the count and the page. On PostgreSQL a user's
-        total of every status is read from their row, not counted.
+        created_at, request_id) serves the count and the page. On PostgreSQL a registered
+        user's total of every status is read from their row (migration 0009), not counted.
         """
         counted, listed = _user_page(user_id is not None, status is not None)
         values: dict[str, Any] = {}
@@ -248,11 +254,11 @@ class SqlPurchaseRepository:
             values["user_id"] = user_id
         if status is not None:
             values["status"] = status.value
+        stored = []
         if user_id is not None and status is None and self._tx.dialect == "postgresql":
             stored = self._tx.run(_USER_TOTAL, values).rows
-            total = int(stored[0].purchases) if stored else 0
-        else:
-            total = int(self._tx.run(counted, values).rows[0].n)
+        # counted on SQLite, with a status, for everyone, or for a user never registered
+        total = int(stored[0].purchases if stored else self._tx.run(counted, values).rows[0].n)
         limits = {"limit": count, "offset": max(0, (page - 1) * count)}
         rows = self._tx.run(listed, {**values, **limits}).rows
         return [_purchase(row) for row in rows], total

@@ -123,6 +123,21 @@ Index(
     sqlite_where=text("status NOT IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO')"),
 )
 Index("ix_fixtures_latest", fixtures.c.kickoff.desc(), fixtures.c.id)
+# a team filter's upcoming fixtures, by the names in team_names it matched (0010)
+Index(
+    "ix_fixtures_home_upcoming",
+    fixtures.c.home_search,
+    fixtures.c.kickoff,
+    postgresql_where=text("status IN ('NS', 'TBD')"),
+    sqlite_where=text("status IN ('NS', 'TBD')"),
+)
+Index(
+    "ix_fixtures_away_upcoming",
+    fixtures.c.away_search,
+    fixtures.c.kickoff,
+    postgresql_where=text("status IN ('NS', 'TBD')"),
+    sqlite_where=text("status IN ('NS', 'TBD')"),
+)
 Index(
     "ix_fixtures_ended",
     fixtures.c.kickoff.desc(),
@@ -130,6 +145,10 @@ Index(
     postgresql_where=text("status IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO')"),
     sqlite_where=text("status IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO')"),
 )
+
+# every team name stored (fixtures' home_search and away_search), kept by triggers
+# (migration 0010): a team filter matches its text against these few names
+team_names = Table("team_names", metadata, Column("search", String(200), primary_key=True))
 
 # how many fixtures are stored, not started (NS, TBD) and not ended (one row, id 1):
 # kept by triggers on PostgreSQL (migrations 0006, 0008)

@@ -168,19 +168,23 @@ class MessageInbox:
     def _receive(
         self, uow: UnitOfWork, topic: str, text: str
     ) -> tuple[Handled, ValidationMessage | None]:
+        request = parse_request(text) if topic == TOPIC_REQUESTS else None
+        if request is not None and request.group_id == self._context.rules.group_id:
+            self._our_echoes(uow, [request])
+            return Handled.IGNORED, None
         key = f"{topic}:{hashlib.sha256(text.encode()).hexdigest()}"
         if not uow.inbox.remember(key):
             return Handled.DUPLICATE, None
         rules, now = self._context.rules, self._context.clock.now()
         changed = True
         validation = None
-        if topic == TOPIC_INFO:
+        if request is not None:
+            changed = self._record_request(uow, request, text)
+        elif topic == TOPIC_INFO:
             fixtures = parse_fixtures(text)
             uow.parked_requests.lock()  # before the fixtures: see ``ParkedRequests.lock``
             uow.fixtures.upsert_many(fixtures, rules.bonds_per_fixture, now)
             self._apply_parked(uow, now)
-        elif topic == TOPIC_REQUESTS:
-            changed = self._record_request(uow, parse_request(text), text)
         elif topic == TOPIC_VALIDATION:
             validation = parse_validation(text)
             changed = apply_validation(uow, validation, rules, now)
@@ -194,6 +198,17 @@ class MessageInbox:
             raise MalformedMessage("topic", f"{topic!r} is not a topic goat reads")
         return (Handled.APPLIED if changed else Handled.IGNORED), validation
 
+    def _our_echoes(self, uow: UnitOfWork, messages: Sequence[RequestMessage]) -> None:
+        """Our own purchases coming back from the broker: nothing to apply, nothing to
+        remember (they are stored before they are announced). One that is not ours
+        claims our group: it is ignored, with a warning."""
+        if not messages:
+            return
+        known = uow.purchases.known({message.request_id for message in messages})
+        for message in messages:
+            if message.request_id not in known:
+                log.warning("request %s claims our group but is not ours", message.request_id)
+
     def _record_request(
         self,
         uow: UnitOfWork,
@@ -201,14 +216,11 @@ class MessageInbox:
         text: str,
         received_at: datetime | None = None,
     ) -> bool:
-        """Record another group's purchase, or park it for its fixture; False for a repeat
-        or our own echo. ``received_at`` is when it arrived, if that was not now."""
+        """Record another group's purchase, or park it for its fixture; False for a repeat.
+        ``received_at`` is when it arrived, if that was not now."""
         uow.purchases.lock(message.request_id)  # its validation may be arriving right now
         if uow.purchases.get(message.request_id) is not None:
-            return False  # a repeat, or our own purchase coming back from the broker
-        if message.group_id == self._context.rules.group_id:
-            log.warning("request %s claims our group but is not ours", message.request_id)
-            return False
+            return False  # a repeat
         fixture = uow.fixtures.get(message.fixture_id)
         if fixture is None:
             # fixtures/info may be storing it right now: wait for that, then look again,
@@ -248,33 +260,44 @@ class MessageInbox:
         """Apply a run of fixtures/requests messages as ``_receive`` would one by one, with
         a few statements for the whole run instead of several per message.
 
-        The inbox remembers them all at once; their request ids are locked together;
+        Our own echoes are looked up together and go no further (``_our_echoes``). Of
+        the others, the inbox remembers them all at once; their request ids are locked together;
         the fixtures are read and their bonds reserved together (each fixture's bonds
         shared out in the order of the messages, as one by one); the purchases inserted
         together; the validations parked for them taken together. A request whose fixture
         is not stored takes the path of ``_record_request``.
         """
-        answers = [Handled.DUPLICATE] * len(texts)
-        keys = [f"{TOPIC_REQUESTS}:{hashlib.sha256(t.encode()).hexdigest()}" for t in texts]
-        new = uow.inbox.remember_many(set(keys))
+        answers = [Handled.IGNORED] * len(texts)
+        group = self._context.rules.group_id
+        theirs: list[tuple[int, RequestMessage, str]] = []
+        ours: list[RequestMessage] = []
+        for index, text in enumerate(texts):
+            message = parse_request(text)
+            if message.group_id == group:
+                ours.append(message)
+            else:
+                theirs.append((index, message, text))
+        self._our_echoes(uow, ours)
+        keys = {
+            index: f"{TOPIC_REQUESTS}:{hashlib.sha256(text.encode()).hexdigest()}"
+            for index, _, text in theirs
+        }
+        new = uow.inbox.remember_many(set(keys.values())) if keys else set()
         fresh: list[tuple[int, RequestMessage, str]] = []
-        for index, (key, text) in enumerate(zip(keys, texts, strict=True)):
-            if key in new:
-                new.discard(key)  # the same message twice in the run: once
-                fresh.append((index, parse_request(text), text))
+        for index, message, text in theirs:
+            if keys[index] in new:
+                new.discard(keys[index])  # the same message twice in the run: once
+                fresh.append((index, message, text))
+            else:
+                answers[index] = Handled.DUPLICATE
         if not fresh:
             return answers
         known = uow.purchases.lock_many({message.request_id for _, message, _ in fresh})
         fixtures = uow.fixtures.get_many({message.fixture_id for _, message, _ in fresh})
-        group = self._context.rules.group_id
         buying: list[tuple[int, RequestMessage, Fixture, Outcome]] = []
         for index, message, text in fresh:
-            answers[index] = Handled.IGNORED
             if message.request_id in known:
-                continue  # a repeat, or our own purchase coming back from the broker
-            if message.group_id == group:
-                log.warning("request %s claims our group but is not ours", message.request_id)
-                continue
+                continue  # a repeat
             fixture = fixtures.get(message.fixture_id)
             if fixture is None:  # rare: the one-by-one path, which may park it
                 if self._record_request(uow, message, text):

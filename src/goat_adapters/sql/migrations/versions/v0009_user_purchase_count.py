@@ -6,10 +6,11 @@ trigger keeps ``users.purchases`` as purchases are inserted (purchases are never
 deleted), and an unfiltered page reads it; a page filtered by status still counts.
 SQLite keeps counting.
 
-The trigger runs once per statement over the rows it inserted, adding to each user's
-count in the order of the user ids (a lot's purchases lock their buyers' rows in the
-order the lot already debits their wallets: by user, before the fixtures). A purchase's
-user is created if the row is missing, so the count is exact whoever inserted it.
+The trigger runs once per statement over the rows it inserted. A lot of our users'
+purchases inserts them one statement each in the lot's order, by user: their rows are
+locked in the order the lot debits the wallets, before the fixtures. It counts for
+users who have a row: the API registers a caller before anything else it does; the page
+of a user without one counts.
 
 Revision ID: 0009
 Revises: 0008
@@ -38,10 +39,10 @@ def upgrade() -> None:
         """
         CREATE FUNCTION goat_user_purchases() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO users (id, wallet, purchases)
-            SELECT user_id, 0, count(*) FROM added WHERE user_id IS NOT NULL
-            GROUP BY user_id ORDER BY user_id
-            ON CONFLICT (id) DO UPDATE SET purchases = users.purchases + EXCLUDED.purchases;
+            UPDATE users SET purchases = users.purchases + bought.n
+            FROM (SELECT user_id, count(*) AS n FROM added WHERE user_id IS NOT NULL
+                  GROUP BY user_id) AS bought
+            WHERE users.id = bought.user_id;
             RETURN NULL;
         END $$
         """
@@ -52,10 +53,9 @@ def upgrade() -> None:
         " EXECUTE FUNCTION goat_user_purchases()"
     )
     op.execute(
-        "INSERT INTO users (id, wallet, purchases)"
-        " SELECT user_id, 0, count(*) FROM purchases WHERE user_id IS NOT NULL"
-        " GROUP BY user_id ORDER BY user_id"
-        " ON CONFLICT (id) DO UPDATE SET purchases = EXCLUDED.purchases"
+        "UPDATE users SET purchases = bought.n"
+        " FROM (SELECT user_id, count(*) AS n FROM purchases GROUP BY user_id) AS bought"
+        " WHERE users.id = bought.user_id"
     )
 
 
