@@ -15,7 +15,8 @@ answers, at ``--clients`` keep-alive clients each:
 - ``GET /requests`` of the user with 10,000 purchases (first page, a later page, one
   status).
 
-For each: requests per second, p50 and p99, the API's CPU per request. Beside them, in
+For each: the page's total (to check the answer), requests per second, p50 and p99,
+the API's CPU per request. Beside them, in
 the same run, the physical reference: pgbench's primary-key ``SELECT`` of one row at the
 same number of clients (``-M prepared``, ``-S``-like). Then ``EXPLAIN ANALYZE`` of every
 statement the repositories send for a first page of each kind, as the plans the figures
@@ -36,6 +37,7 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+import httpx
 import sqlalchemy as sa
 from benchmarks.api import Api, http_request, run_pgbench
 from sqlalchemy.dialects import postgresql
@@ -224,10 +226,14 @@ def main() -> None:
             try:
                 for name, path in paths.items():
                     authorized = token if name.startswith("requests") else None
+                    # the page's total, to see that the answer measured is the right one
+                    headers = {"Authorization": f"Bearer {authorized}"} if authorized else {}
+                    address = f"http://127.0.0.1:{api.port}{path}"
+                    answered = httpx.get(address, headers=headers, timeout=10).json()
                     result = api.measure(
                         [http_request("GET", path, authorized)] * clients, arguments.seconds
                     )
-                    report[name + key] = {"path": path, **result}
+                    report[name + key] = {"path": path, "total": answered["total"], **result}
             finally:
                 api.stop()
         report["pgbench_pk_select_per_s_after"] = pgbench_select(

@@ -17,9 +17,9 @@ from tests.contract.test_sale_ledger import record, sale
 USERS = ("alice", "bob", "carol")
 
 
-def totals(backend: Backend) -> dict[str, int]:
+def totals(backend: Backend, *users: str) -> dict[str, int]:
     with backend.uow() as uow:
-        return {user: uow.purchases.page_for_user(user, None, 1, 1)[1] for user in USERS}
+        return {user: uow.purchases.page_for_user(user, None, 1, 1)[1] for user in users or USERS}
 
 
 def test_totals_follow_lots_single_purchases_and_peers(backend: Backend) -> None:
@@ -63,8 +63,15 @@ def test_a_lot_rolled_back_leaves_the_totals(backend: Backend) -> None:
     assert totals(backend) == {"alice": 1, "bob": 0, "carol": 0}
 
 
-def test_a_user_never_registered_is_counted(backend: Backend) -> None:
-    """Purchases of a user without a row (written by hand, or before 0009) still add up."""
+def test_purchases_stored_before_their_user_count(backend: Backend) -> None:
+    """Purchases of a user without a row (written by hand, or by another system) add up,
+    before the user registers, after, and once they buy again."""
+    add_fixtures(backend, fixture(1), bonds=40)
     add_purchases(backend, purchase("r1", user_id="dave"), purchase("r2", user_id="dave"))
+    assert totals(backend, "dave") == {"dave": 2}
     with backend.uow() as uow:
-        assert uow.purchases.page_for_user("dave", None, 1, 1)[1] == 2
+        uow.users.get_or_create("dave", None, None)
+        uow.commit()
+    assert totals(backend, "dave") == {"dave": 2}
+    record(backend, sale("r3", user_id="dave", by_wallet=False))
+    assert totals(backend, "dave") == {"dave": 3}

@@ -257,7 +257,7 @@ class SqlPurchaseRepository:
         stored = []
         if user_id is not None and status is None and self._tx.dialect == "postgresql":
             stored = self._tx.run(_USER_TOTAL, values).rows
-        # counted on SQLite, with a status, for everyone, or for a user never registered
+        # counted on SQLite, with a status, for everyone, or for a user without a row
         total = int(stored[0].purchases if stored else self._tx.run(counted, values).rows[0].n)
         limits = {"limit": count, "offset": max(0, (page - 1) * count)}
         rows = self._tx.run(listed, {**values, **limits}).rows

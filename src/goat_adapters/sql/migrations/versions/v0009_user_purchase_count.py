@@ -8,9 +8,9 @@ SQLite keeps counting.
 
 The trigger runs once per statement over the rows it inserted. A lot of our users'
 purchases inserts them one statement each in the lot's order, by user: their rows are
-locked in the order the lot debits the wallets, before the fixtures. It counts for
-users who have a row: the API registers a caller before anything else it does; the page
-of a user without one counts.
+locked in the order the lot debits the wallets, before the fixtures. A user's row
+starts from the purchases already stored for them (a second trigger, on a row's first
+insert: once in a user's life), and the page of a user without a row counts.
 
 Revision ID: 0009
 Revises: 0008
@@ -53,6 +53,20 @@ def upgrade() -> None:
         " EXECUTE FUNCTION goat_user_purchases()"
     )
     op.execute(
+        """
+        CREATE FUNCTION goat_user_first_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE users SET purchases = (SELECT count(*) FROM purchases WHERE user_id = NEW.id)
+            WHERE id = NEW.id;
+            RETURN NULL;
+        END $$
+        """
+    )
+    op.execute(
+        "CREATE TRIGGER goat_user_first_seen AFTER INSERT ON users FOR EACH ROW"
+        " EXECUTE FUNCTION goat_user_first_seen()"
+    )
+    op.execute(
         "UPDATE users SET purchases = bought.n"
         " FROM (SELECT user_id, count(*) AS n FROM purchases GROUP BY user_id) AS bought"
         " WHERE users.id = bought.user_id"
@@ -61,6 +75,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER goat_user_first_seen ON users")
+        op.execute("DROP FUNCTION goat_user_first_seen()")
         op.execute("DROP TRIGGER goat_user_purchases ON purchases")
         op.execute("DROP FUNCTION goat_user_purchases()")
     with op.batch_alter_table("users") as batch:
