@@ -24,6 +24,7 @@ from goat_core.model import (
     DeadLetter,
     Fixture,
     FixtureStage,
+    FixtureSummary,
     LedgerEntry,
     LedgerKind,
     MatchState,
@@ -157,6 +158,9 @@ class FixtureRepository(Protocol):
 
     def get_many(self, fixture_ids: Collection[int]) -> dict[int, Fixture]:
         """The stored fixtures among ``fixture_ids``, by id (unknown ids are left out)."""
+
+    def summaries(self, fixture_ids: Collection[int]) -> dict[int, FixtureSummary]:
+        """``get_many``, only what a purchase shows of its fixture (``FixtureSummary``)."""
 
     def lock(self, fixture_id: int) -> None:
         """Hold, until this unit of work ends, a lock on the fixture's result.

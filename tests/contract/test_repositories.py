@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from goat_core.model import (
     Fixture,
     FixtureStage,
+    FixtureSummary,
     MatchState,
     Odds,
     Outcome,
@@ -111,6 +112,16 @@ def test_get_many_finds_the_stored_fixtures_among_the_ids(backend: Backend) -> N
         assert uow.fixtures.get_many(set()) == {}
     assert found[2].available_bonds == 35
     assert found[2].home.name == "Everton"
+
+
+def test_summaries_are_what_a_purchase_shows_of_each_stored_fixture(backend: Backend) -> None:
+    """summaries() is get_many() cut to FixtureSummary: teams, league, round, kick-off."""
+    add_fixtures(backend, fixture(1), fixture(2, home="Everton", away="Leeds"), bonds=40)
+    with backend.uow() as uow:
+        found = uow.fixtures.summaries({2, 404})
+        assert uow.fixtures.summaries(set()) == {}
+    assert found == {2: FixtureSummary(2, "Everton", "Leeds", "Premier League",
+                                       "Regular Season - 12", KICKOFF)}  # fmt: skip
 
 
 def test_a_reservation_alone_reads_back_in_get_and_page(backend: Backend) -> None:

@@ -39,6 +39,7 @@ from goat_core.model import (
     DeadLetter,
     Fixture,
     FixtureStage,
+    FixtureSummary,
     LedgerEntry,
     LedgerKind,
     MatchState,
@@ -231,6 +232,9 @@ class _Fixtures:
 
     def get_many(self, fixture_ids: Collection[int]) -> dict[int, Fixture]:
         return {i: self.s.fixtures[i] for i in fixture_ids if i in self.s.fixtures}
+
+    def summaries(self, fixture_ids: Collection[int]) -> dict[int, FixtureSummary]:
+        return {i: FixtureSummary.of(f) for i, f in self.get_many(fixture_ids).items()}
 
     def lock(self, fixture_id: int) -> None:
         """Nothing to do: units of work on the store already run one at a time."""

@@ -239,10 +239,5 @@ def _seller(rules: Rules) -> int:
 
 
 def _views(uow: UnitOfWork, lots: list[Lot]) -> list[LotView]:
-    fixtures = uow.fixtures.get_many({lot.fixture_id for lot in lots})
-    return [
-        LotView(
-            lot, FixtureSummary.of(fixtures[lot.fixture_id]) if lot.fixture_id in fixtures else None
-        )
-        for lot in lots
-    ]
+    fixtures = uow.fixtures.summaries({lot.fixture_id for lot in lots})
+    return [LotView(lot, fixtures.get(lot.fixture_id)) for lot in lots]

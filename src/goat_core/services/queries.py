@@ -118,7 +118,7 @@ class Queries:
             whose = user_id
         with self._context.uow() as uow:
             found, total = uow.purchases.page_for_user(whose, status, page, count)
-            fixtures = uow.fixtures.get_many({p.fixture_id for p in found})
+            fixtures = uow.fixtures.summaries({p.fixture_id for p in found})
         return Page([_view(p, fixtures) for p in found], total, page, count)
 
     def purchase(self, viewer: Viewer, request_id: str) -> PurchaseView:
@@ -127,13 +127,13 @@ class Queries:
             purchase = uow.purchases.get(request_id)
             if purchase is None or not (viewer.admin or purchase.user_id == viewer.user_id):
                 raise UnknownPurchase(request_id)
-            fixtures = uow.fixtures.get_many({purchase.fixture_id})
+            fixtures = uow.fixtures.summaries({purchase.fixture_id})
         return _view(purchase, fixtures)
 
     def view(self, purchase: Purchase) -> PurchaseView:
         """The purchase with a summary of its fixture."""
         with self._context.uow() as uow:
-            return _view(purchase, uow.fixtures.get_many({purchase.fixture_id}))
+            return _view(purchase, uow.fixtures.summaries({purchase.fixture_id}))
 
     def receipt(self, viewer: Viewer, request_id: str) -> str | None:
         """The URL of the owner's receipt, or None while it is being made.
@@ -185,6 +185,5 @@ class Queries:
             return uow.outbox.backlog()
 
 
-def _view(purchase: Purchase, fixtures: dict[int, Fixture]) -> PurchaseView:
-    fixture = fixtures.get(purchase.fixture_id)
-    return PurchaseView(purchase, FixtureSummary.of(fixture) if fixture else None)
+def _view(purchase: Purchase, fixtures: dict[int, FixtureSummary]) -> PurchaseView:
+    return PurchaseView(purchase, fixtures.get(purchase.fixture_id))
