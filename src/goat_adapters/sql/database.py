@@ -109,8 +109,9 @@ def make_engine(
             echo=echo,
             pool_size=pool_size,
             max_overflow=max_overflow,
-            # session-wide, so it costs no extra round trip per transaction
-            connect_args={"options": f"-c lock_timeout={int(lock_timeout_ms)}"},
+            # session-wide, so it costs no extra round trip per transaction; in UTC, psycopg
+            # reads every instant already in the zone the core uses (UtcDateTime keeps it)
+            connect_args={"options": f"-c lock_timeout={int(lock_timeout_ms)} -c timezone=UTC"},
         )
     assert target.database is not None
     Path(target.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
