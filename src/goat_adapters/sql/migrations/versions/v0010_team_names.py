@@ -48,8 +48,8 @@ def upgrade() -> None:
             sqlite_where=sa.text(NOT_STARTED),
         )
     if op.get_bind().dialect.name == "postgresql":
-        # once per statement, the names in order (two listeners storing the same new
-        # names wait for each other in the same order)
+        # fixtures stored: once per statement, the names in order (two listeners storing
+        # the same new names wait for each other in the same order)
         op.execute(
             """
             CREATE FUNCTION goat_team_names() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -62,12 +62,32 @@ def upgrade() -> None:
             END $$
             """
         )
-        for event in ("INSERT", "UPDATE"):
-            op.execute(
-                f"CREATE TRIGGER goat_team_names_{event.lower()} AFTER {event} ON fixtures"
-                " REFERENCING NEW TABLE AS stored FOR EACH STATEMENT"
-                " EXECUTE FUNCTION goat_team_names()"
-            )
+        op.execute(
+            "CREATE TRIGGER goat_team_names_insert AFTER INSERT ON fixtures"
+            " REFERENCING NEW TABLE AS stored FOR EACH STATEMENT"
+            " EXECUTE FUNCTION goat_team_names()"
+        )
+        # a team renamed: only for a row whose names changed (a reservation, which
+        # updates no name, does not even consider it; a statement trigger with a column
+        # list cannot see its rows)
+        op.execute(
+            """
+            CREATE FUNCTION goat_team_renamed() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO team_names (search)
+                VALUES (least(NEW.home_search, NEW.away_search)),
+                       (greatest(NEW.home_search, NEW.away_search))
+                ON CONFLICT DO NOTHING;
+                RETURN NULL;
+            END $$
+            """
+        )
+        op.execute(
+            "CREATE TRIGGER goat_team_names_update AFTER UPDATE OF home_search, away_search"
+            " ON fixtures FOR EACH ROW WHEN (OLD.home_search IS DISTINCT FROM NEW.home_search"
+            " OR OLD.away_search IS DISTINCT FROM NEW.away_search)"
+            " EXECUTE FUNCTION goat_team_renamed()"
+        )
     else:
         op.execute(
             f"CREATE TRIGGER goat_team_names_insert AFTER INSERT ON fixtures"
@@ -90,6 +110,7 @@ def downgrade() -> None:
         else:
             op.execute(f"DROP TRIGGER goat_team_names_{event}")
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION goat_team_renamed()")
         op.execute("DROP FUNCTION goat_team_names()")
     for side in ("home", "away"):
         op.drop_index(f"ix_fixtures_{side}_upcoming", table_name="fixtures")
