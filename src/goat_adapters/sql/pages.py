@@ -5,7 +5,9 @@ team, a date), so each shape is built once (``page_statement``) and runs as a pr
 statement with the values as parameters: through SQLAlchemy, building and executing the
 three statements of a page cost ~0.8 ms of CPU per request, more than PostgreSQL took to
 answer them. The statuses are literals, not parameters, so that the partial indexes
-``ix_fixtures_upcoming`` and ``ix_fixtures_open`` serve every plan.
+``ix_fixtures_upcoming`` and ``ix_fixtures_open`` serve every plan. A team filter
+matches its text against ``team_names`` and reads the fixtures of the names that matched
+(``ix_fixtures_home_upcoming``, ``ix_fixtures_away_upcoming``), not every fixture.
 """
 
 from __future__ import annotations
