@@ -100,6 +100,8 @@ def seed(connection: Connection, fixtures: int, purchases: int, buyer: str) -> d
         sa.text(SEED_PURCHASES),
         {"count": purchases, "fixtures": fixtures, "mine": mine, "buyer": buyer},
     )
+    # registered, as the API would have before any purchase: the plans show its row read
+    connection.execute(sa.text("INSERT INTO users (id, wallet) VALUES (:u, 0)"), {"u": buyer})
     connection.commit()
     # as autovacuum leaves a table that stopped growing: statistics and visibility map
     vacuuming = connection.execution_options(isolation_level="AUTOCOMMIT")

@@ -28,6 +28,16 @@ def test_lock_many_answers_the_ids_that_have_a_purchase(backend: Backend) -> Non
         assert uow.purchases.lock_many([]) == set()
 
 
+def test_known_answers_the_ids_that_have_a_purchase(backend: Backend) -> None:
+    """known() answers those of the ids with a purchase, in or out of a transaction."""
+    add_purchases(backend, purchase("r1"), purchase("r2"))
+    with backend.uow() as uow:
+        assert uow.purchases.known(["r2", "nope", "r1"]) == {"r1", "r2"}
+        assert uow.purchases.known([]) == set()
+        assert uow.purchases.add(purchase("r3"))
+        assert uow.purchases.known({"r3"}) == {"r3"}  # this transaction's own purchase
+
+
 def test_add_many_inserts_the_new_and_answers_them(backend: Backend) -> None:
     """add_many() stores every field of the new purchases and leaves known ones as they are."""
     add_purchases(backend, purchase("r1"))

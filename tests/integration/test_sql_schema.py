@@ -10,10 +10,12 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from goat_adapters.sql import make_engine, tables, upgrade
+from goat_adapters.sql import SqlDatabase, make_engine, tables, upgrade
 from goat_adapters.sql.migrations import current, head
 from goat_adapters.sql.tables import metadata
-from goat_core.model import ENDED_STATUSES, NOT_STARTED_STATUSES
+from goat_core.model import ENDED_STATUSES, NOT_STARTED_STATUSES, PurchaseStatus
+from goat_core.ports import FixtureQuery
+from tests.contract.builders import NOW, fixture
 
 
 def differences(url: str) -> list[object]:
@@ -87,6 +89,8 @@ def test_partial_indexes_name_the_models_statuses() -> None:
     assert listed("ix_fixtures_upcoming") == NOT_STARTED_STATUSES
     assert listed("ix_fixtures_open") == ENDED_STATUSES
     assert listed("ix_fixtures_ended") == ENDED_STATUSES
+    assert listed("ix_fixtures_home_upcoming") == NOT_STARTED_STATUSES
+    assert listed("ix_fixtures_away_upcoming") == NOT_STARTED_STATUSES
 
 
 @pytest.mark.integration
@@ -113,3 +117,46 @@ def test_upgrading_to_0009_counts_the_purchases_already_stored(empty_database_ur
             assert [tuple(row) for row in counts] == [("alice", 2)]  # bob never registered
     finally:
         engine.dispose()
+
+
+@pytest.mark.integration
+def test_a_users_total_is_read_from_their_row(fresh_database_url: str) -> None:
+    """On PostgreSQL an unfiltered page's total is ``users.purchases``, not a count."""
+    database = SqlDatabase(fresh_database_url)
+    try:
+        with database.unit_of_work() as uow:
+            uow.users.get_or_create("alice", None, None)
+            uow.commit()
+        with database.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE users SET purchases = 12345"))
+        with database.unit_of_work() as uow:
+            assert uow.purchases.page_for_user("alice", None, 1, 25) == ([], 12345)
+            assert uow.purchases.page_for_user("alice", PurchaseStatus.WON, 1, 25) == ([], 0)
+    finally:
+        database.dispose()
+
+
+@pytest.mark.parametrize(
+    "dialect", ["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)]
+)
+def test_upgrading_to_0010_finds_the_teams_already_stored(
+    dialect: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """A team filter finds fixtures stored before ``team_names`` existed."""
+    url = (
+        request.getfixturevalue("empty_database_url")
+        if dialect == "postgresql"
+        else f"sqlite:///{tmp_path}/goat.db"
+    )
+    upgrade(url, "0009")
+    database = SqlDatabase(url)
+    try:
+        with database.unit_of_work() as uow:
+            uow.fixtures.upsert_many([fixture(1, home="Wolves", away="Spurs")], 40, NOW)
+            uow.commit()
+        upgrade(url)
+        with database.unit_of_work() as uow:
+            found, total = uow.fixtures.page(FixtureQuery(now=NOW, away="spur"))
+        assert ([f.id for f in found], total) == ([1], 1)
+    finally:
+        database.dispose()

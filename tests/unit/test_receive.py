@@ -120,6 +120,14 @@ def test_unknown_request_claiming_our_group_changes_nothing(
     assert world.store.purchases() == []
     assert world.available(1) == 40
     assert "request forged claims our group but is not ours" in caplog.text
+    caplog.clear()
+    forged = json.dumps(request_payload("forged-2", group_id="15", quantity=4))
+    peer = json.dumps(request_payload("peer-1", quantity=3))
+    assert world.exchange.receive_many([(TOPIC_REQUESTS, forged), (TOPIC_REQUESTS, peer)]) == [
+        Handled.IGNORED,
+        Handled.APPLIED,
+    ]
+    assert "request forged-2 claims our group but is not ours" in caplog.text
 
 
 def test_request_for_unknown_fixture_is_parked_not_malformed(world: World) -> None:

@@ -50,7 +50,8 @@ _KNOWN = Statement(
         ).columns(sa.column("request_id", sa.String))
         if dialect == "postgresql"
         else sa.select(_P.request_id).where(one_of(dialect, _P.request_id, "ids"))
-    )
+    ),
+    writes=False,
 )
 _GET = Statement(sa.select(t.purchases).where(_P.request_id == sa.bindparam("rid")))
 _TEAM_BACKED = sa.case(
@@ -103,8 +104,7 @@ def _user_page(one_user: bool, by_status: bool) -> tuple[Statement, Statement]:
 
 
 _USER_TOTAL = Statement(
-    sa.select(t.users.c.purchases).where(t.users.c.id == sa.bindparam("user_id")),
-    writes=False,
+    sa.select(t.users.c.purchases).where(t.users.c.id == sa.bindparam("user_id"))
 )
 """A user's purchases, kept by a trigger on PostgreSQL (migration 0009)."""
 

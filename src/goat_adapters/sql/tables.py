@@ -45,7 +45,9 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None or getattr(value, "tzinfo", None) is UTC:
+        if value is None:
+            return None
+        if isinstance(value, datetime) and value.tzinfo is UTC:
             return value  # already UTC: what PostgreSQL sessions (in UTC) read
         if isinstance(value, str):  # SQLite's CURRENT_TIMESTAMP server defaults
             value = datetime.fromisoformat(value)

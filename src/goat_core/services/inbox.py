@@ -1,7 +1,8 @@
 """What the broker says: fixtures, other groups' purchases, validations, results, auctions.
 
 Every message is applied exactly once (``Inbox.remember`` keeps a digest of each), in
-one transaction with its effects. A message that cannot be understood is kept as a dead
+one transaction with its effects; our own requests coming back from the broker apply
+nothing and are only looked up. A message that cannot be understood is kept as a dead
 letter for an admin; only an unavailable dependency raises, so that the broker delivers
 the message again.
 

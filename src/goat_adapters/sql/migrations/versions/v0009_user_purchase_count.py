@@ -8,7 +8,9 @@ SQLite keeps counting.
 
 The trigger runs once per statement over the rows it inserted. A lot of our users'
 purchases inserts them one statement each in the lot's order, by user: their rows are
-locked in the order the lot debits the wallets, before the fixtures. A user's row
+locked in the order the lot debits the wallets, before the fixtures. (A statement
+inserting several users' purchases would lock their rows in the plan's order: only
+other groups' purchases, which have no user, are inserted several at a time.) A user's row
 starts from the purchases already stored for them (a second trigger, on a row's first
 insert: once in a user's life), and the page of a user without a row counts.
 
