@@ -45,6 +45,8 @@ def test_totals_follow_lots_single_purchases_and_peers(backend: Backend) -> None
         }  # fmt: skip
         uow.commit()
     assert totals(backend) == {"alice": 3, "bob": 1, "carol": 1}
+    with backend.uow() as uow:  # past the last page: no rows, the same total
+        assert uow.purchases.page_for_user("alice", None, 9, 25) == ([], 3)
 
 
 def test_a_lot_rolled_back_leaves_the_totals(backend: Backend) -> None:

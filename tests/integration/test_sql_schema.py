@@ -15,7 +15,7 @@ from goat_adapters.sql.migrations import current, head
 from goat_adapters.sql.tables import metadata
 from goat_core.model import ENDED_STATUSES, NOT_STARTED_STATUSES, PurchaseStatus
 from goat_core.ports import FixtureQuery
-from tests.contract.builders import NOW, fixture
+from tests.contract.builders import NOW, fixture, purchase
 
 
 def differences(url: str) -> list[object]:
@@ -121,16 +121,20 @@ def test_upgrading_to_0009_counts_the_purchases_already_stored(empty_database_ur
 
 @pytest.mark.integration
 def test_a_users_total_is_read_from_their_row(fresh_database_url: str) -> None:
-    """On PostgreSQL an unfiltered page's total is ``users.purchases``, not a count."""
+    """On PostgreSQL an unfiltered page's total is ``users.purchases``, not a count (but
+    past the last page, which has no row to carry it)."""
     database = SqlDatabase(fresh_database_url)
     try:
         with database.unit_of_work() as uow:
             uow.users.get_or_create("alice", None, None)
+            assert uow.purchases.add(purchase("r1"))
             uow.commit()
         with database.engine.begin() as connection:
             connection.execute(sa.text("UPDATE users SET purchases = 12345"))
         with database.unit_of_work() as uow:
-            assert uow.purchases.page_for_user("alice", None, 1, 25) == ([], 12345)
+            page, total = uow.purchases.page_for_user("alice", None, 1, 25)
+            assert ([p.request_id for p in page], total) == (["r1"], 12345)
+            assert uow.purchases.page_for_user("alice", None, 2, 25) == ([], 1)
             assert uow.purchases.page_for_user("alice", PurchaseStatus.WON, 1, 25) == ([], 0)
     finally:
         database.dispose()

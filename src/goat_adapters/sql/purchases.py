@@ -103,10 +103,18 @@ def _user_page(one_user: bool, by_status: bool) -> tuple[Statement, Statement]:
     return Statement(counted), Statement(listed)
 
 
-_USER_TOTAL = Statement(
-    sa.select(t.users.c.purchases).where(t.users.c.id == sa.bindparam("user_id"))
+_KEPT_TOTAL = (
+    sa.select(t.users.c.purchases).where(t.users.c.id == sa.bindparam("user_id")).scalar_subquery()
 )
-"""A user's purchases, kept by a trigger on PostgreSQL (migration 0009)."""
+_PAGE_AND_TOTAL = Statement(
+    sa.select(t.purchases, _KEPT_TOTAL.label("kept_total"))
+    .where(_P.user_id == sa.bindparam("user_id"))
+    .order_by(_P.created_at.desc(), _P.request_id.desc())
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+    .offset(sa.bindparam("offset", type_=sa.Integer))
+)
+"""A user's page with their total of purchases as kept by a trigger on PostgreSQL
+(``users.purchases``, migration 0009) on each row: one round trip."""
 
 
 def purchase_values(p: Purchase) -> dict[str, Any]:
@@ -254,12 +262,15 @@ class SqlPurchaseRepository:
             values["user_id"] = user_id
         if status is not None:
             values["status"] = status.value
-        stored = []
-        if user_id is not None and status is None and self._tx.dialect == "postgresql":
-            stored = self._tx.run(_USER_TOTAL, values).rows
-        # counted on SQLite, with a status, for everyone, or for a user without a row
-        total = int(stored[0].purchases if stored else self._tx.run(counted, values).rows[0].n)
         limits = {"limit": count, "offset": max(0, (page - 1) * count)}
+        if user_id is not None and status is None and self._tx.dialect == "postgresql":
+            rows = self._tx.run(_PAGE_AND_TOTAL, {**values, **limits}).rows
+            kept = rows[0].kept_total if rows else None
+            if kept is None:  # past the last page, or a user without a row
+                kept = self._tx.run(counted, values).rows[0].n
+            return [_purchase(row) for row in rows], int(kept)
+        # counted on SQLite, with a status, and for everyone
+        total = int(self._tx.run(counted, values).rows[0].n)
         rows = self._tx.run(listed, {**values, **limits}).rows
         return [_purchase(row) for row in rows], total
 
