@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -213,6 +214,14 @@ def test_page_orders_by_kickoff_and_counts_all(backend: Backend) -> None:
     assert (beyond, total_beyond) == ([], 7)
 
 
+def filtered_ids(backend: Backend, **query: object) -> list[int]:
+    """The ids of a page of fixtures, checking that its total is what it holds."""
+    with backend.uow() as uow:
+        found, total = uow.fixtures.page(FixtureQuery(now=NOW, **query))  # type: ignore[arg-type]
+    assert total == len(found)
+    return [f.id for f in found]
+
+
 def test_filters_match_team_names_in_any_case_and_the_date(backend: Backend) -> None:
     """home/away match part of the team name in any case; date matches the kick-off day."""
     add_fixtures(
@@ -223,12 +232,7 @@ def test_filters_match_team_names_in_any_case_and_the_date(backend: Backend) -> 
         fixture(4, home="100%_Club", away="Nobody"),
     )
 
-    def ids(**query: object) -> list[int]:
-        with backend.uow() as uow:
-            found, total = uow.fixtures.page(FixtureQuery(now=NOW, **query))  # type: ignore[arg-type]
-        assert total == len(found)
-        return [f.id for f in found]
-
+    ids = functools.partial(filtered_ids, backend)
     assert ids(home="arsenal") == [1]
     assert ids(away="ARSENAL") == [3]
     assert ids(home="ATLÉTICO") == [2]
@@ -244,12 +248,7 @@ def test_a_team_renamed_is_found_by_its_new_name(backend: Backend) -> None:
     add_fixtures(backend, fixture(1, home="Wolves", away="Spurs"))
     add_fixtures(backend, fixture(1, home="Wolverhampton", away="Tottenham"))
 
-    def ids(**query: object) -> list[int]:
-        with backend.uow() as uow:
-            found, total = uow.fixtures.page(FixtureQuery(now=NOW, **query))  # type: ignore[arg-type]
-        assert total == len(found)
-        return [f.id for f in found]
-
+    ids = functools.partial(filtered_ids, backend)
     assert ids(home="hampton") == [1]
     assert ids(away="tottenham") == [1]
     assert ids(away="spurs") == []

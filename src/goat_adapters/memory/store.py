@@ -312,7 +312,7 @@ class _Purchases(MemoryGiveBacks):
         """Nothing to do: units of work on the store already run one at a time."""
 
     def lock_many(self, request_ids: Collection[str]) -> set[str]:
-        return {rid for rid in request_ids if rid in self.s.purchases}
+        return self.known(request_ids)
 
     def known(self, request_ids: Collection[str]) -> set[str]:
         return {rid for rid in request_ids if rid in self.s.purchases}

@@ -15,7 +15,7 @@ import attrs
 import sqlalchemy as sa
 
 from goat_adapters.sql import tables as t
-from goat_adapters.sql.statements import Batch, Statement, Transaction, one_of
+from goat_adapters.sql.statements import Batch, Statement, Transaction, mark_sent, unsent
 from goat_core.jobs import Job
 from goat_core.ports import PendingJob
 
@@ -30,19 +30,8 @@ ADD_JOB = Statement(
 )
 """Queue a job (``kind``, ``fields``) for the job relay."""
 _J = t.job_outbox.c
-_PENDING = Statement(
-    sa.select(_J.id, _J.kind, _J.fields)
-    .where(_J.sent_at.is_(None))
-    .order_by(_J.id)
-    .limit(sa.bindparam("limit", type_=sa.Integer))
-)
-_MARK_SENT = Statement(
-    lambda dialect: (
-        sa.update(t.job_outbox)
-        .where(one_of(dialect, _J.id, "ids"), _J.sent_at.is_(None))
-        .values(sent_at=sa.func.now())
-    )
-)
+_PENDING = unsent(t.job_outbox, _J.id, _J.kind, _J.fields)
+_MARK_SENT = mark_sent(t.job_outbox)
 
 
 def job_values(job: Job) -> dict[str, str]:

@@ -13,7 +13,15 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from goat_adapters.sql import tables as t
-from goat_adapters.sql.statements import Statement, Transaction, dialect_insert, insert_new, one_of
+from goat_adapters.sql.statements import (
+    Statement,
+    Transaction,
+    dialect_insert,
+    insert_new,
+    mark_sent,
+    one_of,
+    unsent,
+)
 from goat_core.model import DeadLetter, OutboxMessage, ValidationMessage
 
 __all__ = [
@@ -61,22 +69,11 @@ _TAKE_PARKED_MANY = Statement(
         .returning(_V.request_id, _V.group_id, _V.valid, _V.seller)
     )
 )
-_PENDING = Statement(
-    sa.select(t.outbox.c.id, t.outbox.c.topic, t.outbox.c.payload)
-    .where(t.outbox.c.sent_at.is_(None))
-    .order_by(t.outbox.c.id)
-    .limit(sa.bindparam("limit", type_=sa.Integer))
-)
+_PENDING = unsent(t.outbox, t.outbox.c.id, t.outbox.c.topic, t.outbox.c.payload)
 _BACKLOG = Statement(
     sa.select(sa.func.count().label("n")).select_from(t.outbox).where(t.outbox.c.sent_at.is_(None))
 )
-_MARK_SENT = Statement(
-    lambda dialect: (
-        sa.update(t.outbox)
-        .where(one_of(dialect, t.outbox.c.id, "ids"), t.outbox.c.sent_at.is_(None))
-        .values(sent_at=sa.func.now())
-    )
-)
+_MARK_SENT = mark_sent(t.outbox)
 
 
 class SqlOutbox:

@@ -8,12 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from goat_adapters.sql import tables as t
-from goat_adapters.sql.statements import (
-    Statement,
-    Transaction,
-    advisory_lock,
-    insert_new,
-)
+from goat_adapters.sql.statements import Statement, Transaction, advisory_lock, insert_new
 from goat_core.ports import ParkedRequest
 
 __all__ = ["SqlParkedRequests"]

@@ -40,8 +40,10 @@ __all__ = [
     "dialect_insert",
     "insert_new",
     "lists",
+    "mark_sent",
     "one_of",
     "unnest_insert",
+    "unsent",
     "writes",
 ]
 
@@ -218,6 +220,28 @@ def insert_new(table: sa.Table, *conflict: sa.Column[Any]) -> Statement:
             dialect_insert(dialect, table)
             .values({column.name: sa.bindparam(column.name) for column in table.columns})
             .on_conflict_do_nothing(index_elements=list(conflict) or None)
+        )
+    )
+
+
+def unsent(table: sa.Table, *columns: sa.Column[Any]) -> Statement:
+    """``columns`` of an outbox table's rows not sent yet (``sent_at`` null), oldest
+    (lowest ``id``) first, at most ``limit``."""
+    return Statement(
+        sa.select(*columns)
+        .where(table.c.sent_at.is_(None))
+        .order_by(table.c.id)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+    )
+
+
+def mark_sent(table: sa.Table) -> Statement:
+    """Mark the rows ``ids`` of an outbox table sent now (those not sent already)."""
+    return Statement(
+        lambda dialect: (
+            sa.update(table)
+            .where(one_of(dialect, table.c.id, "ids"), table.c.sent_at.is_(None))
+            .values(sent_at=sa.func.now())
         )
     )
 

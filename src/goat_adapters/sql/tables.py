@@ -111,42 +111,33 @@ Index(None, fixtures.c.home_search)
 Index(None, fixtures.c.away_search)
 # partial: the pages read and count the few fixtures not started (or not ended) through
 # these, however many finished ones are kept (statuses as in goat_core.model)
-Index(
-    "ix_fixtures_upcoming",
-    fixtures.c.kickoff,
-    fixtures.c.id,
-    postgresql_where=text("status IN ('NS', 'TBD')"),
-    sqlite_where=text("status IN ('NS', 'TBD')"),
-)
-Index(
-    "ix_fixtures_open",
-    fixtures.c.kickoff,
-    postgresql_where=text("status NOT IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO')"),
-    sqlite_where=text("status NOT IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO')"),
-)
+_NOT_STARTED = "status IN ('NS', 'TBD')"
+_ENDED = "status IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO')"
+_NOT_ENDED = "status NOT IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO')"
+
+
+def _partial(condition: str) -> dict[str, Any]:
+    """The options of a partial index, the same condition on both dialects."""
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
+
+
+Index("ix_fixtures_upcoming", fixtures.c.kickoff, fixtures.c.id, **_partial(_NOT_STARTED))
+Index("ix_fixtures_open", fixtures.c.kickoff, **_partial(_NOT_ENDED))
 Index("ix_fixtures_latest", fixtures.c.kickoff.desc(), fixtures.c.id)
 # a team filter's upcoming fixtures, by the names in team_names it matched (0010)
 Index(
     "ix_fixtures_home_upcoming",
     fixtures.c.home_search,
     fixtures.c.kickoff,
-    postgresql_where=text("status IN ('NS', 'TBD')"),
-    sqlite_where=text("status IN ('NS', 'TBD')"),
+    **_partial(_NOT_STARTED),
 )
 Index(
     "ix_fixtures_away_upcoming",
     fixtures.c.away_search,
     fixtures.c.kickoff,
-    postgresql_where=text("status IN ('NS', 'TBD')"),
-    sqlite_where=text("status IN ('NS', 'TBD')"),
+    **_partial(_NOT_STARTED),
 )
-Index(
-    "ix_fixtures_ended",
-    fixtures.c.kickoff.desc(),
-    fixtures.c.id,
-    postgresql_where=text("status IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO')"),
-    sqlite_where=text("status IN ('AET', 'FT', 'PEN', 'ABD', 'AWD', 'CANC', 'WO')"),
-)
+Index("ix_fixtures_ended", fixtures.c.kickoff.desc(), fixtures.c.id, **_partial(_ENDED))
 
 # every team name stored (fixtures' home_search and away_search), kept by triggers
 # (migration 0010): a team filter matches its text against these few names
@@ -227,8 +218,7 @@ Index(None, purchases.c.buy_order)
 Index(
     "ix_purchases_give_back_pending",
     purchases.c.updated_at,
-    postgresql_where=text("give_back = 'pending'"),
-    sqlite_where=text("give_back = 'pending'"),
+    **_partial("give_back = 'pending'"),
 )
 
 outbox = Table(
