@@ -8,6 +8,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from litestar.utils.sync import AsyncCallable
 from prometheus_client.parser import text_string_to_metric_families
 
 from goat_app.logs import JsonFormatter, RequestContext
@@ -101,3 +102,11 @@ def test_json_log_lines_carry_request_and_purchase_ids(
     looked_up = [line for line in lines if line.get("purchase_id") == "not-a-purchase"]
     assert looked_up
     assert looked_up[-1]["status"] == 404
+
+
+def test_the_edge_hooks_run_on_the_event_loop(api: MemoryApp) -> None:
+    """Litestar runs a plain-function hook in a worker thread (``AsyncCallable``): a thread
+    hop for each message of every answer. The app's hooks are coroutines, run in place."""
+    hooks = [*api.app.before_send, *api.app.after_exception]
+    assert hooks
+    assert not [hook for hook in hooks if isinstance(hook, AsyncCallable)]

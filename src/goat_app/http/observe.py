@@ -97,8 +97,11 @@ def request_context(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-def refusal_noted(exception: Exception, scope: Scope) -> None:
-    """Remember which error answered the request (a purchase refusal's kind)."""
+async def refusal_noted(exception: Exception, scope: Scope) -> None:
+    """Remember which error answered the request (a purchase refusal's kind).
+
+    ``async``, as ``response_observed``: Litestar runs a plain function hook in a thread.
+    """
     if isinstance(exception, GoatError):  # a closed set: the core's error tree
         kind = re.sub(r"(?<!^)(?=[A-Z])", "_", type(exception).__name__).lower()
     elif isinstance(exception, HTTPException) and exception.status_code < 500:
@@ -108,8 +111,12 @@ def refusal_noted(exception: Exception, scope: Scope) -> None:
     _observed(scope).refusal = kind
 
 
-def response_observed(message: Message, scope: Scope) -> None:
-    """Echo the request id; once the answer is complete, observe and log it."""
+async def response_observed(message: Message, scope: Scope) -> None:
+    """Echo the request id; once the answer is complete, observe and log it.
+
+    ``async`` although it never waits: Litestar runs a plain function hook in a thread of
+    its own, which cost each request two thread hops (one per message it sends).
+    """
     if scope["type"] != ScopeType.HTTP:
         return
     observed = _observed(scope)
