@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import attrs
@@ -331,6 +331,29 @@ def test_a_page_across_the_upcoming_boundary_joins_both_orders(backend: Backend)
             for page in range(1, 7):
                 pages += uow.fixtures.page(FixtureQuery(now=NOW, page=page, count=count))[0]
         assert [f.id for f in pages] == [2, 1, 4, 3, 6, 5]
+
+
+def test_every_page_tells_its_stage_s_total(backend: Backend) -> None:
+    """A page's total does not depend on where the page falls: within the upcoming
+    fixtures, across their end, past them, past the last page; for each stage; and when
+    no fixture is upcoming any more."""
+    _stage_fixtures(backend)
+
+    def totals(now: datetime) -> dict[FixtureStage | None, set[int]]:
+        with backend.uow() as uow:
+            return {
+                stage: {
+                    uow.fixtures.page(FixtureQuery(now=now, stage=stage, page=p, count=c))[1]
+                    for c in (1, 3, 5)
+                    for p in range(1, 9)
+                }
+                for stage in (None, *FixtureStage)
+            }
+
+    upcoming, live, finished = FixtureStage.UPCOMING, FixtureStage.LIVE, FixtureStage.FINISHED
+    assert totals(NOW) == {None: {6}, upcoming: {2}, live: {2}, finished: {2}}
+    season_over = NOW + timedelta(days=30)  # 1 and 2 have kicked off, not yet ended
+    assert totals(season_over) == {None: {6}, upcoming: {0}, live: {4}, finished: {2}}
 
 
 def test_stage_filter_keeps_upcoming_live_or_finished(backend: Backend) -> None:

@@ -185,6 +185,18 @@ _memo: dict[tuple[Any, ...], Fixture] = {}
 _COLUMNS = len(t.fixtures.columns)
 
 
+def _totals(stage: FixtureStage | None, stored: int, upcoming: int, open_: int) -> tuple[int, int]:
+    """An unfiltered page's total, and how many of its fixtures come before the rest (the
+    upcoming ones), from ``pages.COUNTS``: every fixture stored, upcoming, not ended."""
+    if stage is None:
+        return stored, upcoming
+    if stage is FixtureStage.UPCOMING:
+        return upcoming, upcoming
+    if stage is FixtureStage.FINISHED:  # upcoming is never ended
+        return stored - open_, 0
+    return open_ - upcoming, 0  # live: not ended, not upcoming
+
+
 def _fixture(row: Any) -> Fixture:
     """The fixture a full ``fixtures`` row describes; the same object for an equal row.
 
@@ -280,9 +292,10 @@ class SqlFixtureRepository:
 
         Upcoming by kick-off, then the rest latest first: two index-ordered reads rather
         than one sort of every matching row by a computed rank. Each statement is
-        prepared once per shape of page (``pages.page_statement``). An unfiltered page
-        takes its totals from ``pages.COUNTS``; a filtered one (only one stage) from its
-        own rows, so the filters scan the fixtures once.
+        prepared once per shape of page (``pages.page_statement``). A page takes its total
+        from its own rows: an unfiltered one from ``pages.COUNTS``' columns, a filtered one
+        (only one stage) from the count of its matches, so the filters scan the fixtures
+        once. A page with no rows counts on its own.
         """
         stage = query.wanted_stage
         shape = (stage, bool(query.home), bool(query.away), bool(query.date))
@@ -300,20 +313,13 @@ class SqlFixtureRepository:
             # no rows: past the last page (counted), or nothing matches
             total = int(rows[0].matching) if rows else int(run("count")[0].n) if skip else 0
             return [_fixture(row) for row in rows], total
-        counts = self._tx.run(COUNTS, {"now": query.now}).rows[0]
-        stored, upcoming, open_ = int(counts.all), int(counts.upcoming), int(counts.open)
-        if stage is None:
-            total, ahead = stored, upcoming
-        elif stage is FixtureStage.UPCOMING:
-            total = ahead = upcoming
-        elif stage is FixtureStage.FINISHED:  # upcoming is never ended
-            total, ahead = stored - open_, 0
-        else:  # live: not ended, not upcoming
-            total, ahead = open_ - upcoming, 0
-        rows = []
-        if skip < ahead:
-            rows += run("upcoming", limit=query.count, offset=skip)
-        if len(rows) < query.count and total > ahead:
+        # an unfiltered page's rows carry the three counts: a page within the upcoming
+        # fixtures (or of one stage) is one statement; past them, the counts come first
+        first: Part = "upcoming" if stage in (None, FixtureStage.UPCOMING) else "rest"
+        rows = run(first, limit=query.count, offset=skip)
+        counts = rows[0] if rows else self._tx.run(COUNTS, {"now": query.now}).rows[0]
+        total, ahead = _totals(stage, int(counts.all), int(counts.upcoming), int(counts.open))
+        if first == "upcoming" and len(rows) < query.count and total > ahead:
             rows += run("rest", limit=query.count - len(rows), offset=max(0, skip - ahead))
         return [_fixture(row) for row in rows], total
 

@@ -86,7 +86,8 @@ def page_statement(
     """The statement of one part of a page of this shape, and the names of its values:
     the count of the matching fixtures, or the upcoming rows by kick-off, or the rest
     latest first. A filtered shape's rows carry ``matching``, the count of every row the
-    filters keep (one scan of them for the page and its total)."""
+    filters keep (one scan of them for the page and its total); an unfiltered shape's
+    rows carry ``COUNTS``' three columns, ``all``, ``upcoming`` and ``open``."""
     where: list[sa.ColumnElement[bool] | sa.TextClause] = []
     if stage is not None:
         where.append(_STAGES[stage])
@@ -99,19 +100,32 @@ def page_statement(
     if part == "count":
         counted = sa.select(sa.func.count().label("n")).select_from(t.fixtures).where(*where)
         return Statement(counted), _names(counted)
+    filtered = home or away or date
     columns: list[Any] = [t.fixtures]
-    if home or away or date:
+    if filtered:
         columns.append(sa.func.count().over().label("matching"))
+    # the stage's own condition is not repeated: PostgreSQL would count its selectivity
+    # twice, and expect too few rows to read them in index order
+    order: tuple[sa.ColumnElement[Any], ...]
     if part == "upcoming":
-        ordered = sa.select(*columns).where(*where, _UPCOMING).order_by(_F.kickoff, _F.id)
+        kept, order = sa.and_(*where, _UPCOMING), (_F.kickoff, _F.id)
+        if stage is FixtureStage.UPCOMING:
+            kept = sa.and_(*where)
     else:
-        ordered = (
-            sa.select(*columns).where(*where, sa.not_(_UPCOMING)).order_by(_F.kickoff.desc(), _F.id)
-        )
+        kept, order = sa.and_(*where, sa.not_(_UPCOMING)), (_F.kickoff.desc(), _F.id)
+        if stage in (FixtureStage.FINISHED, FixtureStage.LIVE):
+            kept = sa.and_(*where)
     limit = sa.bindparam("limit", type_=sa.Integer)
     offset = sa.bindparam("offset", type_=sa.Integer)
-    ordered = ordered.limit(limit).offset(offset)
-    return Statement(ordered), _names(ordered)
+
+    def ordered(dialect: str) -> sa.Select[Any]:
+        rows = sa.select(*columns).select_from(t.fixtures)
+        if not filtered:  # the page's totals ride on its rows: one statement, not two
+            counts = _counts(dialect).subquery("counts")
+            rows = rows.add_columns(*counts.c).join_from(t.fixtures, counts, sa.true())
+        return rows.where(kept).order_by(*order).limit(limit).offset(offset)
+
+    return Statement(ordered), _names(ordered("default"))
 
 
 def _names_like(name: str) -> sa.Select[tuple[str]]:
