@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from litestar import Litestar
 
+from goat_app.compose import keep_startup_objects
 from goat_app.http import create_app
 from goat_app.settings import Settings
 
@@ -15,5 +16,7 @@ __all__ = ["create"]
 
 
 def create() -> Litestar:
-    """The API from the environment's settings."""
-    return create_app(Settings.from_env())
+    """The API from the environment's settings, in a process of its own (uvicorn's)."""
+    app = create_app(Settings.from_env())
+    keep_startup_objects()
+    return app

@@ -221,7 +221,12 @@ DEV_ORIGINS = (
 def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
     import uvicorn  # heavy imports only for the commands that need them
 
-    from goat_app.compose import BrokerOptions, build_system, upgrade_database
+    from goat_app.compose import (
+        BrokerOptions,
+        build_system,
+        keep_startup_objects,
+        upgrade_database,
+    )
     from goat_app.http import create_app
     from goat_app.simulator import SimulatorConfig
 
@@ -243,6 +248,7 @@ def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
         system = build_system(settings, public_url=url, broker=broker)
         try:
             server = uvicorn.Server(uvicorn.Config(create_app(system), **UVICORN_OPTIONS))
+            keep_startup_objects()
             lines = [f"goat is running: API {url}  OpenAPI {url}/schema"]
             if dev_origins:
                 lines.append(
@@ -324,6 +330,7 @@ def _announce_when_answering(
 def _api(arguments: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from goat_app.compose import keep_startup_objects
     from goat_app.http import create_app
 
     _exit_cleanly_on_sigterm()
@@ -344,7 +351,9 @@ def _api(arguments: argparse.Namespace, settings: Settings) -> int:
         )
     url = _public_url(settings, arguments.host, arguments.port)
     common = {"host": arguments.host, "port": arguments.port, **UVICORN_OPTIONS}
-    uvicorn.run(create_app(settings, public_url=url), **common)
+    app = create_app(settings, public_url=url)
+    keep_startup_objects()
+    uvicorn.run(app, **common)
     return 0
 
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from goat_app.compose import BrokerOptions, System, build_system
+from goat_app.compose import BrokerOptions, System, build_system, keep_startup_objects
 from goat_app.metrics import system_registry
 from goat_app.probes import Answer, ProbeServer, json_answer, metrics_answer
 from goat_app.settings import Settings
@@ -76,9 +76,13 @@ def run_listener(settings: Settings, stop: threading.Event | None = None) -> Non
     """``goat listener``: apply broker messages and send the outbox until SIGTERM/SIGINT.
 
     Needs ``GOAT_MQTT_URL``; without it, it listens to the embedded broker's address
-    (127.0.0.1:1883), e.g. one that a ``goat serve`` on this machine runs.
+    (127.0.0.1:1883), e.g. one that a ``goat serve`` on this machine runs. Without
+    ``stop``, it owns its process: it stops on a signal, and keeps what it built out of
+    the garbage collector's sight (``keep_startup_objects``).
     """
     system = build_system(settings, broker=BrokerOptions(embedded_port=None))
+    if stop is None:
+        keep_startup_objects()
     server = None
     try:
         if settings.listener_port is not None:
