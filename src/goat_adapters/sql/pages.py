@@ -104,28 +104,38 @@ def page_statement(
     columns: list[Any] = [t.fixtures]
     if filtered:
         columns.append(sa.func.count().over().label("matching"))
-    # the stage's own condition is not repeated: PostgreSQL would count its selectivity
-    # twice, and expect too few rows to read them in index order
-    order: tuple[sa.ColumnElement[Any], ...]
-    if part == "upcoming":
-        kept, order = sa.and_(*where, _UPCOMING), (_F.kickoff, _F.id)
-        if stage is FixtureStage.UPCOMING:
-            kept = sa.and_(*where)
+    ascending = part == "upcoming"
+    in_part = _UPCOMING if ascending else sa.not_(_UPCOMING)
+    # a stage that implies the part is not followed by the part's condition: PostgreSQL
+    # would count the selectivity twice, and expect too few rows to read them in order
+    if ascending:
+        implied = stage is FixtureStage.UPCOMING
     else:
-        kept, order = sa.and_(*where, sa.not_(_UPCOMING)), (_F.kickoff.desc(), _F.id)
-        if stage in (FixtureStage.FINISHED, FixtureStage.LIVE):
-            kept = sa.and_(*where)
+        implied = stage in (FixtureStage.FINISHED, FixtureStage.LIVE)
+    kept = sa.and_(*where) if implied else sa.and_(*where, in_part)
     limit = sa.bindparam("limit", type_=sa.Integer)
     offset = sa.bindparam("offset", type_=sa.Integer)
+    rows = sa.select(*columns).where(kept).order_by(*_order(t.fixtures.c, ascending))
+    rows = rows.limit(limit).offset(offset)
 
     def ordered(dialect: str) -> sa.Select[Any]:
-        rows = sa.select(*columns).select_from(t.fixtures)
-        if not filtered:  # the page's totals ride on its rows: one statement, not two
-            counts = _counts(dialect).subquery("counts")
-            rows = rows.add_columns(*counts.c).join_from(t.fixtures, counts, sa.true())
-        return rows.where(kept).order_by(*order).limit(limit).offset(offset)
+        if filtered:
+            return rows
+        # the page's totals ride on its rows, joined to the page's rows only (joined to
+        # the fixtures, PostgreSQL read the counts' row once per fixture skipped)
+        page = rows.subquery("page")
+        counts = _counts(dialect).subquery("counts")
+        joined = sa.select(page, counts).join_from(page, counts, sa.true())
+        return joined.order_by(*_order(page.c, ascending))
 
     return Statement(ordered), _names(ordered("default"))
+
+
+def _order(columns: Any, ascending: bool) -> tuple[sa.ColumnElement[Any], ...]:
+    """Upcoming fixtures by kick-off; the rest latest first (ties by id)."""
+    if ascending:
+        return columns.kickoff, columns.id
+    return columns.kickoff.desc(), columns.id
 
 
 def _names_like(name: str) -> sa.Select[tuple[str]]:
