@@ -9,14 +9,19 @@ the time per job) on that port, as ``goat listener`` does on its own.
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
 from collections.abc import Sequence
 
 from goat_adapters.rq import DEFAULT_QUEUE, redis_from_url, run_worker, take
-from goat_app.compose import JOB_FUNCTION, System, build_system, without_password
+from goat_app.compose import (
+    JOB_FUNCTION,
+    System,
+    build_system,
+    keep_startup_objects,
+    without_password,
+)
 from goat_app.metrics import JobMetrics
 from goat_app.probes import ProbeServer, json_answer, metrics_answer
 from goat_app.settings import Settings, SettingsError
@@ -68,7 +73,7 @@ def work(
         _system = system
     # what was built at start lives as long as the process: out of the collector's way,
     # so that a job that reads thousands of rows is not slowed by sweeps over all of it
-    gc.freeze()
+    keep_startup_objects()
     connection = redis_from_url(settings.redis_url)
     probes = None
     try:
