@@ -438,14 +438,16 @@ def _worker(arguments: argparse.Namespace, settings: Settings) -> int:
 def _jobs(arguments: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from goat_app.compose import build_rq_queue
+    from goat_app.compose import build_rq_queue, keep_startup_objects
     from goat_app.jobs_service import create_jobs_app
 
     _exit_cleanly_on_sigterm()
     queue = build_rq_queue(settings)
     try:
+        app = create_jobs_app(queue)
+        keep_startup_objects()
         uvicorn.run(
-            create_jobs_app(queue),
+            app,
             host=arguments.host,
             port=arguments.port,
             **{**UVICORN_OPTIONS, "access_log": not arguments.no_access_log},

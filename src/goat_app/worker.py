@@ -64,7 +64,11 @@ def work(
     maintenance_interval: int = 60,
     burst: bool = False,
 ) -> bool:
-    """Build the system, then work ``queues`` on ``GOAT_REDIS_URL`` until stopped."""
+    """Build the system, then work ``queues`` on ``GOAT_REDIS_URL`` until stopped.
+
+    It owns its process: what it built is kept out of the garbage collector's sight
+    (``keep_startup_objects``), never freed.
+    """
     global _system
     if settings.redis_url is None:
         raise SettingsError("GOAT_REDIS_URL is required: it is where the worker takes jobs")

@@ -354,6 +354,13 @@ def test_every_page_tells_its_stage_s_total(backend: Backend) -> None:
     assert totals(NOW) == {None: {6}, upcoming: {2}, live: {2}, finished: {2}}
     season_over = NOW + timedelta(days=30)  # 1 and 2 have kicked off, not yet ended
     assert totals(season_over) == {None: {6}, upcoming: {0}, live: {4}, finished: {2}}
+    for count in (1, 4, 25):  # nothing upcoming: the rest, latest first, on every page
+        listed = []
+        with backend.uow() as uow:
+            for page in range(1, 8):
+                query = FixtureQuery(now=season_over, page=page, count=count)
+                listed += uow.fixtures.page(query)[0]
+        assert [f.id for f in listed] == [1, 2, 4, 3, 6, 5]
 
 
 def test_stage_filter_keeps_upcoming_live_or_finished(backend: Backend) -> None:

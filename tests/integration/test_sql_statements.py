@@ -16,7 +16,7 @@ from goat_adapters.sql import (
     statements,
     users,
 )
-from goat_core.model import LedgerKind, PurchaseStatus
+from goat_core.model import FixtureStage, LedgerKind, PurchaseStatus
 from goat_core.ports import FixtureQuery
 from tests.contract.builders import fixture, purchase
 
@@ -81,3 +81,27 @@ def test_times_come_back_in_utc_whatever_the_database_zone(fresh_database_url: s
     for read, written in times:
         assert read is not None
         assert (read, read.tzinfo) == (written, UTC)
+
+
+def test_a_first_page_or_a_page_of_one_stage_is_one_statement(sqlite_url: str) -> None:
+    """Its rows carry the counts its total needs; a later page of the whole list reads the
+    counts first, to know where it starts (in the upcoming fixtures or in the rest)."""
+    database = SqlDatabase(sqlite_url)
+    upcoming = [fixture(n, kickoff=NOW + timedelta(days=n)) for n in range(1, 4)]
+    with database.unit_of_work() as uow:
+        uow.fixtures.upsert_many(upcoming, 40, NOW)
+        uow.commit()
+    sent: list[str] = []
+    sa.event.listen(database.engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+
+    def statements_for(**query: object) -> int:
+        sent.clear()
+        with database.unit_of_work() as uow:
+            uow.fixtures.page(FixtureQuery(now=NOW, **query))  # type: ignore[arg-type]
+        return len([sql for sql in sent if sql.lstrip().upper().startswith("SELECT")])
+
+    assert statements_for() == 1
+    assert statements_for(stage=FixtureStage.UPCOMING) == 1
+    assert statements_for(stage=FixtureStage.FINISHED) == 2  # no rows: counted alone
+    assert statements_for(page=2, count=2) == 2
+    database.dispose()

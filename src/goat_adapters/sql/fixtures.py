@@ -292,18 +292,19 @@ class SqlFixtureRepository:
 
         Upcoming by kick-off, then the rest latest first: two index-ordered reads rather
         than one sort of every matching row by a computed rank. Each statement is
-        prepared once per shape of page (``pages.page_statement``). A page takes its total
-        from its own rows: an unfiltered one from ``pages.COUNTS``' columns, a filtered one
-        (only one stage) from the count of its matches, so the filters scan the fixtures
-        once. A page with no rows counts on its own.
+        prepared once per shape of page (``pages.page_statement``). A filtered page (only
+        one stage) takes its total from the count of its matches on its rows, so the
+        filters scan the fixtures once. An unfiltered first page, or a page of one stage,
+        takes ``pages.COUNTS``' columns from its rows; a later page of the whole list reads
+        them first, to know where it starts. A page with no rows counts on its own.
         """
         stage = query.wanted_stage
         shape = (stage, bool(query.home), bool(query.away), bool(query.date))
         values = page_parameters(query)
         skip = max(0, (query.page - 1) * query.count)
 
-        def run(part: Part, **more: int) -> list[Any]:
-            statement, names = page_statement(*shape, part)
+        def run(part: Part, counted: bool = False, **more: int) -> list[Any]:
+            statement, names = page_statement(*shape, part, counted=counted)
             given = {**values, **more}
             return self._tx.run(statement, {k: v for k, v in given.items() if k in names}).rows
 
@@ -313,14 +314,23 @@ class SqlFixtureRepository:
             # no rows: past the last page (counted), or nothing matches
             total = int(rows[0].matching) if rows else int(run("count")[0].n) if skip else 0
             return [_fixture(row) for row in rows], total
-        # an unfiltered page's rows carry the three counts: a page within the upcoming
-        # fixtures (or of one stage) is one statement; past them, the counts come first
-        first: Part = "upcoming" if stage in (None, FixtureStage.UPCOMING) else "rest"
-        rows = run(first, limit=query.count, offset=skip)
-        counts = rows[0] if rows else self._tx.run(COUNTS, {"now": query.now}).rows[0]
+        rows = []
+        if stage is None and skip:
+            # a later page of the whole list: the counts say where it starts
+            counts = self._tx.run(COUNTS, {"now": query.now}).rows[0]
+        else:
+            # a first page, or a page of one stage: its rows carry the counts (one
+            # statement); with no rows, past the last page or nothing upcoming, they are
+            # read alone
+            first: Part = "upcoming" if stage in (None, FixtureStage.UPCOMING) else "rest"
+            rows = run(first, counted=True, limit=query.count, offset=skip)
+            counts = rows[0] if rows else self._tx.run(COUNTS, {"now": query.now}).rows[0]
         total, ahead = _totals(stage, int(counts.all), int(counts.upcoming), int(counts.open))
-        if first == "upcoming" and len(rows) < query.count and total > ahead:
-            rows += run("rest", limit=query.count - len(rows), offset=max(0, skip - ahead))
+        if stage is None:
+            if skip < ahead and not rows:
+                rows = run("upcoming", limit=query.count, offset=skip)
+            if len(rows) < query.count and total > ahead:
+                rows += run("rest", limit=query.count - len(rows), offset=max(0, skip - ahead))
         return [_fixture(row) for row in rows], total
 
     def upcoming(self, now: datetime) -> list[Fixture]:

@@ -4,7 +4,8 @@ A page's statements depend only on which filters it has (a stage; a home team, a
 team, a date), so each shape is built once (``page_statement``) and runs as a prepared
 statement with the values as parameters: through SQLAlchemy, building and executing the
 three statements of a page cost ~0.8 ms of CPU per request, more than PostgreSQL took to
-answer them. The statuses are literals, not parameters, so that the partial indexes
+answer them. Most pages are now one statement: their rows carry their total. The
+statuses are literals, not parameters, so that the partial indexes
 ``ix_fixtures_upcoming`` and ``ix_fixtures_open`` serve every plan. A team filter
 matches its text against ``team_names`` and reads the fixtures of the names that matched
 (``ix_fixtures_home_upcoming``, ``ix_fixtures_away_upcoming``), not every fixture.
@@ -76,18 +77,26 @@ def _counts(dialect: str) -> sa.Select[int, int, int]:
 
 
 COUNTS = Statement(_counts, writes=False)
-"""The three counts every unfiltered page needs, in one statement."""
+"""The three counts an unfiltered page needs, in one statement (read alone when they do
+not come with the page's rows)."""
 
 
 @functools.cache
 def page_statement(
-    stage: FixtureStage | None, home: bool, away: bool, date: bool, part: Part
+    stage: FixtureStage | None,
+    home: bool,
+    away: bool,
+    date: bool,
+    part: Part,
+    *,
+    counted: bool = False,
 ) -> tuple[Statement, frozenset[str]]:
     """The statement of one part of a page of this shape, and the names of its values:
     the count of the matching fixtures, or the upcoming rows by kick-off, or the rest
     latest first. A filtered shape's rows carry ``matching``, the count of every row the
     filters keep (one scan of them for the page and its total); an unfiltered shape's
-    rows carry ``COUNTS``' three columns, ``all``, ``upcoming`` and ``open``."""
+    rows, when ``counted``, carry ``COUNTS``' three columns, ``all``, ``upcoming`` and
+    ``open``."""
     where: list[sa.ColumnElement[bool] | sa.TextClause] = []
     if stage is not None:
         where.append(_STAGES[stage])
@@ -98,8 +107,8 @@ def page_statement(
     if date:
         where.append(_F.kickoff_date == sa.bindparam("date", type_=_F.kickoff_date.type))
     if part == "count":
-        counted = sa.select(sa.func.count().label("n")).select_from(t.fixtures).where(*where)
-        return Statement(counted), _names(counted)
+        counting = sa.select(sa.func.count().label("n")).select_from(t.fixtures).where(*where)
+        return Statement(counting), _names(counting)
     filtered = home or away or date
     columns: list[Any] = [t.fixtures]
     if filtered:
@@ -119,7 +128,7 @@ def page_statement(
     rows = rows.limit(limit).offset(offset)
 
     def ordered(dialect: str) -> sa.Select[Any]:
-        if filtered:
+        if filtered or not counted:
             return rows
         # the page's totals ride on its rows, joined to the page's rows only (joined to
         # the fixtures, PostgreSQL read the counts' row once per fixture skipped)
@@ -128,7 +137,8 @@ def page_statement(
         joined = sa.select(page, counts).join_from(page, counts, sa.true())
         return joined.order_by(*_order(page.c, ascending))
 
-    return Statement(ordered), _names(ordered("default"))
+    names = _names(ordered("postgresql")) | _names(ordered("sqlite"))
+    return Statement(ordered), names
 
 
 def _order(columns: Any, ascending: bool) -> tuple[sa.ColumnElement[Any], ...]:
