@@ -105,3 +105,17 @@ def test_a_first_page_or_a_page_of_one_stage_is_one_statement(sqlite_url: str) -
     assert statements_for(stage=FixtureStage.FINISHED) == 2  # no rows: counted alone
     assert statements_for(page=2, count=2) == 2
     database.dispose()
+
+
+@pytest.mark.integration
+def test_prepared_statements_are_planned_once(fresh_database_url: str) -> None:
+    """goat's PostgreSQL sessions use generic plans: with LIMIT and OFFSET as parameters,
+    PostgreSQL found a page's generic plan dearer than a planned one and planned the
+    finished fixtures' page again at every execution (0.3 ms of its CPU each time)."""
+    database = SqlDatabase(fresh_database_url)
+    try:
+        with database.unit_of_work() as uow:
+            mode = uow.execute(sa.text("SHOW plan_cache_mode")).scalar_one()
+        assert mode == "force_generic_plan"
+    finally:
+        database.dispose()
