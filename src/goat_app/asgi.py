@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from litestar import Litestar
 
-from goat_app.compose import keep_startup_objects
 from goat_app.http import create_app
 from goat_app.settings import Settings
+from goat_app.startup import keep_startup_objects
 
 __all__ = ["create"]
 

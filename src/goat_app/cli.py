@@ -221,14 +221,10 @@ DEV_ORIGINS = (
 def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
     import uvicorn  # heavy imports only for the commands that need them
 
-    from goat_app.compose import (
-        BrokerOptions,
-        build_system,
-        keep_startup_objects,
-        upgrade_database,
-    )
+    from goat_app.compose import BrokerOptions, build_system, upgrade_database
     from goat_app.http import create_app
     from goat_app.simulator import SimulatorConfig
+    from goat_app.startup import keep_startup_objects
 
     _exit_cleanly_on_sigterm()
     _access_lines(arguments)
@@ -330,8 +326,8 @@ def _announce_when_answering(
 def _api(arguments: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from goat_app.compose import keep_startup_objects
     from goat_app.http import create_app
+    from goat_app.startup import keep_startup_objects
 
     _exit_cleanly_on_sigterm()
     _access_lines(arguments)
@@ -438,8 +434,9 @@ def _worker(arguments: argparse.Namespace, settings: Settings) -> int:
 def _jobs(arguments: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from goat_app.compose import build_rq_queue, keep_startup_objects
+    from goat_app.compose import build_rq_queue
     from goat_app.jobs_service import create_jobs_app
+    from goat_app.startup import keep_startup_objects
 
     _exit_cleanly_on_sigterm()
     queue = build_rq_queue(settings)

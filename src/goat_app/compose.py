@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import json
 import logging
 import threading
@@ -79,7 +78,6 @@ __all__ = [
     "build_system",
     "build_verifier",
     "jobs_service_answers",
-    "keep_startup_objects",
     "mqtt_identity",
     "start_broker_side",
     "start_simulator",
@@ -264,21 +262,6 @@ def build_system(
     except BaseException:
         resources.close()
         raise
-
-
-def keep_startup_objects() -> None:
-    """Take what the process has built so far out of the garbage collector's sight.
-
-    For a process goat owns (``goat api`` and each of its workers, ``goat serve``,
-    ``goat listener``, ``goat worker``, ``goat jobs``), once its system and app are
-    built: ~175,000 objects (the app and its schemas, SQLAlchemy's metadata, the system)
-    live as long as the process, yet each full collection walked them all, 70-90 ms in
-    which the process did nothing else, every few seconds under load (the tail of the
-    latency figures). Not for a process that builds systems and drops them, such as a
-    test run: what is kept is never freed.
-    """
-    gc.collect()
-    gc.freeze()
 
 
 def upgrade_database(settings: Settings) -> None:

@@ -15,10 +15,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from goat_app.compose import BrokerOptions, System, build_system, keep_startup_objects
+from goat_app.compose import BrokerOptions, System, build_system
 from goat_app.metrics import system_registry
 from goat_app.probes import Answer, ProbeServer, json_answer, metrics_answer
 from goat_app.settings import Settings
+from goat_app.startup import keep_startup_objects
 
 __all__ = ["probes", "readiness", "run_listener", "wait_for_signal"]
 

@@ -15,16 +15,11 @@ import time
 from collections.abc import Sequence
 
 from goat_adapters.rq import DEFAULT_QUEUE, redis_from_url, run_worker, take
-from goat_app.compose import (
-    JOB_FUNCTION,
-    System,
-    build_system,
-    keep_startup_objects,
-    without_password,
-)
+from goat_app.compose import JOB_FUNCTION, System, build_system, without_password
 from goat_app.metrics import JobMetrics
 from goat_app.probes import ProbeServer, json_answer, metrics_answer
 from goat_app.settings import Settings, SettingsError
+from goat_app.startup import keep_startup_objects
 
 __all__ = ["JOB_FUNCTION", "run", "work"]
 
