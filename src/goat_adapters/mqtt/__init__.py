@@ -29,7 +29,12 @@ import attrs
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
-from goat_adapters.mqtt.client import BrokerAddress, failed, new_client
+from goat_adapters.mqtt.client import (
+    BrokerAddress,
+    connect_in_background,
+    failed,
+    new_client,
+)
 from goat_adapters.mqtt.peer import PahoPeer
 from goat_adapters.mqtt.watch import ConnectionWatch
 from goat_core.errors import Busy, Unavailable
@@ -107,8 +112,7 @@ class PahoBrokerPublisher:
         """Connect in the background (idempotent)."""
         if not self._started:
             self._started = True
-            self._client.connect_async(self.address.host, self.address.port, keepalive=30)
-            self._client.loop_start()
+            connect_in_background(self._client, self.address)
         return self
 
     def wait_connected(self, timeout: float) -> bool:
@@ -236,8 +240,7 @@ class PahoListener:
         self._stopping.clear()
         self._worker = threading.Thread(target=self._work, name="goat-listener", daemon=True)
         self._worker.start()
-        self._client.connect_async(self.address.host, self.address.port, keepalive=30)
-        self._client.loop_start()
+        connect_in_background(self._client, self.address)
         return self
 
     def wait_subscribed(self, timeout: float) -> bool:

@@ -11,7 +11,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from goat_core.errors import InvalidInput
 
-__all__ = ["BrokerAddress", "failed", "new_client"]
+__all__ = ["BrokerAddress", "connect_in_background", "failed", "new_client"]
 
 
 @attrs.frozen
@@ -61,6 +61,12 @@ def new_client(
         client.username_pw_set(address.username, address.password)
     client.reconnect_delay_set(min_delay=1, max_delay=10)
     return client
+
+
+def connect_in_background(client: mqtt.Client, address: BrokerAddress) -> None:
+    """Connect, and reconnect whenever the connection drops, in paho's network thread."""
+    client.connect_async(address.host, address.port, keepalive=30)
+    client.loop_start()
 
 
 def failed(reason_code: ReasonCode | int) -> bool:

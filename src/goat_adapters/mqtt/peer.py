@@ -10,7 +10,12 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from goat_adapters.mqtt.client import BrokerAddress, failed, new_client
+from goat_adapters.mqtt.client import (
+    BrokerAddress,
+    connect_in_background,
+    failed,
+    new_client,
+)
 
 __all__ = ["PahoPeer"]
 
@@ -52,8 +57,7 @@ class PahoPeer:
         """Connect in the background (idempotent)."""
         if not self._started:
             self._started = True
-            self._client.connect_async(self.address.host, self.address.port, keepalive=30)
-            self._client.loop_start()
+            connect_in_background(self._client, self.address)
         return self
 
     def publish(self, topic: str, payload: str) -> None:
