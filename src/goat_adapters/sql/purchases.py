@@ -86,6 +86,17 @@ _TRANSITION = Statement(
 )
 
 
+def _newest_first(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
+    """A page of the purchases ``where`` says, newest first (``limit``, ``offset``)."""
+    return (
+        sa.select(t.purchases)
+        .where(*where)
+        .order_by(_P.created_at.desc(), _P.request_id.desc())
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+    )
+
+
 @functools.cache
 def _user_page(one_user: bool, by_status: bool) -> tuple[Statement, Statement]:
     """The count and the page of ``page_for_user`` for one shape of query."""
@@ -93,25 +104,16 @@ def _user_page(one_user: bool, by_status: bool) -> tuple[Statement, Statement]:
     if by_status:
         where.append(_P.status == sa.bindparam("status"))
     counted = sa.select(sa.func.count().label("n")).select_from(t.purchases).where(*where)
-    listed = (
-        sa.select(t.purchases)
-        .where(*where)
-        .order_by(_P.created_at.desc(), _P.request_id.desc())
-        .limit(sa.bindparam("limit", type_=sa.Integer))
-        .offset(sa.bindparam("offset", type_=sa.Integer))
-    )
-    return Statement(counted), Statement(listed)
+    return Statement(counted), Statement(_newest_first(*where))
 
 
 _KEPT_TOTAL = (
     sa.select(t.users.c.purchases).where(t.users.c.id == sa.bindparam("user_id")).scalar_subquery()
 )
 _PAGE_AND_TOTAL = Statement(
-    sa.select(t.purchases, _KEPT_TOTAL.label("kept_total"))
-    .where(_P.user_id == sa.bindparam("user_id"))
-    .order_by(_P.created_at.desc(), _P.request_id.desc())
-    .limit(sa.bindparam("limit", type_=sa.Integer))
-    .offset(sa.bindparam("offset", type_=sa.Integer))
+    _newest_first(_P.user_id == sa.bindparam("user_id")).add_columns(
+        _KEPT_TOTAL.label("kept_total")
+    )
 )
 """A user's page with their total of purchases as kept by a trigger on PostgreSQL
 (``users.purchases``, migration 0009) on each row: one round trip."""
