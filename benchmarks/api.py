@@ -14,9 +14,9 @@ processes on free ports of 127.0.0.1, then measures:
   per second, p50 and p99 latency; with the one-second page cache (the default) and,
   for one process, without it (``GOAT_FIXTURES_CACHE_MS=0``);
 - the resident memory (RSS) of each API process after the load;
-- where the CPU of each purchase went: the API processes, ``goat listener``, every
-  PostgreSQL process, and the whole machine (the load generator, mosquitto and the
-  kernel are the rest).
+- where the CPU of each purchase went: the API processes, the load generator,
+  ``goat listener`` and mosquitto, every PostgreSQL process, and the whole machine (the
+  kernel's own work, loopback TCP and interrupts, is most of the rest).
 
 The purchase figure is fragile (pgbench itself varies by ~20 % from run to run here), so
 each purchase measurement is repeated ``--runs`` times, each run right after a pgbench
@@ -101,7 +101,9 @@ def _load(port: int, requests: list[bytes], seconds: float, warmup: float, queue
         until, measure_from = now + warmup + seconds, now + warmup
         await asyncio.gather(*(_client(port, r, until, measure_from, out) for r in requests))
 
+    cpu = time.process_time()  # the load generator's own CPU, warm-up included
     asyncio.run(run())
+    out["cpu_s"] = time.process_time() - cpu
     queue.put(out)
 
 
@@ -126,6 +128,7 @@ def load(
         "statuses": {str(k): v for k, v in sorted(out["statuses"].items())},
         "p50_ms": percentile(0.50),
         "p99_ms": percentile(0.99),
+        "load_generator_cpu_s": out["cpu_s"],  # warm-up included
     }
 
 
@@ -199,6 +202,10 @@ class Api:
         used = (self.cpu_seconds() - before) * seconds / (seconds + WARMUP)
         answered = result["requests_per_s"] * seconds
         result["api_cpu_ms_per_request"] = round(used * 1000 / answered, 2) if answered else None
+        generated = result.pop("load_generator_cpu_s") * seconds / (seconds + WARMUP)
+        result["load_generator_cpu_ms_per_request"] = (
+            round(generated * 1000 / answered, 3) if answered else None
+        )
         result["rss_mb"] = self.rss_mb()
         return result
 
@@ -226,15 +233,15 @@ def _ticks(stat: str) -> int:
     return int(fields[11]) + int(fields[12])
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU time used so far by every PostgreSQL process of the machine."""
+def cpu_seconds_of(name: str) -> float:
+    """CPU time used so far by every process of the machine called ``name``."""
     ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             line = stat.read_text()
         except OSError:  # ended meanwhile
             continue
-        if "(postgres)" in line:
+        if f"({name})" in line:
             ticks += _ticks(line)
     return ticks / os.sysconf("SC_CLK_TCK")
 
@@ -392,9 +399,13 @@ def main() -> None:
                     reference = pgbench(server, 64, seconds)
                     pgbench_runs.append(round(reference, 1))
                     api = Api(url, data_dir, workers)
-                    others = {"postgresql": postgres_cpu_seconds, "machine": machine_cpu_seconds}
+                    others = {
+                        "postgresql": lambda: cpu_seconds_of("postgres"),
+                        "machine": machine_cpu_seconds,
+                    }
                     if listener is not None:
                         others["listener"] = listener.cpu_seconds
+                        others["mosquitto"] = lambda: cpu_seconds_of("mosquitto")
                     before = {name: cpu() for name, cpu in others.items()}
                     try:
                         result = api.measure(purchases, seconds)
@@ -404,6 +415,7 @@ def main() -> None:
                     answered = result["requests_per_s"] * (seconds + WARMUP)
                     result["cpu_ms_per_request"] = {
                         "api": result["api_cpu_ms_per_request"],
+                        "load_generator": result["load_generator_cpu_ms_per_request"],
                         **{
                             name: round((cpu() - before[name]) * 1000 / answered, 3)
                             for name, cpu in others.items()
