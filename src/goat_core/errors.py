@@ -22,6 +22,7 @@ Every error the core raises, and every error an adapter lets out, is a ``GoatErr
     │   └── MalformedMessage      a broker message that cannot be understood
     ├── PaymentError              the payment provider failed or answered nonsense
     └── Unavailable               a dependency (database, broker, queue, ...) cannot be reached
+        └── NotAllPublished       the broker acknowledged only the first messages of a batch
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "LotTooSmall",
     "MalformedMessage",
     "NotAccepted",
+    "NotAllPublished",
     "NotEnoughBonds",
     "NotEnoughMoney",
     "NotFound",
@@ -154,3 +156,11 @@ class PaymentError(GoatError):
 
 class Unavailable(GoatError):
     """A dependency cannot be reached right now."""
+
+
+class NotAllPublished(Unavailable):
+    """The broker acknowledged the first ``acknowledged`` messages of a batch, not the rest."""
+
+    def __init__(self, acknowledged: int, reason: str) -> None:
+        super().__init__(reason)
+        self.acknowledged = acknowledged

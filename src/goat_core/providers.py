@@ -153,6 +153,14 @@ class BrokerPublisher(Protocol):
     def publish(self, topic: str, payload: str) -> None:
         """Send with QoS 1 and return once the broker acknowledged; else raise ``Unavailable``."""
 
+    def publish_many(self, messages: Sequence[tuple[str, str]]) -> None:
+        """Send each ``(topic, payload)`` with QoS 1, in order, without waiting for one
+        before sending the next; return once the broker acknowledged them all.
+
+        Else raise ``NotAllPublished``, which says how many of the first it acknowledged
+        (the rest may have arrived too: whoever sends them again sends them twice).
+        """
+
 
 class OutboxLease(Protocol):
     """Who may publish the outbox: one relay at a time among every process on a database."""

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import pytest
 
 from goat_adapters.memory.outboxes import MemoryOutbox
-from goat_core.errors import Unavailable
+from goat_core.errors import NotAllPublished, Unavailable
 from goat_core.model import Outcome
 from goat_core.wire import TOPIC_REQUESTS
 from tests.unit.support import USER, World
@@ -21,9 +22,13 @@ class _FlakyBroker:
         self.published: list[tuple[str, str]] = []
 
     def publish(self, topic: str, payload: str) -> None:
-        if len(self.published) >= self.ok:
-            raise Unavailable("broker went away")
-        self.published.append((topic, payload))
+        self.publish_many([(topic, payload)])
+
+    def publish_many(self, messages: Sequence[tuple[str, str]]) -> None:
+        for acknowledged, message in enumerate(messages):
+            if len(self.published) >= self.ok:
+                raise NotAllPublished(acknowledged, "broker went away")
+            self.published.append(message)
 
 
 def _buy_three(world: World) -> list[str]:

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from goat_core.errors import PaymentError, Unavailable
+from goat_core.errors import NotAllPublished, PaymentError, Unavailable
 from goat_core.jobs import Job
 from goat_core.model import Location, PaymentConfirmation, PaymentStart
 
@@ -119,9 +119,12 @@ class InMemoryBroker:
         self.down = False
 
     def publish(self, topic: str, payload: str) -> None:
+        self.publish_many([(topic, payload)])
+
+    def publish_many(self, messages: Sequence[tuple[str, str]]) -> None:
         if self.down:
-            raise Unavailable("broker is down")
-        self.published.append((topic, payload))
+            raise NotAllPublished(0, "broker is down")
+        self.published.extend(messages)
 
 
 class InMemoryJobQueue:

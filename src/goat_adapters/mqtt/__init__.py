@@ -1,7 +1,8 @@
 """The course broker over paho-mqtt 2 (MQTT 3.1.1): a publisher, a listener and a peer.
 
 ``PahoBrokerPublisher`` is the ``BrokerPublisher`` port: QoS 1, and ``publish`` returns
-only once the broker sent its PUBACK. ``PahoListener`` subscribes to the fixtures topics
+only once the broker sent its PUBACK (``publish_many``: every message's, the batch sent
+without waiting for one before the next). ``PahoListener`` subscribes to the fixtures topics
 with QoS 1 under a persistent session and acknowledges each message only after the
 handler (``Exchange.receive_many``) returned, that is after its effect is committed: a
 crash between delivery and commit means the broker delivers the message again, and the
@@ -37,7 +38,7 @@ from goat_adapters.mqtt.client import (
 )
 from goat_adapters.mqtt.peer import PahoPeer
 from goat_adapters.mqtt.watch import ConnectionWatch
-from goat_core.errors import Busy, Unavailable
+from goat_core.errors import Busy, NotAllPublished, Unavailable
 from goat_core.wire import TOPICS
 
 __all__ = [
@@ -121,18 +122,36 @@ class PahoBrokerPublisher:
 
     def publish(self, topic: str, payload: str) -> None:
         """Send with QoS 1 and return once the broker acknowledged; else raise ``Unavailable``."""
+        self.publish_many([(topic, payload)])
+
+    def publish_many(self, messages: Sequence[tuple[str, str]]) -> None:
+        """Send each with QoS 1, in order, all in flight at once; return once the broker
+        acknowledged them all, else raise ``NotAllPublished`` (an ``Unavailable``)."""
         self.start()
+        url = self.address.url
         if not self._connected.is_set():
-            raise Unavailable(f"broker {self.address.url} is not connected")
-        try:
-            info = self._client.publish(topic, payload.encode(), qos=1)
-            info.wait_for_publish(self.timeout)
-        except (RuntimeError, ValueError) as error:
-            raise Unavailable(f"broker {self.address.url}: {error}") from None
-        if not info.is_published():
-            raise Unavailable(f"broker {self.address.url} did not acknowledge in {self.timeout}s")
-        if self._on_published is not None:
-            self._on_published()
+            raise NotAllPublished(0, f"broker {url} is not connected")
+        sent: list[mqtt.MQTTMessageInfo] = []
+        refused = ""
+        for topic, payload in messages:
+            try:
+                sent.append(self._client.publish(topic, payload.encode(), qos=1))
+            except (RuntimeError, ValueError) as error:
+                refused = f"broker {url}: {error}"
+                break
+        deadline = time.monotonic() + self.timeout
+        for acknowledged, info in enumerate(sent):
+            try:
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            except (RuntimeError, ValueError) as error:
+                raise NotAllPublished(acknowledged, f"broker {url}: {error}") from None
+            if not info.is_published():
+                reason = f"broker {url} did not acknowledge in {self.timeout}s"
+                raise NotAllPublished(acknowledged, reason)
+            if self._on_published is not None:
+                self._on_published()
+        if refused:
+            raise NotAllPublished(len(sent), refused)
 
     def close(self) -> None:
         """Disconnect and stop the network thread."""

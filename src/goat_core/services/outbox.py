@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from goat_core.errors import GoatError
+from goat_core.errors import GoatError, NotAllPublished
 from goat_core.ports import BrokerPublisher, JobQueue, UnitOfWorkFactory
 
 __all__ = ["relay_jobs", "relay_outbox"]
@@ -16,27 +16,29 @@ log = logging.getLogger("goat.core")
 def relay_outbox(uow: UnitOfWorkFactory, publisher: BrokerPublisher, batch: int = 100) -> int:
     """Publish queued messages oldest first; mark those the broker acknowledged sent.
 
-    Stops at the first failure (``Unavailable`` propagates): what is not acknowledged
-    stays queued and goes out on the next call, so nothing is lost, and order is kept.
-    The acknowledged ones are marked in one transaction after the batch (a commit per
-    message cost the relay most of its time): a process that dies in between sends them
-    again, which every receiver ignores (the request id is known).
+    The batch goes out at once (``publish_many``: no wait for one acknowledgement before
+    the next message). On a failure (``Unavailable`` propagates) the messages the broker
+    acknowledged first are marked sent and the rest stay queued for the next call, so
+    nothing is lost, and order is kept. The acknowledged ones are marked in one
+    transaction after the batch (a commit per message cost the relay most of its time):
+    a process that dies in between sends them again, which every receiver ignores (the
+    request id is known).
     """
     with uow() as unit:
         messages = unit.outbox.pending(batch)
-    sent: list[int] = []
+    if not messages:
+        return 0
     try:
-        for message in messages:
-            publisher.publish(message.topic, message.payload)
-            sent.append(message.id)
-    except Exception:
+        publisher.publish_many([(message.topic, message.payload) for message in messages])
+    except Exception as failure:
+        done = failure.acknowledged if isinstance(failure, NotAllPublished) else 0
         try:
-            _mark_sent(uow, sent)
+            _mark_sent(uow, [message.id for message in messages[:done]])
         except GoatError as error:  # the failure that stopped the batch is the one to raise
-            log.warning("could not mark %d published messages sent: %s", len(sent), error)
+            log.warning("could not mark %d published messages sent: %s", done, error)
         raise
-    _mark_sent(uow, sent)
-    return len(sent)
+    _mark_sent(uow, [message.id for message in messages])
+    return len(messages)
 
 
 def _mark_sent(uow: UnitOfWorkFactory, ids: list[int]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from goat_adapters.memory import (
 from goat_adapters.mqtt import BrokerAddress, PahoBrokerPublisher
 from goat_app.broker import BrokerCounters
 from goat_app.relay import OutboxRelay
-from goat_core.errors import InvalidInput, Unavailable
+from goat_core.errors import InvalidInput, NotAllPublished, Unavailable
 from goat_core.services import Exchange
 from goat_core.wire import TOPIC_VALIDATION
 from tests.integration.mqtt.support import Recorder, wait_until
@@ -68,6 +69,42 @@ def test_publish_returns_once_the_broker_acknowledged(broker: MqttServer) -> Non
         publisher.close()
         recorder.close()
     assert counters.snapshot()["published"] == 1
+
+
+@pytest.mark.integration
+def test_a_batch_goes_out_whole_and_in_order(broker: MqttServer) -> None:
+    """publish_many returns once every message of the batch was acknowledged; a subscriber
+    hears them in the order given."""
+    recorder = Recorder(broker.url, (TOPIC_VALIDATION,))
+    counters = BrokerCounters()
+    publisher = PahoBrokerPublisher(
+        BrokerAddress.from_url(broker.url),
+        "test-publisher",
+        on_published=counters.count_published,
+    ).start()
+    payloads = [f'{{"request_id": "r{n}", "valid": true}}' for n in range(150)]
+    try:
+        assert publisher.wait_connected(10)
+        publisher.publish_many([(TOPIC_VALIDATION, payload) for payload in payloads])
+        assert counters.snapshot()["published"] == 150
+        wait_until(lambda: len(recorder.payloads(TOPIC_VALIDATION)) == 150)
+    finally:
+        publisher.close()
+        recorder.close()
+    assert recorder.payloads(TOPIC_VALIDATION) == [json.loads(p) for p in payloads]
+
+
+@pytest.mark.integration
+def test_a_batch_without_a_broker_says_none_was_acknowledged() -> None:
+    """With nothing listening, publish_many fails at once: not one message acknowledged."""
+    address = BrokerAddress("127.0.0.1", free_port())
+    publisher = PahoBrokerPublisher(address, "test-publisher", timeout=1).start()
+    try:
+        with pytest.raises(NotAllPublished) as raised:
+            publisher.publish_many([(TOPIC_VALIDATION, "{}")] * 3)
+    finally:
+        publisher.close()
+    assert raised.value.acknowledged == 0
 
 
 @pytest.mark.integration
