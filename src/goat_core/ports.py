@@ -32,6 +32,7 @@ from goat_core.model import (
     PaymentStatus,
     Purchase,
     PurchaseStatus,
+    PurchaseView,
     Recommendations,
     User,
     ValidationMessage,
@@ -240,8 +241,9 @@ class PurchaseRepository(Protocol):
 
     def page_for_user(
         self, user_id: str | None, status: PurchaseStatus | None, page: int, count: int
-    ) -> tuple[list[Purchase], int]:
-        """A user's purchases newest first (every user's if ``user_id`` is None), and the total."""
+    ) -> tuple[list[PurchaseView], int]:
+        """A user's purchases newest first (every user's if ``user_id`` is None), each with
+        its fixture's summary, and the total."""
 
     def for_fixture(self, fixture_id: int, status: PurchaseStatus) -> list[Purchase]:
         """Purchases of a fixture in one status."""

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from goat_core.model import (
+    FixtureSummary,
     LedgerKind,
     Location,
     Outcome,
@@ -61,10 +62,16 @@ def test_find_by_payment_prefers_token_then_buy_order(backend: Backend) -> None:
 
 def test_page_for_user_is_newest_first_with_total(backend: Backend) -> None:
     """page_for_user() lists one user's purchases newest first, filtered by status, with total."""
+    add_fixtures(backend, fixture(1))
     add_purchases(
         backend,
         *[purchase(f"a{i}", created_at=NOW + timedelta(minutes=i)) for i in range(5)],
-        purchase("a-acc", status=PurchaseStatus.ACCEPTED, created_at=NOW - timedelta(days=1)),
+        purchase(
+            "a-acc",
+            status=PurchaseStatus.ACCEPTED,
+            created_at=NOW - timedelta(days=1),
+            fixture_id=2,  # not stored
+        ),
         purchase("b0", user_id="bob"),
         purchase("peer", user_id=None, group_id="6"),
     )
@@ -76,12 +83,33 @@ def test_page_for_user_is_newest_first_with_total(backend: Backend) -> None:
         )
         everyone, everyone_total = uow.purchases.page_for_user(None, None, 1, 25)
     assert total == 6
-    assert [p.request_id for p in page1] == ["a4", "a3"]
-    assert [p.request_id for p in page3] == ["a0", "a-acc"]
+    assert [v.purchase.request_id for v in page1] == ["a4", "a3"]
+    assert [v.purchase.request_id for v in page3] == ["a0", "a-acc"]
     assert accepted_total == 1
-    assert [p.request_id for p in accepted] == ["a-acc"]
+    assert [v.purchase.request_id for v in accepted] == ["a-acc"]
     assert everyone_total == 7
-    assert "peer" not in {p.request_id for p in everyone}
+    assert "peer" not in {v.purchase.request_id for v in everyone}
+
+
+def test_a_page_of_purchases_carries_each_ones_fixture_summary(backend: Backend) -> None:
+    """Each purchase of page_for_user() comes with its fixture's summary, None for a
+    fixture not stored."""
+    add_fixtures(backend, fixture(1), fixture(2))
+    add_purchases(
+        backend,
+        purchase("on-1", fixture_id=1, created_at=NOW),
+        purchase("on-2", fixture_id=2, created_at=NOW + timedelta(minutes=1)),
+        purchase("on-9", fixture_id=9, created_at=NOW + timedelta(minutes=2)),
+    )
+    with backend.uow() as uow:
+        expected = {n: FixtureSummary.of(uow.fixtures.get(n)) for n in (1, 2)}  # type: ignore[arg-type]
+        for status in (None, PurchaseStatus.PENDING):
+            page, _ = uow.purchases.page_for_user("alice", status, 1, 25)
+            assert [(v.purchase.request_id, v.fixture) for v in page] == [
+                ("on-9", None),
+                ("on-2", expected[2]),
+                ("on-1", expected[1]),
+            ]
 
 
 def test_for_fixture_lists_a_fixtures_purchases_in_one_status(backend: Backend) -> None:

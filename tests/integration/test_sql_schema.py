@@ -133,7 +133,7 @@ def test_a_users_total_is_read_from_their_row(fresh_database_url: str) -> None:
             connection.execute(sa.text("UPDATE users SET purchases = 12345"))
         with database.unit_of_work() as uow:
             page, total = uow.purchases.page_for_user("alice", None, 1, 25)
-            assert ([p.request_id for p in page], total) == (["r1"], 12345)
+            assert ([v.purchase.request_id for v in page], total) == (["r1"], 12345)
             assert uow.purchases.page_for_user("alice", None, 2, 25) == ([], 1)
             assert uow.purchases.page_for_user("alice", PurchaseStatus.WON, 1, 25) == ([], 0)
     finally:

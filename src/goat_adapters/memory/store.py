@@ -47,6 +47,7 @@ from goat_core.model import (
     PaymentStatus,
     Purchase,
     PurchaseStatus,
+    PurchaseView,
     Recommendations,
     User,
     ValidationMessage,
@@ -338,7 +339,7 @@ class _Purchases(MemoryGiveBacks):
 
     def page_for_user(
         self, user_id: str | None, status: PurchaseStatus | None, page: int, count: int
-    ) -> tuple[list[Purchase], int]:
+    ) -> tuple[list[PurchaseView], int]:
         found = [
             p
             for p in self.s.purchases.values()
@@ -348,7 +349,15 @@ class _Purchases(MemoryGiveBacks):
         ]
         found.sort(key=lambda p: (p.created_at, p.request_id), reverse=True)
         start = (page - 1) * count
-        return copy.deepcopy(found[start : start + count]), len(found)
+        shown = copy.deepcopy(found[start : start + count])
+        fixtures = self.s.fixtures
+        views = [
+            PurchaseView(
+                p, FixtureSummary.of(fixtures[p.fixture_id]) if p.fixture_id in fixtures else None
+            )
+            for p in shown
+        ]
+        return views, len(found)
 
     def for_fixture(self, fixture_id: int, status: PurchaseStatus) -> list[Purchase]:
         return copy.deepcopy(

@@ -27,7 +27,15 @@ from goat_adapters.sql.statements import (
     one_of,
     unnest_insert,
 )
-from goat_core.model import Location, Outcome, PaymentStatus, Purchase, PurchaseStatus
+from goat_core.model import (
+    FixtureSummary,
+    Location,
+    Outcome,
+    PaymentStatus,
+    Purchase,
+    PurchaseStatus,
+    PurchaseView,
+)
 
 __all__ = ["ADD_PURCHASE", "SqlPurchaseRepository", "purchase_values"]
 
@@ -86,10 +94,24 @@ _TRANSITION = Statement(
 )
 
 
+_F = t.fixtures.c
+_SUMMARY = (
+    _F.id.label("f_id"),
+    _F.home_name.label("f_home"),
+    _F.away_name.label("f_away"),
+    _F.league_name.label("f_league"),
+    _F.league_round.label("f_round"),
+    _F.kickoff.label("f_kickoff"),
+)
+"""A ``FixtureSummary``'s columns, named apart from the purchase's own."""
+
+
 def _newest_first(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
-    """A page of the purchases ``where`` says, newest first (``limit``, ``offset``)."""
+    """A page of the purchases ``where`` says, newest first (``limit``, ``offset``), each
+    with its fixture's summary (None for a fixture not stored)."""
     return (
-        sa.select(t.purchases)
+        sa.select(t.purchases, *_SUMMARY)
+        .select_from(t.purchases.outerjoin(t.fixtures, _F.id == _P.fixture_id))
         .where(*where)
         .order_by(_P.created_at.desc(), _P.request_id.desc())
         .limit(sa.bindparam("limit", type_=sa.Integer))
@@ -191,6 +213,16 @@ def _purchase(row: Any) -> Purchase:
     )
 
 
+def _view(row: Any) -> PurchaseView:
+    """A row of ``_newest_first``: the purchase and its fixture's summary."""
+    summary = None
+    if row.f_id is not None:
+        summary = FixtureSummary(
+            row.f_id, row.f_home, row.f_away, row.f_league, row.f_round, row.f_kickoff
+        )
+    return PurchaseView(_purchase(row), summary)
+
+
 class SqlPurchaseRepository:
     """``ports.PurchaseRepository`` on the ``purchases`` table."""
 
@@ -251,12 +283,15 @@ class SqlPurchaseRepository:
 
     def page_for_user(
         self, user_id: str | None, status: PurchaseStatus | None, page: int, count: int
-    ) -> tuple[list[Purchase], int]:
-        """A user's purchases newest first (every user's if ``user_id`` is None), and the total.
+    ) -> tuple[list[PurchaseView], int]:
+        """A user's purchases newest first (every user's if ``user_id`` is None), each with
+        its fixture's summary, and the total.
 
         Prepared once per shape (a user or all; a status or not): the index on (user_id,
-        created_at, request_id) serves the count and the page. On PostgreSQL a registered
-        user's total of every status is read from their row (migration 0009), not counted.
+        created_at, request_id) serves the count and the page, and each row of the page
+        takes its fixture's six columns by primary key in the same statement. On
+        PostgreSQL a registered user's total of every status is read from their row
+        (migration 0009), not counted: the page is then one statement.
         """
         counted, listed = _user_page(user_id is not None, status is not None)
         values: dict[str, Any] = {}
@@ -270,11 +305,11 @@ class SqlPurchaseRepository:
             kept = rows[0].kept_total if rows else None
             if kept is None:  # past the last page, or a user without a row
                 kept = self._tx.run(counted, values).rows[0].n
-            return [_purchase(row) for row in rows], int(kept)
+            return [_view(row) for row in rows], int(kept)
         # counted on SQLite, with a status, and for everyone
         total = int(self._tx.run(counted, values).rows[0].n)
         rows = self._tx.run(listed, {**values, **limits}).rows
-        return [_purchase(row) for row in rows], total
+        return [_view(row) for row in rows], total
 
     def for_fixture(self, fixture_id: int, status: PurchaseStatus) -> list[Purchase]:
         """Purchases of a fixture in one status, oldest first."""

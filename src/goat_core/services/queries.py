@@ -118,8 +118,7 @@ class Queries:
             whose = user_id
         with self._context.uow() as uow:
             found, total = uow.purchases.page_for_user(whose, status, page, count)
-            fixtures = uow.fixtures.summaries({p.fixture_id for p in found})
-        return Page([_view(p, fixtures) for p in found], total, page, count)
+        return Page(found, total, page, count)
 
     def purchase(self, viewer: Viewer, request_id: str) -> PurchaseView:
         """One purchase, for its owner or an admin; ``UnknownPurchase`` for anyone else."""
