@@ -153,9 +153,10 @@ def test_record_adds_the_lots_jobs_and_a_failed_lot_keeps_none(backend: Backend)
     add_fixtures(backend, fixture(1))
     fund(backend, alice=10_000, bob=10_000)
     with backend.uow() as uow:
-        uow.sales.record([sale("r1"), sale("r2", user_id="bob")], NOW, [Recommend("alice")])
+        jobs = [Recommend("alice"), Recommend("bob")]
+        uow.sales.record([sale("r1"), sale("r2", user_id="bob")], NOW, jobs)
         uow.commit()
     with backend.uow() as uow, pytest.raises(Conflict):
         uow.sales.record([sale("r1")], NOW, [Recommend("again")])
     with backend.uow() as uow:
-        assert [entry.job for entry in uow.jobs.pending(10)] == [Recommend("alice")]
+        assert [entry.job for entry in uow.jobs.pending(10)] == jobs

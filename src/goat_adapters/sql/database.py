@@ -30,7 +30,15 @@ from goat_adapters.sql.messages import (
 from goat_adapters.sql.parked import SqlParkedRequests
 from goat_adapters.sql.purchases import SqlPurchaseRepository
 from goat_adapters.sql.sales import SqlSaleLedger
-from goat_adapters.sql.statements import Batch, Parameters, Ran, Statement, changed, writes
+from goat_adapters.sql.statements import (
+    Batch,
+    Parameters,
+    Ran,
+    Statement,
+    changed,
+    lists,
+    writes,
+)
 from goat_adapters.sql.users import (
     SqlRecommendationRepository,
     SqlUserRepository,
@@ -361,8 +369,9 @@ class SqlUnitOfWork:
     def run_many(self, batches: Sequence[Batch]) -> None:
         """Run each batch's statement for all its parameter sets, batches in order.
 
-        On PostgreSQL all of it goes out at once: one ``executemany`` per statement, all
-        in one psycopg pipeline, so a lot of purchases costs one round trip. A statement
+        On PostgreSQL all of it goes out at once: one ``executemany`` per statement (or
+        the batch's ``together`` statement, once), all in one psycopg pipeline, so a lot
+        of purchases costs one round trip. A statement
         that changed fewer rows than it had sets raises its ``short`` error for its first
         set (the row count is the statement's total). Elsewhere each set runs on its own
         and a short one raises at once with its own error. Either way the transaction is
@@ -382,6 +391,11 @@ class SqlUnitOfWork:
         try:
             with dbapi.pipeline():
                 for cursor, batch in zip(cursors, batches, strict=True):
+                    if batch.together is not None:
+                        prepared = batch.together.prepared(dialect)
+                        given = lists(batch.parameters, batch.parameters[0])
+                        cursor.execute(prepared.sql, prepared.parameters(given), prepare=True)
+                        continue
                     prepared = batch.statement.prepared(dialect)
                     cursor.executemany(
                         prepared.sql, [prepared.parameters(p) for p in batch.parameters]

@@ -15,7 +15,14 @@ import attrs
 import sqlalchemy as sa
 
 from goat_adapters.sql import tables as t
-from goat_adapters.sql.statements import Batch, Statement, Transaction, mark_sent, unsent
+from goat_adapters.sql.statements import (
+    Batch,
+    Statement,
+    Transaction,
+    mark_sent,
+    unnest_insert,
+    unsent,
+)
 from goat_core.jobs import Job
 from goat_core.ports import PendingJob
 
@@ -29,6 +36,8 @@ ADD_JOB = Statement(
     .inline()
 )
 """Queue a job (``kind``, ``fields``) for the job relay."""
+ADD_JOBS = unnest_insert(t.job_outbox, columns=("kind", "fields"))
+"""``ADD_JOB`` for many jobs in one statement (PostgreSQL)."""
 _J = t.job_outbox.c
 _PENDING = unsent(t.job_outbox, _J.id, _J.kind, _J.fields)
 _MARK_SENT = mark_sent(t.job_outbox)
@@ -54,7 +63,9 @@ class SqlJobOutbox:
         if len(jobs) == 1:
             self._tx.run(ADD_JOB, job_values(jobs[0]))
         elif jobs:
-            self._tx.run_many([Batch(ADD_JOB, [job_values(job) for job in jobs])])
+            self._tx.run_many(
+                [Batch(ADD_JOB, [job_values(job) for job in jobs], together=ADD_JOBS)]
+            )
 
     def pending(self, limit: int) -> list[PendingJob]:
         """Jobs not handed over yet, oldest first."""

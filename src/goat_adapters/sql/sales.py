@@ -1,12 +1,16 @@
 """``ports.SaleLedger``: a lot of our users' purchases written at once.
 
 A lot is five statements, each run for all its sales (``Transaction.run_many``: on
-PostgreSQL one ``executemany`` per statement, all in one psycopg pipeline, one round
-trip): the purchase inserts, the wallet debits with their ledger rows, the outbox rows,
-the lot's jobs (the job outbox), and one reservation per fixture. Every check is in its
-statement (``ON CONFLICT DO NOTHING``, ``WHERE wallet >= :amount``, ``WHERE available >=
-:quantity``), and a row count short of the sales raises the matching error after rolling
-back.
+PostgreSQL all in one psycopg pipeline, one round trip): the purchase inserts, the wallet
+debits with their ledger rows, the outbox rows, the lot's jobs (the job outbox), and one
+reservation per fixture. The outbox rows and the jobs, two columns each, go in as one
+``unnest`` statement each; the purchases (23 columns) and the debits stay an
+``executemany``, a row each: psycopg adapts rows in C but arrays in Python, so an
+``unnest`` of the purchases cost more CPU than it saved (``benchmarks/README.md``).
+
+Every check is in its statement (``ON CONFLICT DO NOTHING``, ``WHERE wallet >= :amount``,
+``WHERE available >= :quantity``), and a row count short of the sales raises the matching
+error after rolling back.
 
 Locks are taken in a fixed order, so that two lots never deadlock: the wallets in the
 order of the sales (the core sorts them by user), then the fixtures, the hottest rows,
@@ -19,8 +23,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from goat_adapters.sql.fixtures import RESERVE
-from goat_adapters.sql.jobs import ADD_JOB, job_values
-from goat_adapters.sql.messages import ADD_OUTBOX
+from goat_adapters.sql.jobs import ADD_JOB, ADD_JOBS, job_values
+from goat_adapters.sql.messages import ADD_OUTBOX, ADD_OUTBOX_MANY
 from goat_adapters.sql.purchases import ADD_PURCHASE, purchase_values
 from goat_adapters.sql.statements import Batch, Transaction
 from goat_adapters.sql.users import ADD_LEDGER, DEBIT, DEBIT_AND_RECORD, ledger_values
@@ -59,8 +63,13 @@ class SqlSaleLedger:
                 Batch(
                     ADD_OUTBOX,
                     [{"topic": TOPIC_REQUESTS, "payload": s.announcement} for s in sales],
+                    together=ADD_OUTBOX_MANY,
                 ),
-                *([Batch(ADD_JOB, [job_values(job) for job in jobs])] if jobs else []),
+                *(
+                    [Batch(ADD_JOB, [job_values(job) for job in jobs], together=ADD_JOBS)]
+                    if jobs
+                    else []
+                ),
                 self._reservations(sorted(wanted.items())),
             ]
         )

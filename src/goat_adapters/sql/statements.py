@@ -178,6 +178,9 @@ class Batch:
     statement: Statement
     parameters: Sequence[Mapping[str, Any]]
     short: Callable[[int], GoatError] | None = None
+    together: Statement | None = None
+    """On PostgreSQL, one statement for every set instead (an ``unnest_insert`` of the
+    same rows, its parameters the sets as ``lists``): its row count is the same total."""
 
 
 class Transaction(Protocol):
@@ -259,24 +262,31 @@ def one_of(dialect: str, column: sa.ColumnElement[Any], name: str) -> sa.ColumnE
     return column.in_(sa.bindparam(name, expanding=True))
 
 
-def unnest_insert(table: sa.Table, conflict: str, returning: str) -> Statement:
+def unnest_insert(
+    table: sa.Table,
+    conflict: str | None = None,
+    returning: str | None = None,
+    columns: Sequence[str] = (),
+) -> Statement:
     """PostgreSQL: insert many rows in one statement, a list parameter per column (named as
-    the column), skipping those whose ``conflict`` column is known; the rows return
-    ``returning`` of each row inserted. One prepared statement for any number of rows,
-    where an ``executemany`` costs psycopg's Python per row and the server a statement
-    each."""
+    the column; ``columns``, by default every one), skipping those whose ``conflict``
+    column is known; with ``returning``, the rows return that column of each row
+    inserted. Rows go in in the lists' order. One prepared statement for any number of
+    rows, where an ``executemany`` costs psycopg's Python per row and the server a
+    statement each."""
     dialect = PGDialect_psycopg()  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
-    names = [column.name for column in table.columns]
+    chosen = [table.c[name] for name in columns] or list(table.columns)
+    names = [column.name for column in chosen]
     arrays = ", ".join(
-        f"CAST(:{column.name} AS {column.type.compile(dialect=dialect)}[])"
-        for column in table.columns
+        f"CAST(:{column.name} AS {column.type.compile(dialect=dialect)}[])" for column in chosen
     )
     # table and column names from the schema, never input
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(names)})"  # noqa: S608
-        f" SELECT * FROM unnest({arrays})"
-        f" ON CONFLICT ({conflict}) DO NOTHING RETURNING {returning}"
-    )
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"  # noqa: S608
+    if conflict is not None:
+        sql += f" ON CONFLICT ({conflict}) DO NOTHING"
+    if returning is None:
+        return Statement(sa.text(sql), writes=True)
+    sql += f" RETURNING {returning}"
     kept = table.c[returning]
     return Statement(sa.text(sql).columns(sa.column(returning, kept.type)), writes=True)
 
