@@ -95,27 +95,33 @@ _TRANSITION = Statement(
 
 
 _F = t.fixtures.c
-_SUMMARY = (
-    _F.id.label("f_id"),
-    _F.home_name.label("f_home"),
-    _F.away_name.label("f_away"),
-    _F.league_name.label("f_league"),
-    _F.league_round.label("f_round"),
-    _F.kickoff.label("f_kickoff"),
-)
-"""A ``FixtureSummary``'s columns, named apart from the purchase's own."""
 
 
-def _newest_first(*where: sa.ColumnElement[bool]) -> sa.Select[Any]:
-    """A page of the purchases ``where`` says, newest first (``limit``, ``offset``), each
-    with its fixture's summary (None for a fixture not stored)."""
-    return (
-        sa.select(t.purchases, *_SUMMARY)
-        .select_from(t.purchases.outerjoin(t.fixtures, _F.id == _P.fixture_id))
+def _newest_first(*where: sa.ColumnElement[bool], more: Sequence[Any] = ()) -> sa.Select[Any]:
+    """A page of the purchases ``where`` says, newest first (``limit``, ``offset``), with
+    ``more`` columns, each row with its fixture's summary (``f_id`` ... ``f_kickoff``;
+    None for a fixture not stored), joined to the page's rows only: joined before the
+    ``OFFSET``, PostgreSQL looked up the fixture of every purchase skipped."""
+    page = (
+        sa.select(t.purchases, *more)
         .where(*where)
         .order_by(_P.created_at.desc(), _P.request_id.desc())
         .limit(sa.bindparam("limit", type_=sa.Integer))
         .offset(sa.bindparam("offset", type_=sa.Integer))
+        .subquery("page")
+    )
+    return (
+        sa.select(
+            page,
+            _F.id.label("f_id"),
+            _F.home_name.label("f_home"),
+            _F.away_name.label("f_away"),
+            _F.league_name.label("f_league"),
+            _F.league_round.label("f_round"),
+            _F.kickoff.label("f_kickoff"),
+        )
+        .select_from(page.outerjoin(t.fixtures, _F.id == page.c.fixture_id))
+        .order_by(page.c.created_at.desc(), page.c.request_id.desc())
     )
 
 
@@ -133,9 +139,7 @@ _KEPT_TOTAL = (
     sa.select(t.users.c.purchases).where(t.users.c.id == sa.bindparam("user_id")).scalar_subquery()
 )
 _PAGE_AND_TOTAL = Statement(
-    _newest_first(_P.user_id == sa.bindparam("user_id")).add_columns(
-        _KEPT_TOTAL.label("kept_total")
-    )
+    _newest_first(_P.user_id == sa.bindparam("user_id"), more=[_KEPT_TOTAL.label("kept_total")])
 )
 """A user's page with their total of purchases as kept by a trigger on PostgreSQL
 (``users.purchases``, migration 0009) on each row: one round trip."""
