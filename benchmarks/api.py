@@ -427,7 +427,8 @@ def main() -> None:
                     }
                     if listener is not None:
                         others["listener"] = listener.cpu_seconds
-                        others["mosquitto"] = lambda: cpu_seconds_of("mosquitto")
+                        if broker is not None and broker.kind == "mosquitto":
+                            others["mosquitto"] = lambda: cpu_seconds_of("mosquitto")
                     before = {name: cpu() for name, cpu in others.items()}
                     try:
                         result = api.measure(purchases, seconds)

@@ -150,9 +150,6 @@ class Mailer(Protocol):
 
 
 class BrokerPublisher(Protocol):
-    def publish(self, topic: str, payload: str) -> None:
-        """Send with QoS 1 and return once the broker acknowledged; else raise ``Unavailable``."""
-
     def publish_many(self, messages: Sequence[tuple[str, str]]) -> None:
         """Send each ``(topic, payload)`` with QoS 1, in order, without waiting for one
         before sending the next; return once the broker acknowledged them all.

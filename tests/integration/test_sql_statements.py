@@ -16,6 +16,7 @@ from goat_adapters.sql import (
     statements,
     users,
 )
+from goat_core.errors import InvalidInput
 from goat_core.model import FixtureStage, LedgerKind, PurchaseStatus
 from goat_core.ports import FixtureQuery
 from tests.contract.builders import fixture, purchase
@@ -117,5 +118,22 @@ def test_prepared_statements_are_planned_once(fresh_database_url: str) -> None:
         with database.unit_of_work() as uow:
             mode = uow.execute(sa.text("SHOW plan_cache_mode")).scalar_one()
         assert mode == "force_generic_plan"
+    finally:
+        database.dispose()
+
+
+@pytest.mark.integration
+def test_a_many_row_insert_refuses_a_value_too_long_for_its_column(
+    fresh_database_url: str,
+) -> None:
+    """Peers' purchases go in as one unnest statement on PostgreSQL: a request id longer
+    than its column is refused, as a one-row insert refuses it, never cut to fit (two ids
+    alike in their first 200 characters would then be one)."""
+    database = SqlDatabase(fresh_database_url)
+    try:
+        with database.unit_of_work() as uow, pytest.raises(InvalidInput):
+            uow.purchases.add_many([purchase("x" * 201, user_id=None, group_id="6")])
+        with database.unit_of_work() as uow:
+            assert uow.purchases.known(["x" * 200, "x" * 201]) == set()
     finally:
         database.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -97,6 +98,12 @@ class MqttServer:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+    def stall(self, stalled: bool = True) -> None:
+        """Freeze mosquitto (SIGSTOP): connections stay open, nothing is answered; then
+        ``stall(False)`` lets it go on (SIGCONT)."""
+        assert self._process is not None, "only mosquitto can stall"
+        self._process.send_signal(signal.SIGSTOP if stalled else signal.SIGCONT)
 
     def _start_mosquitto(self, executable: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

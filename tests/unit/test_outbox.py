@@ -21,9 +21,6 @@ class _FlakyBroker:
         self.ok = ok
         self.published: list[tuple[str, str]] = []
 
-    def publish(self, topic: str, payload: str) -> None:
-        self.publish_many([(topic, payload)])
-
     def publish_many(self, messages: Sequence[tuple[str, str]]) -> None:
         for acknowledged, message in enumerate(messages):
             if len(self.published) >= self.ok:

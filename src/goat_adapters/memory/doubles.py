@@ -118,9 +118,6 @@ class InMemoryBroker:
         self.published: list[tuple[str, str]] = []
         self.down = False
 
-    def publish(self, topic: str, payload: str) -> None:
-        self.publish_many([(topic, payload)])
-
     def publish_many(self, messages: Sequence[tuple[str, str]]) -> None:
         if self.down:
             raise NotAllPublished(0, "broker is down")

@@ -80,6 +80,9 @@ POISON_ATTEMPTS = 5
 """Tries of a message that fails with an unexpected error before it is set aside."""
 
 
+_NOT_QUEUED = MQTTErrorCode.MQTT_ERR_QUEUE_SIZE  # a message paho did not keep
+
+
 class PahoBrokerPublisher:
     """``BrokerPublisher`` over paho: QoS 1, returns once the broker acknowledged.
 
@@ -100,7 +103,8 @@ class PahoBrokerPublisher:
         self.timeout = timeout
         self._on_published = on_published
         self._on_connected = on_connected or _ignore_connected
-        # a clean session: what is not acknowledged stays in the outbox, not in paho
+        # a clean session: what is not acknowledged stays in the outbox (paho also keeps
+        # it and sends it again itself, even after reconnecting: see ``_left``)
         self._client = new_client(address, client_id, clean_session=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
@@ -108,6 +112,10 @@ class PahoBrokerPublisher:
         self._client.on_connect_fail = lambda *_: self.watch.unreachable()
         self._connected = threading.Event()
         self._started = False
+        self._left: list[mqtt.MQTTMessageInfo] = []
+        """What a failed batch left in paho, unacknowledged. Until the broker acknowledges
+        it, no new batch goes out: the relay would hand paho the same messages again, and
+        a broker that stalls for a while would then get many copies of each."""
 
     def start(self) -> PahoBrokerPublisher:
         """Connect in the background (idempotent)."""
@@ -121,7 +129,7 @@ class PahoBrokerPublisher:
         return self._connected.wait(timeout)
 
     def publish(self, topic: str, payload: str) -> None:
-        """Send with QoS 1 and return once the broker acknowledged; else raise ``Unavailable``."""
+        """``publish_many`` of one message."""
         self.publish_many([(topic, payload)])
 
     def publish_many(self, messages: Sequence[tuple[str, str]]) -> None:
@@ -131,27 +139,40 @@ class PahoBrokerPublisher:
         url = self.address.url
         if not self._connected.is_set():
             raise NotAllPublished(0, f"broker {url} is not connected")
+        deadline = time.monotonic() + self.timeout
+        if not self._drained(deadline):
+            raise NotAllPublished(0, f"broker {url} has not acknowledged an earlier batch")
         sent: list[mqtt.MQTTMessageInfo] = []
         refused = ""
         for topic, payload in messages:
             try:
                 sent.append(self._client.publish(topic, payload.encode(), qos=1))
-            except (RuntimeError, ValueError) as error:
+            except (RuntimeError, ValueError) as error:  # not queued: a bad topic, say
                 refused = f"broker {url}: {error}"
                 break
-        deadline = time.monotonic() + self.timeout
         for acknowledged, info in enumerate(sent):
             try:
                 info.wait_for_publish(max(0.0, deadline - time.monotonic()))
-            except (RuntimeError, ValueError) as error:
-                raise NotAllPublished(acknowledged, f"broker {url}: {error}") from None
-            if not info.is_published():
                 reason = f"broker {url} did not acknowledge in {self.timeout}s"
+            except (RuntimeError, ValueError) as error:
+                reason = f"broker {url}: {error}"
+            if not info.is_published():
+                self._left = [i for i in sent[acknowledged:] if i.rc != _NOT_QUEUED]
                 raise NotAllPublished(acknowledged, reason)
             if self._on_published is not None:
                 self._on_published()
         if refused:
             raise NotAllPublished(len(sent), refused)
+
+    def _drained(self, deadline: float) -> bool:
+        """Whether the broker acknowledged what a failed batch left in paho, waiting for it
+        until ``deadline`` (paho sends it again by itself, on reconnecting too)."""
+        while any(not info.is_published() for info in self._left):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        self._left = []
+        return True
 
     def close(self) -> None:
         """Disconnect and stop the network thread."""

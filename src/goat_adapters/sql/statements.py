@@ -277,9 +277,14 @@ def unnest_insert(
     dialect = PGDialect_psycopg()  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
     chosen = [table.c[name] for name in columns] or list(table.columns)
     names = [column.name for column in chosen]
-    arrays = ", ".join(
-        f"CAST(:{column.name} AS {column.type.compile(dialect=dialect)}[])" for column in chosen
-    )
+
+    def array(column: sa.Column[Any]) -> str:
+        # text as TEXT: a cast to VARCHAR(n) would cut a longer value, which the insert
+        # into the column refuses
+        kind = "TEXT" if isinstance(column.type, sa.String) else column.type.compile(dialect)
+        return f"CAST(:{column.name} AS {kind}[])"
+
+    arrays = ", ".join(array(column) for column in chosen)
     # table and column names from the schema, never input
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({arrays})"  # noqa: S608
     if conflict is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,64 @@ def test_a_batch_goes_out_whole_and_in_order(broker: MqttServer) -> None:
         publisher.close()
         recorder.close()
     assert recorder.payloads(TOPIC_VALIDATION) == [json.loads(p) for p in payloads]
+
+
+@pytest.mark.integration
+def test_a_batch_that_stops_midway_says_how_many_were_acknowledged(broker: MqttServer) -> None:
+    """A message paho refuses (a wildcard topic) ends the batch: the error says how many
+    of the first went out, and only those were counted and heard."""
+    recorder = Recorder(broker.url, (TOPIC_VALIDATION,))
+    counters = BrokerCounters()
+    publisher = PahoBrokerPublisher(
+        BrokerAddress.from_url(broker.url),
+        "test-publisher",
+        on_published=counters.count_published,
+    ).start()
+    ok = (TOPIC_VALIDATION, '{"request_id": "r", "valid": true}')
+    try:
+        assert publisher.wait_connected(10)
+        with pytest.raises(NotAllPublished) as raised:
+            publisher.publish_many([ok, ok, ("fixtures/#", "{}"), ok])
+        wait_until(lambda: len(recorder.payloads(TOPIC_VALIDATION)) == 2)
+    finally:
+        publisher.close()
+        recorder.close()
+    assert raised.value.acknowledged == 2
+    assert counters.snapshot()["published"] == 2
+
+
+@pytest.mark.integration
+def test_a_stalled_broker_gets_a_batch_once_however_often_the_relay_retries(
+    broker: MqttServer,
+) -> None:
+    """While the broker does not acknowledge a batch, retrying it queues no more copies in
+    paho: once the broker goes on it hears the stalled batch once, then the retry."""
+    if broker.kind != "mosquitto":
+        pytest.skip("needs mosquitto (a process that can be stalled)")
+    recorder = Recorder(broker.url, (TOPIC_VALIDATION,))
+    publisher = PahoBrokerPublisher(
+        BrokerAddress.from_url(broker.url), "test-publisher", timeout=0.5
+    ).start()
+    batch = [(TOPIC_VALIDATION, f'{{"request_id": "r{n}", "valid": true}}') for n in range(3)]
+    try:
+        assert publisher.wait_connected(10)
+        broker.stall()
+        try:
+            for _ in range(3):  # as the relay would, every round
+                with pytest.raises(NotAllPublished) as raised:
+                    publisher.publish_many(batch)
+                assert raised.value.acknowledged == 0
+        finally:
+            broker.stall(False)
+        publisher.timeout = 10
+        publisher.publish_many(batch)
+        wait_until(lambda: len(recorder.payloads(TOPIC_VALIDATION)) >= 6)
+        time.sleep(0.5)  # any further copy would arrive now
+    finally:
+        publisher.close()
+        recorder.close()
+    heard = [m["request_id"] for m in recorder.payloads(TOPIC_VALIDATION)]
+    assert heard == ["r0", "r1", "r2"] * 2
 
 
 @pytest.mark.integration
