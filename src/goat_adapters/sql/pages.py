@@ -110,9 +110,6 @@ def page_statement(
         counting = sa.select(sa.func.count().label("n")).select_from(t.fixtures).where(*where)
         return Statement(counting), _names(counting)
     filtered = home or away or date
-    columns: list[Any] = [t.fixtures]
-    if filtered:
-        columns.append(sa.func.count().over().label("matching"))
     ascending = part == "upcoming"
     in_part = _UPCOMING if ascending else sa.not_(_UPCOMING)
     # a stage that implies the part is not followed by the part's condition: PostgreSQL
@@ -124,11 +121,30 @@ def page_statement(
     kept = sa.and_(*where) if implied else sa.and_(*where, in_part)
     limit = sa.bindparam("limit", type_=sa.Integer)
     offset = sa.bindparam("offset", type_=sa.Integer)
-    rows = sa.select(*columns).where(kept).order_by(*_order(t.fixtures.c, ascending))
+    if filtered:
+        # the matches' ids and kick-offs (narrow rows) are counted and ordered; only the
+        # page's 25 fixtures are read whole: ordering and counting the 132 whole rows
+        # of ?home=Team 17 took PostgreSQL half as long again
+        matches = sa.select(_F.id, _F.kickoff).where(kept).cte("matches")
+        page = (
+            sa.select(matches)
+            .order_by(*_order(matches.c, ascending))
+            .limit(limit)
+            .offset(offset)
+            .subquery("page")
+        )
+        total = sa.select(sa.func.count()).select_from(matches).scalar_subquery()
+        shown = (
+            sa.select(t.fixtures, total.label("matching"))
+            .join_from(page, t.fixtures, _F.id == page.c.id)
+            .order_by(*_order(page.c, ascending))
+        )
+        return Statement(shown), _names(shown)
+    rows = sa.select(t.fixtures).where(kept).order_by(*_order(t.fixtures.c, ascending))
     rows = rows.limit(limit).offset(offset)
 
     def ordered(dialect: str) -> sa.Select[Any]:
-        if filtered or not counted:
+        if not counted:
             return rows
         # the page's totals ride on its rows, joined to the page's rows only (joined to
         # the fixtures, PostgreSQL read the counts' row once per fixture skipped)
