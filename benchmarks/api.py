@@ -484,7 +484,7 @@ def main() -> None:
             "purchases_ratio_to_pgbench_median": bought["ratio_to_pgbench"]["median"],
             "purchases_met": bought["ratio_to_pgbench"]["median"] >= goal,
             "memory_met (<= 150 MB per process)": max(
-                bought["rss_mb_max"], *(listed["rss_mb"] if listed else [])
+                [bought["rss_mb_max"], *(listed["rss_mb"] if listed else [])]
             )
             <= 150,
         }
