@@ -93,6 +93,29 @@ def test_a_filtered_page_counts_what_it_filters(backend: Backend) -> None:
     assert (none, none_total) == ([], 0)
 
 
+def test_a_filtered_page_orders_by_kickoff_then_id(backend: Backend) -> None:
+    """A filtered page is in the list's order whatever the ids: upcoming fixtures by
+    kick-off, finished ones latest first, ties by id, across pages."""
+    hours = {1: 6, 2: 5, 3: 4, 4: 3, 5: 3, 6: 2, 7: 1}  # kick-offs against the ids' order
+    days = {11: 2, 12: 1, 13: 1, 14: 3}  # days ago, finished
+    add_fixtures(
+        backend,
+        *(fixture(i, kickoff=KICKOFF + timedelta(hours=h)) for i, h in hours.items()),
+        *(fixture(i, status="FT", kickoff=NOW - timedelta(days=d)) for i, d in days.items()),
+    )
+
+    def page(stage: FixtureStage, number: int, count: int) -> tuple[list[int], int]:
+        query = FixtureQuery(now=NOW, stage=stage, home="arsenal", page=number, count=count)
+        with backend.uow() as uow:
+            found, total = uow.fixtures.page(query)
+        return [f.id for f in found], total
+
+    assert page(FixtureStage.UPCOMING, 1, 3) == ([7, 6, 4], 7)
+    assert page(FixtureStage.UPCOMING, 2, 3) == ([5, 3, 2], 7)
+    assert page(FixtureStage.FINISHED, 1, 2) == ([12, 13], 4)
+    assert page(FixtureStage.FINISHED, 2, 2) == ([11, 14], 4)
+
+
 def test_every_status_counts_at_its_stage(backend: Backend) -> None:
     """One fixture per status the model names, all past kick-off but one: the totals are
     the model's own split (the trigger's status lists are the model's)."""

@@ -137,3 +137,20 @@ def test_a_many_row_insert_refuses_a_value_too_long_for_its_column(
             assert uow.purchases.known(["x" * 200, "x" * 201]) == set()
     finally:
         database.dispose()
+
+
+@pytest.mark.integration
+def test_a_list_of_ids_matches_no_id_it_does_not_hold(fresh_database_url: str) -> None:
+    """An id longer than its column matches nothing: cast to the column's VARCHAR(200), it
+    was cut to 200 characters and matched the id that is its first 200."""
+    database = SqlDatabase(fresh_database_url)
+    user = "u" * 200
+    try:
+        with database.unit_of_work() as uow:
+            uow.wallets.credit(user, 1000, LedgerKind.TOP_UP, None, NOW)
+            uow.commit()
+        with database.unit_of_work() as uow:
+            assert uow.wallets.balances({user + "x"}) == {}
+            assert uow.wallets.balances({user}) == {user: 1000}
+    finally:
+        database.dispose()

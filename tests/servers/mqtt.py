@@ -81,6 +81,7 @@ class MqttServer:
     def stop(self) -> None:
         """Stop gracefully: mosquitto saves its sessions to disk on the way out."""
         if self._process is not None:
+            self._process.send_signal(signal.SIGCONT)  # were it stalled, it could not stop
             self._process.terminate()
             try:
                 self._process.wait(10)

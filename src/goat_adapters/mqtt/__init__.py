@@ -80,7 +80,11 @@ POISON_ATTEMPTS = 5
 """Tries of a message that fails with an unexpected error before it is set aside."""
 
 
-_NOT_QUEUED = MQTTErrorCode.MQTT_ERR_QUEUE_SIZE  # a message paho did not keep
+def _watchable(info: mqtt.MQTTMessageInfo) -> bool:
+    """Whether paho can tell when the broker acknowledges this message: it went out (or is
+    going out) on a connection. One handed to paho while the connection was down is kept
+    and sent after reconnecting, but paho's ``is_published`` raises for it ever after."""
+    return info.rc in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_AGAIN)
 
 
 class PahoBrokerPublisher:
@@ -104,7 +108,7 @@ class PahoBrokerPublisher:
         self._on_published = on_published
         self._on_connected = on_connected or _ignore_connected
         # a clean session: what is not acknowledged stays in the outbox (paho also keeps
-        # it and sends it again itself, even after reconnecting: see ``_left``)
+        # it, and sends it again after reconnecting: see ``_left``)
         self._client = new_client(address, client_id, clean_session=True)
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
@@ -113,9 +117,11 @@ class PahoBrokerPublisher:
         self._connected = threading.Event()
         self._started = False
         self._left: list[mqtt.MQTTMessageInfo] = []
-        """What a failed batch left in paho, unacknowledged. Until the broker acknowledges
-        it, no new batch goes out: the relay would hand paho the same messages again, and
-        a broker that stalls for a while would then get many copies of each."""
+        """What a failed batch left in paho, unacknowledged (sent and not answered yet, or
+        to be sent again after reconnecting). Until the broker acknowledges it, no new
+        batch goes out: the relay would send the same messages again at every round, and
+        a broker that stalls for a while would then read many copies of each. One caller
+        at a time (the relay's thread)."""
 
     def start(self) -> PahoBrokerPublisher:
         """Connect in the background (idempotent)."""
@@ -151,13 +157,13 @@ class PahoBrokerPublisher:
                 refused = f"broker {url}: {error}"
                 break
         for acknowledged, info in enumerate(sent):
-            try:
+            if _watchable(info):
                 info.wait_for_publish(max(0.0, deadline - time.monotonic()))
                 reason = f"broker {url} did not acknowledge in {self.timeout}s"
-            except (RuntimeError, ValueError) as error:
-                reason = f"broker {url}: {error}"
-            if not info.is_published():
-                self._left = [i for i in sent[acknowledged:] if i.rc != _NOT_QUEUED]
+            else:
+                reason = f"broker {url}: {mqtt.error_string(info.rc)}"
+            if not (_watchable(info) and info.is_published()):
+                self._left = [i for i in sent[acknowledged:] if _watchable(i)]
                 raise NotAllPublished(acknowledged, reason)
             if self._on_published is not None:
                 self._on_published()
@@ -166,7 +172,7 @@ class PahoBrokerPublisher:
 
     def _drained(self, deadline: float) -> bool:
         """Whether the broker acknowledged what a failed batch left in paho, waiting for it
-        until ``deadline`` (paho sends it again by itself, on reconnecting too)."""
+        until ``deadline``."""
         while any(not info.is_published() for info in self._left):
             if time.monotonic() >= deadline:
                 return False

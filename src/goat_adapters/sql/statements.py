@@ -258,7 +258,9 @@ def one_of(dialect: str, column: sa.ColumnElement[Any], name: str) -> sa.ColumnE
     """``column`` is in the list parameter ``name``: ``= ANY(:name)`` on PostgreSQL, where
     one prepared statement takes a list of any length; an expanding IN elsewhere."""
     if dialect == "postgresql":
-        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
+        # text as TEXT: a cast to VARCHAR(n) would cut a longer value to one that matches
+        kind = sa.Text() if isinstance(column.type, sa.String) else column.type
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(kind)))
     return column.in_(sa.bindparam(name, expanding=True))
 
 

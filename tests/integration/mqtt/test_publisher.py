@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from paho.mqtt.enums import MQTTErrorCode
 
 from goat_adapters.memory import (
     InMemoryJobQueue,
@@ -70,6 +71,69 @@ def test_publish_returns_once_the_broker_acknowledged(broker: MqttServer) -> Non
         publisher.close()
         recorder.close()
     assert counters.snapshot()["published"] == 1
+
+
+class _Info:
+    """A paho ``MQTTMessageInfo`` as the publisher sees it: ``rc`` set when handed to paho;
+    ``is_published`` raises for a message handed over while disconnected, as paho's does."""
+
+    def __init__(self, rc: MQTTErrorCode, acknowledged: bool) -> None:
+        self.rc = rc
+        self.acknowledged = acknowledged
+
+    def is_published(self) -> bool:
+        if self.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            raise RuntimeError("Message publish failed")
+        return self.acknowledged
+
+    def wait_for_publish(self, timeout: float) -> None:
+        self.is_published()
+
+
+class _Paho:
+    """Hands out the next of ``infos`` for each message published."""
+
+    def __init__(self, *infos: _Info) -> None:
+        self.infos = list(infos)
+
+    def publish(self, topic: str, payload: bytes, qos: int) -> _Info:
+        return self.infos.pop(0)
+
+
+def _publisher_over(client: _Paho) -> PahoBrokerPublisher:
+    publisher = PahoBrokerPublisher(BrokerAddress("127.0.0.1", 1883), "test", timeout=0.1)
+    publisher._client = client  # type: ignore[assignment]
+    publisher._started = True
+    publisher._connected.set()
+    return publisher
+
+
+def test_a_batch_cut_by_a_lost_connection_says_how_many_were_acknowledged() -> None:
+    """Messages paho took while the connection was already gone end the batch with
+    NotAllPublished (not paho's RuntimeError), counting the acknowledged ones before."""
+    sent, lost = MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN
+    publisher = _publisher_over(_Paho(_Info(sent, True), _Info(lost, False), _Info(lost, False)))
+    with pytest.raises(NotAllPublished) as raised:
+        publisher.publish_many([(TOPIC_VALIDATION, "{}")] * 3)
+    assert raised.value.acknowledged == 1
+
+
+def test_no_batch_goes_out_while_an_earlier_one_waits_for_the_broker() -> None:
+    """A message the broker has not acknowledged in time stays in paho: the next batch
+    waits for it (and fails after the timeout, sending nothing), then goes out."""
+    sent = MQTTErrorCode.MQTT_ERR_SUCCESS
+    waiting = _Info(sent, False)
+    paho = _Paho(_Info(sent, True), waiting, _Info(sent, True))
+    publisher = _publisher_over(paho)
+    with pytest.raises(NotAllPublished) as first:
+        publisher.publish_many([(TOPIC_VALIDATION, "{}")] * 2)
+    with pytest.raises(NotAllPublished, match="earlier batch") as second:
+        publisher.publish_many([(TOPIC_VALIDATION, "{}")])
+    assert (first.value.acknowledged, second.value.acknowledged) == (1, 0)
+    assert len(paho.infos) == 1  # nothing handed to paho meanwhile
+    waiting.acknowledged = True
+    publisher.publish_many([(TOPIC_VALIDATION, "{}")])
+    assert paho.infos == []
 
 
 @pytest.mark.integration
