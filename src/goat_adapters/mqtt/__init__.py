@@ -1,9 +1,9 @@
 """The course broker over paho-mqtt 2 (MQTT 3.1.1): a publisher, a listener and a peer.
 
-``PahoBrokerPublisher`` is the ``BrokerPublisher`` port: QoS 1, and ``publish`` returns
-only once the broker sent its PUBACK (``publish_many``: every message's, the batch sent
-without waiting for one before the next). ``PahoListener`` subscribes to the fixtures topics
-with QoS 1 under a persistent session and acknowledges each message only after the
+``PahoBrokerPublisher`` is the ``BrokerPublisher`` port: QoS 1, and ``publish_many``
+returns only once the broker sent a PUBACK for every message of the batch (all sent
+without waiting for one before the next). ``PahoListener`` subscribes to the fixtures
+topics with QoS 1 under a persistent session and acknowledges each message only after the
 handler (``Exchange.receive_many``) returned, that is after its effect is committed: a
 crash between delivery and commit means the broker delivers the message again, and the
 inbox makes the second delivery change nothing. Exactly-once effects are the product of

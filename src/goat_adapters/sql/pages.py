@@ -123,8 +123,8 @@ def page_statement(
     offset = sa.bindparam("offset", type_=sa.Integer)
     if filtered:
         # the matches' ids and kick-offs (narrow rows) are counted and ordered; only the
-        # page's 25 fixtures are read whole: ordering and counting the 132 whole rows
-        # of ?home=Team 17 took PostgreSQL half as long again
+        # page's 25 fixtures are read whole (ordering and counting the 132 whole rows of
+        # ?home=Team 17 took PostgreSQL 0.36 ms a page, against 0.27)
         matches = sa.select(_F.id, _F.kickoff).where(kept).cte("matches")
         page = (
             sa.select(matches)
