@@ -349,15 +349,11 @@ class _Purchases(MemoryGiveBacks):
         ]
         found.sort(key=lambda p: (p.created_at, p.request_id), reverse=True)
         start = (page - 1) * count
-        shown = copy.deepcopy(found[start : start + count])
         fixtures = self.s.fixtures
-        views = [
-            PurchaseView(
-                p, FixtureSummary.of(fixtures[p.fixture_id]) if p.fixture_id in fixtures else None
-            )
-            for p in shown
-        ]
-        return views, len(found)
+        return [
+            PurchaseView(p, FixtureSummary.of(f) if (f := fixtures.get(p.fixture_id)) else None)
+            for p in copy.deepcopy(found[start : start + count])
+        ], len(found)
 
     def for_fixture(self, fixture_id: int, status: PurchaseStatus) -> list[Purchase]:
         return copy.deepcopy(

@@ -374,9 +374,9 @@ class SqlUnitOfWork:
         of purchases costs one round trip. A statement that changed fewer rows than it
         had sets raises its ``short`` error for its first set (the row count is the
         statement's total). Elsewhere each set runs on its own and a short one raises at
-        once with its own error. Either way the transaction is
-        rolled back before the error leaves: nothing of it may be committed now,
-        whatever the caller does next.
+        once with its own error. Either way the transaction is rolled back before the
+        error leaves: nothing of it may be committed now, whatever the caller does next.
+        A batch without parameter sets sends nothing.
         """
         batches = [batch for batch in batches if batch.parameters]
         if not batches:

@@ -65,11 +65,7 @@ class SqlSaleLedger:
                     [{"topic": TOPIC_REQUESTS, "payload": s.announcement} for s in sales],
                     together=ADD_OUTBOX_MANY,
                 ),
-                *(
-                    [Batch(ADD_JOB, [job_values(job) for job in jobs], together=ADD_JOBS)]
-                    if jobs
-                    else []
-                ),
+                Batch(ADD_JOB, [job_values(job) for job in jobs], together=ADD_JOBS),
                 self._reservations(sorted(wanted.items())),
             ]
         )

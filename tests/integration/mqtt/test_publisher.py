@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -53,23 +55,34 @@ def test_the_password_never_shows() -> None:
     assert "s3cret" not in address.url
 
 
-@pytest.mark.integration
-def test_publish_returns_once_the_broker_acknowledged(broker: MqttServer) -> None:
-    """A published message is on the broker when publish returns; the counter says so."""
+@contextlib.contextmanager
+def _publishing(
+    broker: MqttServer, timeout: float = 5.0
+) -> Iterator[tuple[PahoBrokerPublisher, Recorder, BrokerCounters]]:
+    """A connected publisher, its counters, and a recorder of fixtures/validation; both
+    closed afterwards."""
     recorder = Recorder(broker.url, (TOPIC_VALIDATION,))
     counters = BrokerCounters()
     publisher = PahoBrokerPublisher(
         BrokerAddress.from_url(broker.url),
         "test-publisher",
+        timeout=timeout,
         on_published=counters.count_published,
     ).start()
     try:
         assert publisher.wait_connected(10)
-        publisher.publish(TOPIC_VALIDATION, '{"request_id": "r", "valid": true}')
-        wait_until(lambda: recorder.payloads(TOPIC_VALIDATION))
+        yield publisher, recorder, counters
     finally:
         publisher.close()
         recorder.close()
+
+
+@pytest.mark.integration
+def test_publish_returns_once_the_broker_acknowledged(broker: MqttServer) -> None:
+    """A published message is on the broker when publish returns; the counter says so."""
+    with _publishing(broker) as (publisher, recorder, counters):
+        publisher.publish(TOPIC_VALIDATION, '{"request_id": "r", "valid": true}')
+        wait_until(lambda: recorder.payloads(TOPIC_VALIDATION))
     assert counters.snapshot()["published"] == 1
 
 
@@ -140,45 +153,24 @@ def test_no_batch_goes_out_while_an_earlier_one_waits_for_the_broker() -> None:
 def test_a_batch_goes_out_whole_and_in_order(broker: MqttServer) -> None:
     """publish_many returns once every message of the batch was acknowledged; a subscriber
     hears them in the order given."""
-    recorder = Recorder(broker.url, (TOPIC_VALIDATION,))
-    counters = BrokerCounters()
-    publisher = PahoBrokerPublisher(
-        BrokerAddress.from_url(broker.url),
-        "test-publisher",
-        on_published=counters.count_published,
-    ).start()
     payloads = [f'{{"request_id": "r{n}", "valid": true}}' for n in range(150)]
-    try:
-        assert publisher.wait_connected(10)
+    with _publishing(broker) as (publisher, recorder, counters):
         publisher.publish_many([(TOPIC_VALIDATION, payload) for payload in payloads])
         assert counters.snapshot()["published"] == 150
         wait_until(lambda: len(recorder.payloads(TOPIC_VALIDATION)) == 150)
-    finally:
-        publisher.close()
-        recorder.close()
-    assert recorder.payloads(TOPIC_VALIDATION) == [json.loads(p) for p in payloads]
+        heard = recorder.payloads(TOPIC_VALIDATION)
+    assert heard == [json.loads(p) for p in payloads]
 
 
 @pytest.mark.integration
 def test_a_batch_that_stops_midway_says_how_many_were_acknowledged(broker: MqttServer) -> None:
     """A message paho refuses (a wildcard topic) ends the batch: the error says how many
     of the first went out, and only those were counted and heard."""
-    recorder = Recorder(broker.url, (TOPIC_VALIDATION,))
-    counters = BrokerCounters()
-    publisher = PahoBrokerPublisher(
-        BrokerAddress.from_url(broker.url),
-        "test-publisher",
-        on_published=counters.count_published,
-    ).start()
     ok = (TOPIC_VALIDATION, '{"request_id": "r", "valid": true}')
-    try:
-        assert publisher.wait_connected(10)
+    with _publishing(broker) as (publisher, recorder, counters):
         with pytest.raises(NotAllPublished) as raised:
             publisher.publish_many([ok, ok, ("fixtures/#", "{}"), ok])
         wait_until(lambda: len(recorder.payloads(TOPIC_VALIDATION)) == 2)
-    finally:
-        publisher.close()
-        recorder.close()
     assert raised.value.acknowledged == 2
     assert counters.snapshot()["published"] == 2
 
@@ -191,13 +183,8 @@ def test_a_stalled_broker_gets_a_batch_once_however_often_the_relay_retries(
     paho: once the broker goes on it hears the stalled batch once, then the retry."""
     if broker.kind != "mosquitto":
         pytest.skip("needs mosquitto (a process that can be stalled)")
-    recorder = Recorder(broker.url, (TOPIC_VALIDATION,))
-    publisher = PahoBrokerPublisher(
-        BrokerAddress.from_url(broker.url), "test-publisher", timeout=0.5
-    ).start()
     batch = [(TOPIC_VALIDATION, f'{{"request_id": "r{n}", "valid": true}}') for n in range(3)]
-    try:
-        assert publisher.wait_connected(10)
+    with _publishing(broker, timeout=0.5) as (publisher, recorder, _):
         broker.stall()
         try:
             for _ in range(3):  # as the relay would, every round
@@ -210,10 +197,7 @@ def test_a_stalled_broker_gets_a_batch_once_however_often_the_relay_retries(
         publisher.publish_many(batch)
         wait_until(lambda: len(recorder.payloads(TOPIC_VALIDATION)) >= 6)
         time.sleep(0.5)  # any further copy would arrive now
-    finally:
-        publisher.close()
-        recorder.close()
-    heard = [m["request_id"] for m in recorder.payloads(TOPIC_VALIDATION)]
+        heard = [m["request_id"] for m in recorder.payloads(TOPIC_VALIDATION)]
     assert heard == ["r0", "r1", "r2"] * 2
 
 
