@@ -30,14 +30,27 @@ Item = TypeVar("Item")
 Answer = TypeVar("Answer")
 
 
+def _held() -> threading.Lock:
+    lock = threading.Lock()
+    lock.acquire()
+    return lock
+
+
 @attrs.define(eq=False)
 class _Ticket(Generic[Item, Answer]):
     item: Item
     done: bool = False
     answer: Answer | None = None
     error: BaseException | None = None
-    # set once: when the ticket is done, or when its thread is to write the next lot
-    wake: threading.Event = attrs.field(factory=threading.Event)
+    # released once: when the ticket is done, or when its thread is to write the next
+    # lot (a bare lock: an Event costs a Condition, and its waiter lock on every wait)
+    _asleep: threading.Lock = attrs.field(factory=_held)
+
+    def wake(self) -> None:
+        self._asleep.release()
+
+    def sleep(self) -> None:
+        self._asleep.acquire()
 
     def answer_or_raise(self) -> Answer:
         if self.error is not None:
@@ -81,8 +94,8 @@ class GroupCommit(Generic[Item, Answer]):
                 self._waiting.append(ticket)
             else:
                 self._writing = True
-                ticket.wake.set()
-        ticket.wake.wait()
+                ticket.wake()
+        ticket.sleep()
         if not ticket.done:  # this thread writes the next lot: its item and those waiting
             self._write_next(ticket)
         return ticket.answer_or_raise()
@@ -96,11 +109,11 @@ class GroupCommit(Generic[Item, Answer]):
         finally:
             with self._lock:
                 if self._waiting:  # the writer's role goes to the one waiting longest
-                    self._waiting.pop(0).wake.set()
+                    self._waiting.pop(0).wake()
                 else:
                     self._writing = False
             for done in lot[1:]:
-                done.wake.set()
+                done.wake()
 
     def _write(self, lot: list[_Ticket[Item, Answer]]) -> None:
         """Apply a lot; every ticket ends done, with its answer or its error."""

@@ -14,6 +14,7 @@ column types' own bind and result processors are applied on that path too: a
 from __future__ import annotations
 
 import collections
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 Parameters = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+_BOUND_AS_TEXT = re.compile(r"%\((\w+)\)s")  # psycopg's placeholder for a value of any format
 Processor = Callable[[Any], Any]
 
 
@@ -57,7 +59,8 @@ class Statement:
     ``construct`` is the SQLAlchemy construct, or a function of the dialect's name that
     builds it (for what dialects spell differently: ``dialect_insert``, ``one_of``).
     ``writes`` says whether it must run inside the transaction; by default, unless it
-    is a plain SELECT.
+    is a plain SELECT. ``binary`` sends its values to psycopg in binary (``unnest_insert``'s
+    lists: psycopg escapes each text element of a list it sends as text, in Python).
     """
 
     def __init__(
@@ -65,9 +68,11 @@ class Statement:
         construct: Executable | Callable[[str], Executable],
         *,
         writes: bool | None = None,
+        binary: bool = False,
     ) -> None:
         self._build = construct if callable(construct) else (lambda _: construct)
         self._writes = writes
+        self._binary = binary
         self._constructs: dict[str, Executable] = {}
         self._prepared: dict[str, Prepared] = {}
 
@@ -85,7 +90,10 @@ class Statement:
         if found is None:
             construct = self.construct(dialect.name)
             wrote = writes(construct) if self._writes is None else self._writes
-            found = self._prepared[dialect.name] = Prepared.compile(construct, dialect, wrote)
+            found = Prepared.compile(construct, dialect, wrote)
+            if self._binary:
+                found = attrs.evolve(found, sql=_BOUND_AS_TEXT.sub(r"%(\1)b", found.sql))
+            self._prepared[dialect.name] = found
         return found
 
 
@@ -292,10 +300,11 @@ def unnest_insert(
     if conflict is not None:
         sql += f" ON CONFLICT ({conflict}) DO NOTHING"
     if returning is None:
-        return Statement(sa.text(sql), writes=True)
+        return Statement(sa.text(sql), writes=True, binary=True)
     sql += f" RETURNING {returning}"
     kept = table.c[returning]
-    return Statement(sa.text(sql).columns(sa.column(returning, kept.type)), writes=True)
+    returned = sa.text(sql).columns(sa.column(returning, kept.type))
+    return Statement(returned, writes=True, binary=True)
 
 
 def lists(rows: Sequence[Mapping[str, Any]], names: Iterable[str]) -> dict[str, list[Any]]:
