@@ -11,10 +11,14 @@ once. One caller at a time makes lots of one, as if nothing grouped.
 A lot that fails as a whole is applied again one item at a time, so that each caller
 gets exactly the outcome its item would have had alone: an error is shared only when
 ``apply_lot`` itself gives it to several items.
+
+``AsyncGroupCommit`` does the same for coroutines: they wait on the event loop, and a
+thread of the loop's executor writes their lots, so that a caller holds no thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
@@ -22,6 +26,7 @@ from typing import Generic, TypeVar
 import attrs
 
 __all__ = [
+    "AsyncGroupCommit",
     "GroupCommit",
 ]
 
@@ -105,7 +110,7 @@ class GroupCommit(Generic[Item, Answer]):
             lot = [ticket, *self._waiting[: self._max_lot - 1]]
             del self._waiting[: self._max_lot - 1]
         try:
-            self._write(lot)
+            _write(self._apply_lot, lot)
         finally:
             with self._lock:
                 if self._waiting:  # the writer's role goes to the one waiting longest
@@ -115,32 +120,116 @@ class GroupCommit(Generic[Item, Answer]):
             for done in lot[1:]:
                 done.wake()
 
-    def _write(self, lot: list[_Ticket[Item, Answer]]) -> None:
-        """Apply a lot; every ticket ends done, with its answer or its error."""
-        try:
-            answers = self._apply_lot([ticket.item for ticket in lot])
-        except Exception as error:
-            if len(lot) == 1:
-                lot[0].error, lot[0].done = error, True
-                return
+
+class AsyncGroupCommit(Generic[Item, Answer]):
+    """``GroupCommit`` for coroutines on an event loop: ``submit`` awaits, holding no thread.
+
+    The lots are written in a thread of the loop's default executor, one lot at a time:
+    the writer takes everything waiting (up to ``max_lot``), applies it as ``GroupCommit``
+    does, wakes the lot's coroutines with one call into the loop, and goes on while items
+    wait. A caller thus costs no thread hop of its own; the lot costs one.
+
+    An item whose coroutine is cancelled while it waits is still applied: it was
+    submitted, as a thread's would be.
+    """
+
+    def __init__(
+        self,
+        apply_lot: Callable[[Sequence[Item]], Sequence[Answer | Exception]],
+        max_lot: int = 100,
+    ) -> None:
+        if max_lot < 1:
+            raise ValueError("max_lot must be at least 1")
+        self._apply_lot = apply_lot
+        self._max_lot = max_lot
+        self._waiting: list[tuple[_Ticket[Item, Answer], asyncio.Future[None]]] = []
+        self._writing = False
+        self._lock = threading.Lock()  # the writer takes lots from another thread
+
+    @property
+    def waiting(self) -> int:
+        """How many submitted items wait for the writer (not counting the lot being written)."""
+        with self._lock:
+            return len(self._waiting)
+
+    async def submit(self, item: Item) -> Answer:
+        """Apply ``item``, in a lot with whatever other coroutines submit meanwhile."""
+        loop = asyncio.get_running_loop()
+        ticket: _Ticket[Item, Answer] = _Ticket(item)
+        done = loop.create_future()
+        with self._lock:
+            self._waiting.append((ticket, done))
+            start, self._writing = not self._writing, True
+        if start:
+            writer = loop.run_in_executor(None, self._write_all, loop)
+            writer.add_done_callback(_retrieved)
+        await done
+        return ticket.answer_or_raise()
+
+    def _write_all(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Write lots until none waits (in the executor's thread)."""
+        while True:
+            with self._lock:
+                waiting = self._waiting[: self._max_lot]
+                del self._waiting[: self._max_lot]
+                if not waiting:
+                    self._writing = False
+                    return
             try:
-                for ticket in lot:  # each alone: only the guilty item fails
-                    self._write([ticket])
-            except BaseException as interrupt:  # the items not reached get it, and are done
-                for ticket in lot:
+                _write(self._apply_lot, [ticket for ticket, _ in waiting])
+            except BaseException as error:  # an interrupt: those still waiting get it too
+                with self._lock:
+                    waiting += self._waiting
+                    self._waiting, self._writing = [], False
+                for ticket, _ in waiting:
                     if not ticket.done:
-                        ticket.error, ticket.done = interrupt, True
+                        ticket.error, ticket.done = error, True
                 raise
+            finally:
+                loop.call_soon_threadsafe(_wake, [done for _, done in waiting])
+
+
+def _wake(waiting: list[asyncio.Future[None]]) -> None:
+    for done in waiting:
+        if not done.done():  # a cancelled coroutine's is done already
+            done.set_result(None)
+
+
+def _retrieved(writer: asyncio.Future[None]) -> None:
+    """The writer's interrupt was given to every item; retrieved here, it is not logged again."""
+    if not writer.cancelled():
+        writer.exception()
+
+
+def _write(
+    apply_lot: Callable[[Sequence[Item]], Sequence[Answer | Exception]],
+    lot: list[_Ticket[Item, Answer]],
+) -> None:
+    """Apply a lot; every ticket ends done, with its answer or its error."""
+    try:
+        answers = apply_lot([ticket.item for ticket in lot])
+    except Exception as error:
+        if len(lot) == 1:
+            lot[0].error, lot[0].done = error, True
             return
-        except BaseException as error:  # an interrupt: no item is known to be applied
+        try:
+            for ticket in lot:  # each alone: only the guilty item fails
+                _write(apply_lot, [ticket])
+        except BaseException as interrupt:  # the items not reached get it, and are done
             for ticket in lot:
-                ticket.error, ticket.done = error, True
+                if not ticket.done:
+                    ticket.error, ticket.done = interrupt, True
             raise
-        if len(answers) != len(lot):  # a bug in apply_lot: let no caller wait forever
-            answers = [RuntimeError("the lot gave no outcome for this item")] * len(lot)
-        for ticket, answer in zip(lot, answers, strict=True):
-            if isinstance(answer, Exception):
-                ticket.error = answer
-            else:
-                ticket.answer = answer
-            ticket.done = True
+        return
+    except BaseException as error:  # an interrupt: no item is known to be applied
+        for ticket in lot:
+            ticket.error, ticket.done = error, True
+        raise
+    if len(answers) != len(lot):  # a bug in apply_lot: let no caller wait forever
+        answers = [RuntimeError("the lot gave no outcome for this item")] * len(lot)
+    for ticket, answer in zip(lot, answers, strict=True):
+        if isinstance(answer, Exception):
+            ticket.error = answer
+        else:
+            ticket.answer = answer
+        ticket.done = True

@@ -7,11 +7,12 @@ harness catches the oversell it causes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
@@ -64,6 +65,40 @@ def race(threads: int, action: Callable[[int], object]) -> Counter[str]:
     return outcomes
 
 
+def race_on_loops(
+    loops: int, each: int, action: Callable[[int], Awaitable[object]]
+) -> Counter[str]:
+    """Run ``action(i)`` as ``each`` coroutines on each of ``loops`` event loops (a thread
+    each, as API processes), the loops released together; count outcomes by name."""
+    barrier = threading.Barrier(loops)
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    async def run(i: int) -> None:
+        try:
+            await action(i)
+            outcome = "ok"
+        except Exception as error:  # every failure is counted by its type
+            outcome = type(error).__name__
+        with lock:
+            outcomes[outcome] += 1
+
+    async def loop(first: int) -> None:
+        await asyncio.gather(*(run(i) for i in range(first, first + each)))
+
+    def start(first: int) -> None:
+        barrier.wait()
+        asyncio.run(loop(first))
+
+    workers = [threading.Thread(target=start, args=(n * each,)) for n in range(loops)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert sum(outcomes.values()) == loops * each, "a coroutine did not finish"
+    return outcomes
+
+
 PROCESSES = 4
 
 
@@ -107,6 +142,11 @@ class Market:
         """Buy through exchange ``via`` (modulo their number)."""
         exchange = self.exchanges[via % len(self.exchanges)]
         exchange.buy_bonds(BuyBonds(user, 1, Outcome.HOME, quantity, wallet=True))
+
+    async def buy_async(self, user: str, via: int) -> None:
+        """``buy`` from a coroutine (as ``POST /requests`` does)."""
+        exchange = self.exchanges[via % len(self.exchanges)]
+        await exchange.buy_bonds_async(BuyBonds(user, 1, Outcome.HOME, 1, wallet=True))
 
     def scalar(self, query: sa.Select[Any]) -> Any:
         with self.database.engine.connect() as connection:
@@ -170,6 +210,26 @@ def test_20_purchases_with_money_for_5_never_overdraw(market: Market) -> None:
     """20 threads spending one wallet that holds 5 bonds' worth: exactly 5 succeed, balance 0."""
     market.exchange.top_up("alice", 5000)
     outcomes = race(20, lambda i: market.buy("alice", via=i))
+    assert outcomes == Counter({"ok": 5, "NotEnoughMoney": 15})
+    assert market.balances() == market.ledger_total() == 0
+    assert_bonds_exact(market, outcomes, sold=5)
+
+
+def test_200_buyers_on_event_loops_of_40_bonds_never_oversell(market: Market) -> None:
+    """200 coroutines on four event loops (each its own exchange's lots) each buying 1 of
+    40 bonds: exactly 40 succeed."""
+    for i in range(200):
+        market.exchange.top_up(f"user-{i}", 1000)
+    outcomes = race_on_loops(PROCESSES, 50, lambda i: market.buy_async(f"user-{i}", i // 50))
+    assert outcomes == Counter({"ok": 40, "NotEnoughBonds": 160})
+    assert_bonds_exact(market, outcomes, sold=40)
+    assert market.balances() == market.ledger_total() == 160 * 1000
+
+
+def test_20_coroutines_with_money_for_5_never_overdraw(market: Market) -> None:
+    """20 coroutines on two event loops spending one wallet that holds 5 bonds' worth."""
+    market.exchange.top_up("alice", 5000)
+    outcomes = race_on_loops(2, 10, lambda i: market.buy_async("alice", i // 10))
     assert outcomes == Counter({"ok": 5, "NotEnoughMoney": 15})
     assert market.balances() == market.ledger_total() == 0
     assert_bonds_exact(market, outcomes, sold=5)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from datetime import timedelta
@@ -24,7 +25,7 @@ from goat_core.model import LedgerKind, Outcome, PurchaseStatus, Rules
 from goat_core.services import Bought, BuyBonds, Exchange
 from goat_core.wire import TOPIC_REQUESTS
 from tests.unit.support import KICKOFF, USER, World, make_fixture
-from tests.waiting import wait_until
+from tests.waiting import until, wait_until
 
 
 def test_wallet_purchase_debits_reserves_and_announces_at_once(world: World) -> None:
@@ -286,10 +287,12 @@ class HeldFirstCommit(InMemoryUnitOfWork):
 
 
 def buy_together(
-    world: World, *buyers: tuple[str, int], fail: Exception | None = None
+    world: World, *buyers: tuple[str, int], fail: Exception | None = None, coroutines: bool = False
 ) -> tuple[list[object], int]:
     """The first buyer's purchase holds its commit while the others queue; their outcomes
-    (a Bought or an error, in order) and the number of commits tried."""
+    (a Bought or an error, in order) and the number of commits tried. The buyers are
+    threads calling ``buy_bonds``, or with ``coroutines`` tasks awaiting ``buy_bonds_async``
+    on one event loop."""
     commits: list[int] = []
     release = threading.Event()
     exchange = Exchange(
@@ -301,13 +304,33 @@ def buy_together(
     )
     outcomes: list[object] = [None] * len(buyers)
 
-    def buy(i: int) -> None:
+    def command(i: int) -> BuyBonds:
         user, fixture_id = buyers[i]
+        return BuyBonds(user, fixture_id, Outcome.HOME, 1, True)
+
+    def buy(i: int) -> None:
         try:
-            outcomes[i] = exchange.buy_bonds(BuyBonds(user, fixture_id, Outcome.HOME, 1, True))
+            outcomes[i] = exchange.buy_bonds(command(i))
         except GoatError as error:
             outcomes[i] = error
 
+    async def buy_async(i: int) -> None:
+        try:
+            outcomes[i] = await asyncio.wait_for(exchange.buy_bonds_async(command(i)), 10)
+        except GoatError as error:
+            outcomes[i] = error
+
+    async def on_a_loop() -> None:
+        first = asyncio.create_task(buy_async(0))
+        await until(lambda: commits)
+        others = [asyncio.create_task(buy_async(i)) for i in range(1, len(buyers))]
+        await until(lambda: exchange.purchasing.waiting == len(others))
+        release.set()
+        await asyncio.gather(first, *others)
+
+    if coroutines:
+        asyncio.run(on_a_loop())
+        return outcomes, len(commits)
     first = threading.Thread(target=buy, args=(0,))
     first.start()
     wait_until(lambda: commits, what="the first purchase's commit")
@@ -321,13 +344,19 @@ def buy_together(
     return outcomes, len(commits)
 
 
-def test_purchases_made_at_the_same_moment_share_one_transaction(world: World) -> None:
+TOGETHER = pytest.mark.parametrize("coroutines", [False, True], ids=["threads", "coroutines"])
+
+
+@TOGETHER
+def test_purchases_made_at_the_same_moment_share_one_transaction(
+    world: World, coroutines: bool
+) -> None:
     """Buyers arriving while a purchase is being written are written together: one commit."""
     users = [f"user-{i}" for i in range(4)]
     for user in users:
         world.fund(user, 1000)
 
-    outcomes, commits = buy_together(world, *((user, 1) for user in users))
+    outcomes, commits = buy_together(world, *((user, 1) for user in users), coroutines=coroutines)
 
     assert all(isinstance(outcome, Bought) for outcome in outcomes)
     assert commits == 2  # the held purchase, then the three that queued behind it
@@ -336,12 +365,15 @@ def test_purchases_made_at_the_same_moment_share_one_transaction(world: World) -
     assert len(world.published(TOPIC_REQUESTS)) == 4
 
 
-def test_a_purchase_that_fails_among_others_fails_alone(world: World) -> None:
+@TOGETHER
+def test_a_purchase_that_fails_among_others_fails_alone(world: World, coroutines: bool) -> None:
     """In a lot, an unknown fixture or an empty wallet fails only its own purchase."""
     world.fund(USER, 1000)  # one bond's worth
     world.fund("bob", 5000)
 
-    outcomes, commits = buy_together(world, ("bob", 1), (USER, 1), (USER, 1), ("bob", 404))
+    outcomes, commits = buy_together(
+        world, ("bob", 1), (USER, 1), (USER, 1), ("bob", 404), coroutines=coroutines
+    )
 
     assert commits == 2  # the three that queued went in one lot: no one-by-one retry
     assert isinstance(outcomes[0], Bought)
@@ -353,14 +385,15 @@ def test_a_purchase_that_fails_among_others_fails_alone(world: World) -> None:
     assert len(world.published(TOPIC_REQUESTS)) == 2
 
 
-def test_a_busy_database_fails_the_whole_lot_at_once(world: World) -> None:
+@TOGETHER
+def test_a_busy_database_fails_the_whole_lot_at_once(world: World, coroutines: bool) -> None:
     """Busy is no one purchase's fault: every queued buyer gets it after one attempt."""
     users = [f"user-{i}" for i in range(4)]
     for user in users:
         world.fund(user, 1000)
 
     outcomes, commits = buy_together(
-        world, *((user, 1) for user in users), fail=Busy("lock not granted")
+        world, *((user, 1) for user in users), fail=Busy("lock not granted"), coroutines=coroutines
     )
 
     assert isinstance(outcomes[0], Bought)

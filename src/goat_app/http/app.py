@@ -58,9 +58,8 @@ HANDLER_THREADS = 32
 """Worker threads for the handlers that block (every one that touches the database).
 
 Litestar runs them on the event loop's default executor, which Python sizes by the CPU
-count (6 on two cores): six purchases in flight per process at most, and so lots of at
-most six. Purchases wait for their lot without holding a connection; the others hold
-one of the pool's briefly.
+count (6 on two cores). Each holds one of the pool's connections briefly. A purchase is a
+coroutine: it waits for its lot on the loop, and one of these threads writes the lots.
 """
 
 

@@ -126,6 +126,10 @@ class Exchange:
         """Buy bonds for one of our users: see ``Purchasing.buy_bonds``."""
         return self.purchasing.buy_bonds(command)
 
+    async def buy_bonds_async(self, command: BuyBonds) -> Bought:
+        """``buy_bonds`` from a coroutine: see ``Purchasing.buy_bonds_async``."""
+        return await self.purchasing.buy_bonds_async(command)
+
     def register(self, user_id: str, email: str | None, name: str | None) -> User:
         """The user, created with an empty wallet on first sight."""
         return self._accounts.register(user_id, email, name)

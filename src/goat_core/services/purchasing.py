@@ -8,6 +8,7 @@ its own outcome.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import hashlib
 import ipaddress
@@ -28,7 +29,7 @@ from goat_core.errors import (
     Unavailable,
     UnknownFixture,
 )
-from goat_core.grouping import GroupCommit
+from goat_core.grouping import AsyncGroupCommit, GroupCommit
 from goat_core.jobs import Recommend
 from goat_core.model import (
     Fixture,
@@ -121,11 +122,12 @@ class Purchasing:
         self._payments = payments
         self._geolocator = geolocator
         self._lots: GroupCommit[_Order, Bought] = GroupCommit(self._sell)
+        self._lots_async: AsyncGroupCommit[_Order, Bought] = AsyncGroupCommit(self._sell)
 
     @property
     def waiting(self) -> int:
         """How many purchases wait for the lot being written (for tests and metrics)."""
-        return self._lots.waiting
+        return self._lots.waiting + self._lots_async.waiting
 
     def buy_bonds(self, command: BuyBonds) -> Bought:
         """Reserve bonds for one of our users and announce the purchase.
@@ -136,6 +138,32 @@ class Purchasing:
         ``UnknownFixture``, ``FixtureStarted``, ``NotEnoughMoney`` or ``NotEnoughBonds``
         and then changes nothing.
         """
+        return self._lots.submit(self._order(command))
+
+    async def buy_bonds_async(self, command: BuyBonds) -> Bought:
+        """``buy_bonds`` for a coroutine on an event loop: the same checks and outcomes.
+
+        What calls out before the purchase (Webpay, the geolocator, the fixture read
+        for a team's name) runs in the loop's default executor. Then the purchase waits
+        for its lot on the loop, holding no thread (``AsyncGroupCommit``).
+        """
+        if self._calls_out(command):
+            loop = asyncio.get_running_loop()
+            order = await loop.run_in_executor(None, self._order, command)
+        else:
+            order = self._order(command)
+        return await self._lots_async.submit(order)
+
+    def _calls_out(self, command: BuyBonds) -> bool:
+        """Whether ordering ``command`` calls a port that may block (see ``_order``)."""
+        return (
+            not command.wallet
+            or not (isinstance(command.result, Outcome) or Outcome.parse(command.result))
+            or (self._geolocator is not None and locatable(command.client_ip))
+        )
+
+    def _order(self, command: BuyBonds) -> _Order:
+        """The checks before the lot; Webpay's transaction opened, the buyer located."""
         context, rules = self._context, self._context.rules
         if command.quantity < 1:
             raise InvalidInput("quantity", "must be at least 1")
@@ -163,10 +191,7 @@ class Purchasing:
             cost = command.quantity * rules.bond_price
             payment = self._payments.start(buy_order, session, cost, command.return_url)
         location = self._locate(command.client_ip)
-        order = _Order(command, result, context.ids.new_id(), now, payment, buy_order, location)
-        bought = self._lots.submit(order)
-        context.jobs_queued()  # the lot added a Recommend job for its buyers
-        return bought
+        return _Order(command, result, context.ids.new_id(), now, payment, buy_order, location)
 
     def _locate(self, ip: str | None) -> Location | None:
         if self._geolocator is None or ip is None or not locatable(ip):
@@ -250,7 +275,9 @@ class Purchasing:
                 jobs = [Recommend(user_id) for user_id in buyers]
                 uow.sales.record(sales, orders[0].now, jobs)
                 uow.commit()
-        if sales:  # one line per transaction: a line per purchase costs more than its write
+        if sales:
+            self._context.jobs_queued()  # the lot added a Recommend job for its buyers
+            # one line per transaction: a line per purchase costs more than its write
             log.info(
                 "purchases written: %s",
                 ", ".join(

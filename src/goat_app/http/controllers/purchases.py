@@ -49,12 +49,11 @@ class PurchasesController(Controller):
     @post(
         "/",
         status_code=201,
-        sync_to_thread=True,
         responses=problems(*AUTH_PROBLEMS, 402, 403, 404, 409, 422),
         operation_id="buyBonds",
         summary="Buy bonds",
     )
-    def buy(
+    async def buy(
         self,
         exchange: ExchangeDep,
         system: SystemDep,
@@ -63,7 +62,8 @@ class PurchasesController(Controller):
         request: Request[Any, Any, Any],
     ) -> PurchaseCreatedOut:
         """Buy bonds by wallet (debited now) or through Webpay (``payment`` says where to pay)."""
-        bought = exchange.buy_bonds(
+        # on the event loop: a wallet purchase waits for its lot holding no thread
+        bought = await exchange.buy_bonds_async(
             BuyBonds(
                 user_id=identity.user_id,
                 fixture_id=data.fixture_id,
