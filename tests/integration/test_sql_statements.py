@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
+import attrs
 import pytest
 import sqlalchemy as sa
 
@@ -17,8 +19,9 @@ from goat_adapters.sql import (
     users,
 )
 from goat_core.errors import InvalidInput
+from goat_core.jobs import Recommend
 from goat_core.model import FixtureStage, LedgerKind, PurchaseStatus
-from goat_core.ports import FixtureQuery
+from goat_core.ports import FixtureQuery, Sale
 from tests.contract.builders import fixture, purchase
 
 NOW = datetime(2024, 10, 1, 12, 0, tzinfo=UTC)
@@ -152,5 +155,41 @@ def test_a_list_of_ids_matches_no_id_it_does_not_hold(fresh_database_url: str) -
         with database.unit_of_work() as uow:
             assert uow.wallets.balances({user + "x"}) == {}
             assert uow.wallets.balances({user}) == {user: 1000}
+    finally:
+        database.dispose()
+
+
+@pytest.mark.integration
+def test_a_lot_sent_in_binary_comes_back_exactly(fresh_database_url: str) -> None:
+    """A lot's purchases, announcements and jobs go in as unnest lists sent in binary:
+    text with quotes, backslashes, braces and the word NULL, a column that is None in every
+    row, ints of every size and times keep their exact values."""
+    awkward = 'a "quoted" \\ {braces}, NULL; ñandú ⚽'
+    lot = [
+        attrs.evolve(
+            purchase(f"r{i}", user_id=f"{awkward} {i}", buy_order=None),
+            league_name=awkward,
+            location=None,
+            seller=seller,
+            created_at=NOW + timedelta(microseconds=i),
+        )
+        for i, seller in enumerate((0, 15, 2**31 - 1))
+    ]
+    announcements = [json.dumps({"request_id": p.request_id, "league": awkward}) for p in lot]
+    database = SqlDatabase(fresh_database_url)
+    try:
+        with database.unit_of_work() as uow:
+            uow.fixtures.upsert_many([fixture(1)], 40, NOW)
+            uow.commit()
+        with database.unit_of_work() as uow:
+            sales = [Sale(p, 0, text) for p, text in zip(lot, announcements, strict=True)]
+            uow.sales.record(sales, NOW, [Recommend(p.user_id or "") for p in lot])
+            uow.commit()
+        with database.unit_of_work() as uow:
+            assert [uow.purchases.get(p.request_id) for p in lot] == lot
+            assert [m.payload for m in uow.outbox.pending(10)] == announcements
+            assert [pending.job for pending in uow.jobs.pending(10)] == [
+                Recommend(p.user_id or "") for p in lot
+            ]
     finally:
         database.dispose()

@@ -3,10 +3,10 @@
 A lot is five statements, each run for all its sales (``Transaction.run_many``: on
 PostgreSQL all in one psycopg pipeline, one round trip): the purchase inserts, the wallet
 debits with their ledger rows, the outbox rows, the lot's jobs (the job outbox), and one
-reservation per fixture. The outbox rows and the jobs, two columns each, go in as one
-``unnest`` statement each; the purchases (23 columns) and the debits stay an
-``executemany``, a row each: psycopg adapts rows in C but arrays in Python, so an
-``unnest`` of the purchases cost more CPU than it saved (``benchmarks/README.md``).
+reservation per fixture. The purchases, the outbox rows and the jobs go in as one
+``unnest`` statement each, their lists sent in binary (as text, psycopg escaped each
+element in Python, and the purchases' ``unnest`` cost more than their ``executemany``);
+the debits stay an ``executemany``, a row each (``benchmarks/README.md``).
 
 Every check is in its statement (``ON CONFLICT DO NOTHING``, ``WHERE wallet >= :amount``,
 ``WHERE available >= :quantity``), and a row count short of the sales raises the matching
@@ -25,7 +25,7 @@ from datetime import datetime
 from goat_adapters.sql.fixtures import RESERVE
 from goat_adapters.sql.jobs import ADD_JOB, ADD_JOBS, job_values
 from goat_adapters.sql.messages import ADD_OUTBOX, ADD_OUTBOX_MANY
-from goat_adapters.sql.purchases import ADD_PURCHASE, purchase_values
+from goat_adapters.sql.purchases import ADD_PURCHASE, ADD_PURCHASES, purchase_values
 from goat_adapters.sql.statements import Batch, Transaction
 from goat_adapters.sql.users import ADD_LEDGER, DEBIT, DEBIT_AND_RECORD, ledger_values
 from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
@@ -74,7 +74,8 @@ class SqlSaleLedger:
         def known(index: int) -> Conflict:
             return Conflict(f"purchase {sales[index].purchase.request_id} exists already")
 
-        return Batch(ADD_PURCHASE, [purchase_values(sale.purchase) for sale in sales], known)
+        values = [purchase_values(sale.purchase) for sale in sales]
+        return Batch(ADD_PURCHASE, values, known, together=ADD_PURCHASES)
 
     def _debits(self, paying: Sequence[Sale], now: datetime) -> list[Batch]:
         def broke(index: int) -> NotEnoughMoney:
