@@ -19,9 +19,10 @@ thread of the loop's executor writes their lots, so that a caller holds no threa
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import attrs
 
@@ -30,6 +31,8 @@ __all__ = [
     "GroupCommit",
 ]
 
+
+log = logging.getLogger("goat.core")
 
 Item = TypeVar("Item")
 Answer = TypeVar("Answer")
@@ -124,10 +127,12 @@ class GroupCommit(Generic[Item, Answer]):
 class AsyncGroupCommit(Generic[Item, Answer]):
     """``GroupCommit`` for coroutines on an event loop: ``submit`` awaits, holding no thread.
 
-    The lots are written in a thread of the loop's default executor, one lot at a time:
-    the writer takes everything waiting (up to ``max_lot``), applies it as ``GroupCommit``
-    does, wakes the lot's coroutines with one call into the loop, and goes on while items
-    wait. A caller thus costs no thread hop of its own; the lot costs one.
+    The lots are written in a thread of the default executor of the loop that found the
+    writer free, one lot at a time: the writer takes everything waiting (up to
+    ``max_lot``), applies it as ``GroupCommit`` does, wakes the lot's coroutines with one
+    call into their loop (each their own, when several loops share the instance), and goes
+    on while items wait. A caller thus costs no thread hop of its own; the lot costs one.
+    The writer's log lines belong to no request.
 
     An item whose coroutine is cancelled while it waits is still applied: it was
     submitted, as a thread's would be.
@@ -161,44 +166,63 @@ class AsyncGroupCommit(Generic[Item, Answer]):
             self._waiting.append((ticket, done))
             start, self._writing = not self._writing, True
         if start:
-            writer = loop.run_in_executor(None, self._write_all, loop)
-            writer.add_done_callback(_retrieved)
+            try:
+                writer = loop.run_in_executor(None, self._write_all)
+            except BaseException as error:  # no writer (the executor is shut down)
+                self._give_up(error)
+                raise
+            writer.add_done_callback(_reported)
         await done
         return ticket.answer_or_raise()
 
-    def _write_all(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _write_all(self) -> None:
         """Write lots until none waits (in the executor's thread)."""
         while True:
             with self._lock:
-                waiting = self._waiting[: self._max_lot]
+                lot = self._waiting[: self._max_lot]
                 del self._waiting[: self._max_lot]
-                if not waiting:
+                if not lot:
                     self._writing = False
                     return
             try:
-                _write(self._apply_lot, [ticket for ticket, _ in waiting])
+                _write(self._apply_lot, [ticket for ticket, _ in lot])
             except BaseException as error:  # an interrupt: those still waiting get it too
-                with self._lock:
-                    waiting += self._waiting
-                    self._waiting, self._writing = [], False
-                for ticket, _ in waiting:
-                    if not ticket.done:
-                        ticket.error, ticket.done = error, True
+                _wake(lot)
+                self._give_up(error)
                 raise
-            finally:
-                loop.call_soon_threadsafe(_wake, [done for _, done in waiting])
+            _wake(lot)
+
+    def _give_up(self, error: BaseException) -> None:
+        """Every item still waiting fails with ``error``; the writer's role is free again."""
+        with self._lock:
+            waiting, self._waiting, self._writing = self._waiting, [], False
+        for ticket, _ in waiting:
+            ticket.error, ticket.done = error, True
+        _wake(waiting)
 
 
-def _wake(waiting: list[asyncio.Future[None]]) -> None:
+def _wake(lot: Sequence[tuple[_Ticket[Any, Any], asyncio.Future[None]]]) -> None:
+    """Wake the coroutines of a lot, each through its own loop: one call into each loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for _, done in lot:
+        by_loop.setdefault(done.get_loop(), []).append(done)
+    for loop, waiting in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_set_all, waiting)
+        except RuntimeError:  # the loop is closed: no one waits there any more
+            log.warning("%d items applied after their event loop closed", len(waiting))
+
+
+def _set_all(waiting: list[asyncio.Future[None]]) -> None:
     for done in waiting:
         if not done.done():  # a cancelled coroutine's is done already
             done.set_result(None)
 
 
-def _retrieved(writer: asyncio.Future[None]) -> None:
-    """The writer's interrupt was given to every item; retrieved here, it is not logged again."""
-    if not writer.cancelled():
-        writer.exception()
+def _reported(writer: asyncio.Future[None]) -> None:
+    """An interrupt stopped the writer: its items got it; it is logged here, once."""
+    if not writer.cancelled() and writer.exception() is not None:
+        log.error("the lot writer stopped: %r", writer.exception())
 
 
 def _write(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Coroutine, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -121,7 +122,7 @@ def test_a_cancelled_coroutines_item_is_still_applied() -> None:
         first = asyncio.create_task(outcome(group, 2))
         await until(recorder.entered.is_set)
         gone = asyncio.create_task(group.submit(4))
-        stays = asyncio.create_task(group.submit(6))
+        stays = asyncio.create_task(outcome(group, 6))
         await until(lambda: group.waiting == 2)
         gone.cancel()
         recorder.hold.set()
@@ -161,3 +162,60 @@ def test_an_interrupt_ends_the_lot_and_those_waiting_and_the_writer_starts_again
     assert all(isinstance(more[item], Interrupt) for item in (4, 6))  # not left waiting
     assert recorder.lots == [[13]]
     assert run(lambda: group.submit(8)) == 80  # the next submit starts a writer again
+
+
+def test_coroutines_on_two_event_loops_are_each_woken_on_their_own() -> None:
+    """One instance, two loops (two threads), one lot holding a coroutine of each: each is
+    woken through its own loop (asyncio's debug mode refuses a future set from another
+    loop's thread, and then its coroutine is never woken)."""
+    recorder = Recorder()
+    group = AsyncGroupCommit(recorder)
+    recorder.hold.clear()
+    queued = threading.Event()
+    firsts: list[object] = []
+
+    async def first() -> list[object]:
+        held = asyncio.create_task(outcome(group, 2))
+        await until(recorder.entered.is_set)
+        behind = asyncio.create_task(outcome(group, 6))
+        await until(lambda: group.waiting == 1)
+        queued.set()
+        return [await held, await behind]
+
+    async def second() -> object:
+        await until(queued.is_set)
+        mine = asyncio.create_task(outcome(group, 4))
+        await until(lambda: group.waiting == 2)
+        recorder.hold.set()
+        return await mine
+
+    seconds: list[object] = []
+    loops = [
+        threading.Thread(target=lambda: firsts.extend(asyncio.run(first(), debug=True))),
+        threading.Thread(target=lambda: seconds.append(asyncio.run(second(), debug=True))),
+    ]
+    for loop in loops:
+        loop.daemon = True  # a coroutine never woken would keep its loop forever
+        loop.start()
+    for loop in loops:
+        loop.join(timeout=20)
+    assert (firsts, seconds) == ([20, 60], [40])
+    assert recorder.lots == [[2], [6, 4]]  # the second lot's writer was the first loop's
+
+
+def test_without_an_executor_a_submit_fails_and_the_next_one_writes() -> None:
+    """A loop whose executor is shut down starts no writer: its caller gets the error and
+    the writer's role stays free for the next caller."""
+    recorder = Recorder()
+    group = AsyncGroupCommit(recorder)
+
+    async def on_a_loop_without_executor() -> object:
+        loop = asyncio.get_running_loop()
+        executor = ThreadPoolExecutor(1)
+        executor.shutdown()
+        loop.set_default_executor(executor)
+        return await outcome(group, 2)
+
+    assert isinstance(run(on_a_loop_without_executor), RuntimeError)
+    assert run(lambda: outcome(group, 4)) == 40
+    assert recorder.lots == [[4]]  # the failed caller's item was not applied later

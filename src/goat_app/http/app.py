@@ -57,9 +57,11 @@ SCHEMA_ASSETS = "/schema/assets"
 HANDLER_THREADS = 32
 """Worker threads for the handlers that block (every one that touches the database).
 
-Litestar runs them on the event loop's default executor, which Python sizes by the CPU
-count (6 on two cores). Each holds one of the pool's connections briefly. A purchase is a
-coroutine: it waits for its lot on the loop, and one of these threads writes the lots.
+Set as the event loop's default executor, where Litestar runs them (Python's own default
+is the CPU count + 4: 6 on two cores). Each holds one of the pool's connections briefly.
+A purchase is a coroutine: it waits for its lot on the loop, and one of these threads
+writes the lots, for as long as lots keep coming; a Webpay purchase opens its
+transaction in another.
 """
 
 

@@ -9,6 +9,7 @@ its own outcome.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 import hashlib
 import ipaddress
@@ -144,14 +145,20 @@ class Purchasing:
         """``buy_bonds`` for a coroutine on an event loop: the same checks and outcomes.
 
         What calls out before the purchase (Webpay, the geolocator, the fixture read
-        for a team's name) runs in the loop's default executor. Then the purchase waits
-        for its lot on the loop, holding no thread (``AsyncGroupCommit``).
+        for a team's name) runs in the loop's default executor, in the caller's context
+        (its log lines keep the request's id), and goes on to the lot if the caller is
+        cancelled meanwhile: a Webpay transaction opened is never left without its
+        purchase. Then the purchase waits for its lot on the loop, holding no thread
+        (``AsyncGroupCommit``).
         """
         if self._calls_out(command):
-            loop = asyncio.get_running_loop()
-            order = await loop.run_in_executor(None, self._order, command)
-        else:
-            order = self._order(command)
+            return await asyncio.shield(self._order_then_submit(command))
+        return await self._lots_async.submit(self._order(command))
+
+    async def _order_then_submit(self, command: BuyBonds) -> Bought:
+        context = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        order = await loop.run_in_executor(None, context.run, self._order, command)
         return await self._lots_async.submit(order)
 
     def _calls_out(self, command: BuyBonds) -> bool:
