@@ -156,6 +156,11 @@ class PahoBrokerPublisher:
             except (RuntimeError, ValueError) as error:  # not queued: a bad topic, say
                 refused = f"broker {url}: {error}"
                 break
+        # The broker acknowledges in the order it received (MQTT 3.1.1 §4.6): waiting for
+        # the last first wakes this thread once per batch, not once per acknowledgement.
+        watched = [info for info in sent if _watchable(info)]
+        if watched:
+            watched[-1].wait_for_publish(max(0.0, deadline - time.monotonic()))
         for acknowledged, info in enumerate(sent):
             if _watchable(info):
                 info.wait_for_publish(max(0.0, deadline - time.monotonic()))
