@@ -19,6 +19,7 @@ thread of the loop's executor writes their lots, so that a caller holds no threa
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -132,10 +133,12 @@ class AsyncGroupCommit(Generic[Item, Answer]):
     ``max_lot``), applies it as ``GroupCommit`` does, wakes the lot's coroutines with one
     call into their loop (each their own, when several loops share the instance), and goes
     on while items wait. A caller thus costs no thread hop of its own; the lot costs one.
-    The writer's log lines belong to no request.
+    The writer's log lines belong to no request, and a loop that shuts down waits for the
+    writer it started, until nothing waits.
 
     An item whose coroutine is cancelled while it waits is still applied: it was
-    submitted, as a thread's would be.
+    submitted, as a thread's would be. A writer that cannot start, or whose job is
+    cancelled before it runs, fails the items waiting.
     """
 
     def __init__(
@@ -148,8 +151,12 @@ class AsyncGroupCommit(Generic[Item, Answer]):
         self._apply_lot = apply_lot
         self._max_lot = max_lot
         self._waiting: list[tuple[_Ticket[Item, Answer], asyncio.Future[None]]] = []
-        self._writing = False
         self._lock = threading.Lock()  # the writer takes lots from another thread
+        # The writer's run from the job's start to its end (None: no writer), and whether
+        # its job began, both decided under the lock: a cancelled job's run is given up
+        # only if it never began, and a run given up never begins.
+        self._run: object | None = None
+        self._began = False
 
     @property
     def waiting(self) -> int:
@@ -162,40 +169,60 @@ class AsyncGroupCommit(Generic[Item, Answer]):
         loop = asyncio.get_running_loop()
         ticket: _Ticket[Item, Answer] = _Ticket(item)
         done = loop.create_future()
+        run = None
         with self._lock:
             self._waiting.append((ticket, done))
-            start, self._writing = not self._writing, True
-        if start:
+            if self._run is None:
+                run = self._run = object()
+                self._began = False
+        if run is not None:
             try:
-                writer = loop.run_in_executor(None, self._write_all)
+                writer = loop.run_in_executor(None, self._write_all, run)
             except BaseException as error:  # no writer (the executor is shut down)
-                self._give_up(error)
+                self._give_up(run, error)
                 raise
-            writer.add_done_callback(_reported)
+            writer.add_done_callback(functools.partial(self._ended, run))
         await done
         return ticket.answer_or_raise()
 
-    def _write_all(self) -> None:
+    def _write_all(self, run: object) -> None:
         """Write lots until none waits (in the executor's thread)."""
+        with self._lock:
+            if self._run is not run:  # given up before it began
+                return
+            self._began = True
         while True:
             with self._lock:
                 lot = self._waiting[: self._max_lot]
                 del self._waiting[: self._max_lot]
                 if not lot:
-                    self._writing = False
+                    self._run = None
                     return
             try:
                 _write(self._apply_lot, [ticket for ticket, _ in lot])
             except BaseException as error:  # an interrupt: those still waiting get it too
                 _wake(lot)
-                self._give_up(error)
+                self._give_up(run, error)
                 raise
             _wake(lot)
 
-    def _give_up(self, error: BaseException) -> None:
+    def _ended(self, run: object, writer: asyncio.Future[None]) -> None:
+        """The writer's job ended: report an interrupt; give up a job cancelled unbegun."""
+        if not writer.cancelled():
+            if (error := writer.exception()) is not None:
+                log.error("the lot writer stopped", exc_info=error)
+            return
+        with self._lock:
+            unbegun = self._run is run and not self._began
+        if unbegun:
+            self._give_up(run, asyncio.CancelledError("the lot writer was cancelled"))
+
+    def _give_up(self, run: object, error: BaseException) -> None:
         """Every item still waiting fails with ``error``; the writer's role is free again."""
         with self._lock:
-            waiting, self._waiting, self._writing = self._waiting, [], False
+            if self._run is not run:
+                return
+            waiting, self._waiting, self._run = self._waiting, [], None
         for ticket, _ in waiting:
             ticket.error, ticket.done = error, True
         _wake(waiting)
@@ -210,7 +237,7 @@ def _wake(lot: Sequence[tuple[_Ticket[Any, Any], asyncio.Future[None]]]) -> None
         try:
             loop.call_soon_threadsafe(_set_all, waiting)
         except RuntimeError:  # the loop is closed: no one waits there any more
-            log.warning("%d items applied after their event loop closed", len(waiting))
+            log.warning("%d items were done after their event loop closed", len(waiting))
 
 
 def _set_all(waiting: list[asyncio.Future[None]]) -> None:
@@ -219,19 +246,13 @@ def _set_all(waiting: list[asyncio.Future[None]]) -> None:
             done.set_result(None)
 
 
-def _reported(writer: asyncio.Future[None]) -> None:
-    """An interrupt stopped the writer: its items got it; it is logged here, once."""
-    if not writer.cancelled() and writer.exception() is not None:
-        log.error("the lot writer stopped: %r", writer.exception())
-
-
 def _write(
     apply_lot: Callable[[Sequence[Item]], Sequence[Answer | Exception]],
     lot: list[_Ticket[Item, Answer]],
 ) -> None:
     """Apply a lot; every ticket ends done, with its answer or its error."""
     try:
-        answers = apply_lot([ticket.item for ticket in lot])
+        answers = list(apply_lot([ticket.item for ticket in lot]))
     except Exception as error:
         if len(lot) == 1:
             lot[0].error, lot[0].done = error, True

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
+from typing import Any, ParamSpec, TypeVar
 
 import pytest
 
@@ -19,6 +20,7 @@ from tests.waiting import until
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 SANTIAGO = Location("8.8.8.8", "Santiago", "Santiago Metropolitan", "Chile", -33.45, -70.66)
 
 
@@ -39,6 +41,11 @@ class Threads:
         return recorded
 
 
+def on_a_loop(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` on a new event loop; a TimeoutError after 10 s rather than a hang."""
+    return asyncio.run(asyncio.wait_for(work, timeout=10))
+
+
 def exchange_of(world: World, **extra: object) -> Exchange:
     return Exchange(
         uow=world.store.unit_of_work,
@@ -55,7 +62,7 @@ def test_a_webpay_purchase_opens_its_transaction_off_the_event_loop(world: World
     world.payments.start = threads.wrap(world.payments.start)  # type: ignore[method-assign]
     exchange = exchange_of(world)
 
-    bought = asyncio.run(exchange.buy_bonds_async(BuyBonds(USER, 1, "home", 1, wallet=False)))
+    bought = on_a_loop(exchange.buy_bonds_async(BuyBonds(USER, 1, "home", 1, wallet=False)))
 
     assert bought.payment is not None
     assert world.purchase(bought.purchase.request_id).status is PurchaseStatus.PENDING_PAYMENT
@@ -71,7 +78,7 @@ def test_the_buyer_is_located_off_the_event_loop(world: World) -> None:
     world.fund(USER, 1000)
     command = BuyBonds(USER, 1, Outcome.HOME, 1, wallet=True, client_ip="8.8.8.8")
 
-    bought = asyncio.run(exchange.buy_bonds_async(command))
+    bought = on_a_loop(exchange.buy_bonds_async(command))
 
     assert bought.purchase.location == SANTIAGO
     assert threads.seen
@@ -90,7 +97,7 @@ def test_a_team_named_as_the_result_is_looked_up_off_the_event_loop(world: World
     )
     world.fund(USER, 1000)
 
-    bought = asyncio.run(exchange.buy_bonds_async(BuyBonds(USER, 1, "Chelsea", 1, wallet=True)))
+    bought = on_a_loop(exchange.buy_bonds_async(BuyBonds(USER, 1, "Chelsea", 1, wallet=True)))
 
     assert bought.purchase.result is Outcome.AWAY
     looked_up = threads.seen[0]  # then the lot's own unit of work, in the writer's thread
@@ -110,7 +117,7 @@ def test_a_wallet_purchase_calls_nothing_that_blocks_on_the_event_loop(world: Wo
     )
     world.fund(USER, 1000)
 
-    asyncio.run(exchange.buy_bonds_async(BuyBonds(USER, 1, "home", 1, wallet=True)))
+    on_a_loop(exchange.buy_bonds_async(BuyBonds(USER, 1, "home", 1, wallet=True)))
 
     assert len(threads.seen) == 1
     assert threads.seen[0] is not threading.current_thread()
@@ -133,7 +140,7 @@ def test_a_webpay_purchase_whose_caller_is_cancelled_is_still_written(world: Wor
         threads.hold.set()
         await until(lambda: world.store.purchases())
 
-    asyncio.run(main())
+    on_a_loop(main())
     (purchase,) = world.store.purchases()
     assert purchase.status is PurchaseStatus.PENDING_PAYMENT
     assert purchase.deposit_token
@@ -150,7 +157,7 @@ def test_each_lot_wakes_the_job_relay_after_its_commit(world: World) -> None:
         await exchange.buy_bonds_async(BuyBonds(USER, 1, "home", 1, wallet=True))
         exchange.buy_bonds(BuyBonds(USER, 1, "home", 1, wallet=True))
 
-    asyncio.run(main())
+    on_a_loop(main())
     assert woken == [1, 2]  # once per lot, each after its purchase was stored
 
 
@@ -160,5 +167,36 @@ def test_a_purchase_that_fails_wakes_no_relay(world: World) -> None:
     exchange.on_jobs_queued(lambda: woken.append(1))
 
     with pytest.raises(NotEnoughMoney):
-        asyncio.run(exchange.buy_bonds_async(BuyBonds(USER, 1, "home", 1, wallet=True)))
+        on_a_loop(exchange.buy_bonds_async(BuyBonds(USER, 1, "home", 1, wallet=True)))
     assert woken == []
+
+
+CALLER: ContextVar[str] = ContextVar("CALLER", default="nobody")
+
+
+def test_what_calls_out_runs_in_the_callers_context(world: World) -> None:
+    """Webpay and the geolocator are called in the caller's context: a request's log
+    lines keep its id."""
+    seen: list[str] = []
+    geolocator = InMemoryGeolocator({"8.8.8.8": SANTIAGO})
+    locate, start = geolocator.locate, world.payments.start
+
+    def locate_seen(ip: str) -> Location | None:
+        seen.append(CALLER.get())
+        return locate(ip)
+
+    def start_seen(*args: Any) -> Any:
+        seen.append(CALLER.get())
+        return start(*args)
+
+    geolocator.locate = locate_seen  # type: ignore[method-assign]
+    world.payments.start = start_seen  # type: ignore[method-assign,assignment]
+    exchange = exchange_of(world, geolocator=geolocator)
+
+    async def as_a_request() -> None:
+        CALLER.set("request 42")
+        command = BuyBonds(USER, 1, "home", 1, wallet=False, client_ip="8.8.8.8")
+        await exchange.buy_bonds_async(command)
+
+    on_a_loop(as_a_request())
+    assert seen == ["request 42", "request 42"]

@@ -110,6 +110,28 @@ def test_a_lot_holds_at_most_max_lot_items() -> None:
     assert more == {4: 40, 6: 60, 8: 80, 10: 100, 12: 120}
 
 
+def test_a_lot_answered_with_no_list_is_retried_item_by_item_by_one_writer() -> None:
+    """``apply_lot`` broke its promise (no answers for a lot): the lot is retried one item
+    at a time as any failed lot, by its writer alone; no woken caller takes itself for
+    the next writer."""
+    recorder = Recorder()
+    writing, most = [0], [0]
+
+    def apply(items: Sequence[int]) -> list[int | Exception]:
+        writing[0] += 1
+        most[0] = max(most[0], writing[0])
+        try:
+            answers = recorder(items)
+            time.sleep(0.02)  # long enough for a second writer to overlap
+            return None if len(items) > 1 else answers  # type: ignore[return-value]  # the bug
+        finally:
+            writing[0] -= 1
+
+    _, more = behind_a_held_lot(recorder, GroupCommit(apply), [4, 6, 8])
+    assert more == {4: 40, 6: 60, 8: 80}
+    assert most[0] == 1
+
+
 def test_max_lot_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_lot"):
         GroupCommit(Recorder(), max_lot=0)

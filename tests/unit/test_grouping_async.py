@@ -25,7 +25,8 @@ async def outcome(group: AsyncGroupCommit[int, int], item: int) -> object:
 
 
 def run(main: Callable[[], Coroutine[Any, Any, object]]) -> Any:
-    return asyncio.run(main())
+    """``main()`` on a new event loop; a TimeoutError after 20 s rather than a hang."""
+    return asyncio.run(asyncio.wait_for(main(), timeout=20))
 
 
 def behind_a_held_lot(
@@ -219,3 +220,27 @@ def test_without_an_executor_a_submit_fails_and_the_next_one_writes() -> None:
     assert isinstance(run(on_a_loop_without_executor), RuntimeError)
     assert run(lambda: outcome(group, 4)) == 40
     assert recorder.lots == [[4]]  # the failed caller's item was not applied later
+
+
+def test_a_writer_cancelled_before_it_began_fails_those_waiting() -> None:
+    """The executor's queue is cancelled while the writer's job waits in it (every thread
+    busy): its items fail, and the writer's role is free for the next caller."""
+    recorder = Recorder()
+    group = AsyncGroupCommit(recorder)
+    busy = threading.Event()
+
+    async def on_a_busy_loop() -> object:
+        loop = asyncio.get_running_loop()
+        executor = ThreadPoolExecutor(1)
+        loop.set_default_executor(executor)
+        blocker = loop.run_in_executor(None, busy.wait, 10)
+        waiting = asyncio.create_task(outcome(group, 2))
+        await until(lambda: group.waiting == 1)
+        executor.shutdown(wait=False, cancel_futures=True)
+        busy.set()
+        await blocker
+        return await waiting
+
+    assert isinstance(run(on_a_busy_loop), asyncio.CancelledError)
+    assert run(lambda: outcome(group, 4)) == 40
+    assert recorder.lots == [[4]]

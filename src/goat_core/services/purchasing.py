@@ -144,22 +144,18 @@ class Purchasing:
     async def buy_bonds_async(self, command: BuyBonds) -> Bought:
         """``buy_bonds`` for a coroutine on an event loop: the same checks and outcomes.
 
-        What calls out before the purchase (Webpay, the geolocator, the fixture read
-        for a team's name) runs in the loop's default executor, in the caller's context
-        (its log lines keep the request's id), and goes on to the lot if the caller is
-        cancelled meanwhile: a Webpay transaction opened is never left without its
-        purchase. Then the purchase waits for its lot on the loop, holding no thread
-        (``AsyncGroupCommit``).
+        A purchase that calls out before its lot (Webpay, the geolocator, the fixture read
+        for a team's name) is bought whole in the loop's default executor, as
+        ``buy_bonds``, in the caller's context (its log lines keep the request's id): a
+        job begun is never cancelled and a loop shutting down waits for it, so a Webpay
+        transaction opened is never left without its purchase. Any other waits for its
+        lot on the loop, holding no thread (``AsyncGroupCommit``).
         """
         if self._calls_out(command):
-            return await asyncio.shield(self._order_then_submit(command))
+            context = contextvars.copy_context()
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, context.run, self.buy_bonds, command)
         return await self._lots_async.submit(self._order(command))
-
-    async def _order_then_submit(self, command: BuyBonds) -> Bought:
-        context = contextvars.copy_context()
-        loop = asyncio.get_running_loop()
-        order = await loop.run_in_executor(None, context.run, self._order, command)
-        return await self._lots_async.submit(order)
 
     def _calls_out(self, command: BuyBonds) -> bool:
         """Whether ordering ``command`` calls a port that may block (see ``_order``)."""
