@@ -212,15 +212,13 @@ class AsyncGroupCommit(Generic[Item, Answer]):
             if (error := writer.exception()) is not None:
                 log.error("the lot writer stopped", exc_info=error)
             return
-        with self._lock:
-            unbegun = self._run is run and not self._began
-        if unbegun:
-            self._give_up(run, asyncio.CancelledError("the lot writer was cancelled"))
+        self._give_up(run, asyncio.CancelledError("the lot writer was cancelled"), unbegun=True)
 
-    def _give_up(self, run: object, error: BaseException) -> None:
-        """Every item still waiting fails with ``error``; the writer's role is free again."""
+    def _give_up(self, run: object, error: BaseException, *, unbegun: bool = False) -> None:
+        """Every item still waiting fails with ``error`` and the writer's role is free
+        again, unless ``run`` ended meanwhile (or, with ``unbegun``, began)."""
         with self._lock:
-            if self._run is not run:
+            if self._run is not run or (unbegun and self._began):
                 return
             waiting, self._waiting, self._run = self._waiting, [], None
         for ticket, _ in waiting:
