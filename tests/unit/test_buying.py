@@ -22,7 +22,7 @@ from goat_core.errors import (
 )
 from goat_core.jobs import Recommend
 from goat_core.model import LedgerKind, Outcome, PurchaseStatus, Rules
-from goat_core.services import Bought, BuyBonds, Exchange
+from goat_core.services import Bought, BuyBonds
 from goat_core.wire import TOPIC_REQUESTS
 from tests.unit.support import KICKOFF, USER, World, make_fixture
 from tests.waiting import until, wait_until
@@ -295,13 +295,7 @@ def buy_together(
     on one event loop."""
     commits: list[int] = []
     release = threading.Event()
-    exchange = Exchange(
-        uow=lambda: HeldFirstCommit(world.store, commits, release, fail),
-        payments=world.payments,
-        jobs=world.jobs,
-        clock=world.clock,
-        ids=world.ids,
-    )
+    exchange = world.exchange_with(uow=lambda: HeldFirstCommit(world.store, commits, release, fail))
     outcomes: list[object] = [None] * len(buyers)
 
     def command(i: int) -> BuyBonds:

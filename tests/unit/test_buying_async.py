@@ -14,7 +14,7 @@ import pytest
 from goat_adapters.memory import InMemoryGeolocator
 from goat_core.errors import NotEnoughMoney
 from goat_core.model import Location, Outcome, PurchaseStatus
-from goat_core.services import BuyBonds, Exchange
+from goat_core.services import BuyBonds
 from tests.unit.support import USER, World
 from tests.waiting import until
 
@@ -46,21 +46,10 @@ def on_a_loop(work: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(asyncio.wait_for(work, timeout=10))
 
 
-def exchange_of(world: World, **extra: object) -> Exchange:
-    return Exchange(
-        uow=world.store.unit_of_work,
-        payments=world.payments,
-        jobs=world.jobs,
-        clock=world.clock,
-        ids=world.ids,
-        **extra,  # type: ignore[arg-type]  # a geolocator
-    )
-
-
 def test_a_webpay_purchase_opens_its_transaction_off_the_event_loop(world: World) -> None:
     threads = Threads()
     world.payments.start = threads.wrap(world.payments.start)  # type: ignore[method-assign]
-    exchange = exchange_of(world)
+    exchange = world.exchange_with()
 
     bought = on_a_loop(exchange.buy_bonds_async(BuyBonds(USER, 1, "home", 1, wallet=False)))
 
@@ -74,7 +63,7 @@ def test_the_buyer_is_located_off_the_event_loop(world: World) -> None:
     threads = Threads()
     geolocator = InMemoryGeolocator({"8.8.8.8": SANTIAGO})
     geolocator.locate = threads.wrap(geolocator.locate)  # type: ignore[method-assign]
-    exchange = exchange_of(world, geolocator=geolocator)
+    exchange = world.exchange_with(geolocator=geolocator)
     world.fund(USER, 1000)
     command = BuyBonds(USER, 1, Outcome.HOME, 1, wallet=True, client_ip="8.8.8.8")
 
@@ -87,14 +76,7 @@ def test_the_buyer_is_located_off_the_event_loop(world: World) -> None:
 
 def test_a_team_named_as_the_result_is_looked_up_off_the_event_loop(world: World) -> None:
     threads = Threads()
-    store = world.store
-    exchange = Exchange(
-        uow=threads.wrap(store.unit_of_work),
-        payments=world.payments,
-        jobs=world.jobs,
-        clock=world.clock,
-        ids=world.ids,
-    )
+    exchange = world.exchange_with(uow=threads.wrap(world.store.unit_of_work))
     world.fund(USER, 1000)
 
     bought = on_a_loop(exchange.buy_bonds_async(BuyBonds(USER, 1, "Chelsea", 1, wallet=True)))
@@ -108,13 +90,7 @@ def test_a_wallet_purchase_calls_nothing_that_blocks_on_the_event_loop(world: Wo
     """Without Webpay, a geolocator or a team's name, nothing runs before the lot: the only
     unit of work is the lot's, in the writer's thread."""
     threads = Threads()
-    exchange = Exchange(
-        uow=threads.wrap(world.store.unit_of_work),
-        payments=world.payments,
-        jobs=world.jobs,
-        clock=world.clock,
-        ids=world.ids,
-    )
+    exchange = world.exchange_with(uow=threads.wrap(world.store.unit_of_work))
     world.fund(USER, 1000)
 
     on_a_loop(exchange.buy_bonds_async(BuyBonds(USER, 1, "home", 1, wallet=True)))
@@ -129,7 +105,7 @@ def test_a_webpay_purchase_whose_caller_is_cancelled_is_still_written(world: Wor
     threads = Threads()
     threads.hold.clear()
     world.payments.start = threads.wrap(world.payments.start)  # type: ignore[method-assign]
-    exchange = exchange_of(world)
+    exchange = world.exchange_with()
 
     async def main() -> None:
         buying = asyncio.create_task(
@@ -149,7 +125,7 @@ def test_a_webpay_purchase_whose_caller_is_cancelled_is_still_written(world: Wor
 def test_each_lot_wakes_the_job_relay_after_its_commit(world: World) -> None:
     """A lot queued Recommend jobs: the relays are woken once it is committed."""
     woken: list[int] = []
-    exchange = exchange_of(world)
+    exchange = world.exchange_with()
     exchange.on_jobs_queued(lambda: woken.append(len(world.store.purchases())))
     world.fund(USER, 2000)
 
@@ -163,7 +139,7 @@ def test_each_lot_wakes_the_job_relay_after_its_commit(world: World) -> None:
 
 def test_a_purchase_that_fails_wakes_no_relay(world: World) -> None:
     woken: list[int] = []
-    exchange = exchange_of(world)
+    exchange = world.exchange_with()
     exchange.on_jobs_queued(lambda: woken.append(1))
 
     with pytest.raises(NotEnoughMoney):
@@ -191,7 +167,7 @@ def test_what_calls_out_runs_in_the_callers_context(world: World) -> None:
 
     geolocator.locate = locate_seen  # type: ignore[method-assign]
     world.payments.start = start_seen  # type: ignore[method-assign,assignment]
-    exchange = exchange_of(world, geolocator=geolocator)
+    exchange = world.exchange_with(geolocator=geolocator)
 
     async def as_a_request() -> None:
         CALLER.set("request 42")

@@ -18,14 +18,7 @@ class Broken:
 
 
 def _with(world: World, geolocator: object) -> Exchange:
-    return Exchange(
-        uow=world.store.unit_of_work,
-        payments=world.payments,
-        jobs=world.jobs,
-        clock=world.clock,
-        ids=world.ids,
-        geolocator=geolocator,  # type: ignore[arg-type]  # Broken is a Geolocator in shape
-    )
+    return world.exchange_with(geolocator=geolocator)
 
 
 def _buy(exchange: Exchange, ip: str | None) -> Location | None:

@@ -15,6 +15,8 @@ Every port is a public in-memory adapter you can reach and steer (``world.clock.
 ``world.payments.refuse``, ``world.jobs.enqueued`` after ``world.relay_jobs()``,
 ``world.store``). The payer of every
 Webpay payment pays at once unless told otherwise (``InMemoryPaymentGateway.payer_pays``).
+``world.exchange_with(geolocator=...)`` is another exchange over the same state with
+some ports of your own.
 """
 
 from __future__ import annotations
@@ -136,17 +138,23 @@ class World:
     exchange: Exchange = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self.exchange = Exchange(
-            uow=self.store.unit_of_work,
-            payments=self.payments,
-            jobs=self.jobs,
-            clock=self.clock,
-            ids=self.ids,
-            rules=self.rules,
-            receipts=self.receipts,
-            renderer=self.renderer,
-            mailer=self.mailer,
-        )
+        self.exchange = self.exchange_with()
+
+    def exchange_with(self, **ports: Any) -> Exchange:
+        """Another exchange over this world's state, with ``ports`` (``Exchange``'s keyword
+        arguments: a geolocator, a unit of work that fails, ...) in place of the world's."""
+        own: dict[str, Any] = {
+            "uow": self.store.unit_of_work,
+            "payments": self.payments,
+            "jobs": self.jobs,
+            "clock": self.clock,
+            "ids": self.ids,
+            "rules": self.rules,
+            "receipts": self.receipts,
+            "renderer": self.renderer,
+            "mailer": self.mailer,
+        }
+        return Exchange(**(own | ports))
 
     # -- acting ------------------------------------------------------------------------
 
