@@ -27,6 +27,8 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from goat_core.errors import Unavailable
+
 __all__ = [
     "AsyncGroupCommit",
     "GroupCommit",
@@ -137,8 +139,9 @@ class AsyncGroupCommit(Generic[Item, Answer]):
     writer it started, until nothing waits.
 
     An item whose coroutine is cancelled while it waits is still applied: it was
-    submitted, as a thread's would be. A writer that cannot start, or whose job is
-    cancelled before it runs, fails the items waiting.
+    submitted, as a thread's would be. A writer that cannot start, or whose job fails or
+    is cancelled before it begins, fails the items waiting (``Unavailable`` for a
+    cancelled job) and frees its role.
     """
 
     def __init__(
@@ -152,9 +155,9 @@ class AsyncGroupCommit(Generic[Item, Answer]):
         self._max_lot = max_lot
         self._waiting: list[tuple[_Ticket[Item, Answer], asyncio.Future[None]]] = []
         self._lock = threading.Lock()  # the writer takes lots from another thread
-        # The writer's run from the job's start to its end (None: no writer), and whether
-        # its job began, both decided under the lock: a cancelled job's run is given up
-        # only if it never began, and a run given up never begins.
+        # The writer's run from its job's scheduling to its end (None: no writer), and
+        # whether the job began, both decided under the lock: a run is given up from
+        # outside only if its job never began, and a run given up never begins.
         self._run: object | None = None
         self._began = False
 
@@ -179,7 +182,7 @@ class AsyncGroupCommit(Generic[Item, Answer]):
             try:
                 writer = loop.run_in_executor(None, self._write_all, run)
             except BaseException as error:  # no writer (the executor is shut down)
-                self._give_up(run, error)
+                self._give_up(run, error, unbegun=True)
                 raise
             writer.add_done_callback(functools.partial(self._ended, run))
         await done
@@ -207,12 +210,17 @@ class AsyncGroupCommit(Generic[Item, Answer]):
             _wake(lot)
 
     def _ended(self, run: object, writer: asyncio.Future[None]) -> None:
-        """The writer's job ended: report an interrupt; give up a job cancelled unbegun."""
-        if not writer.cancelled():
-            if (error := writer.exception()) is not None:
-                log.error("the lot writer stopped", exc_info=error)
-            return
-        self._give_up(run, asyncio.CancelledError("the lot writer was cancelled"), unbegun=True)
+        """The writer's job ended. One that failed (an interrupt is logged) or was cancelled
+        before it began fails the items waiting; one that began freed its role itself."""
+        error: BaseException | None
+        if writer.cancelled():
+            error = Unavailable("the lot writer was cancelled before it began")
+        else:
+            error = writer.exception()
+            if error is None:
+                return
+            log.error("the lot writer stopped", exc_info=error)
+        self._give_up(run, error, unbegun=True)
 
     def _give_up(self, run: object, error: BaseException, *, unbegun: bool = False) -> None:
         """Every item still waiting fails with ``error`` and the writer's role is free

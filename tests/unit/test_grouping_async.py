@@ -7,10 +7,12 @@ import asyncio
 import threading
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.thread import BrokenThreadPool
 from typing import Any
 
 import pytest
 
+from goat_core.errors import Unavailable
 from goat_core.grouping import AsyncGroupCommit
 from tests.unit.test_grouping import Recorder
 from tests.waiting import until
@@ -241,6 +243,24 @@ def test_a_writer_cancelled_before_it_began_fails_those_waiting() -> None:
         await blocker
         return await waiting
 
-    assert isinstance(run(on_a_busy_loop), asyncio.CancelledError)
+    assert isinstance(run(on_a_busy_loop), Unavailable)
+    assert run(lambda: outcome(group, 4)) == 40
+    assert recorder.lots == [[4]]
+
+
+def test_a_writer_whose_job_fails_before_it_began_fails_those_waiting() -> None:
+    """A broken executor fails the writer's job unrun: its items get that failure, and the
+    writer's role is free for the next caller."""
+    recorder = Recorder()
+    group = AsyncGroupCommit(recorder)
+
+    def broken() -> None:
+        raise RuntimeError("no thread for you")
+
+    async def on_a_broken_loop() -> object:
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(1, initializer=broken))
+        return await outcome(group, 2)
+
+    assert isinstance(run(on_a_broken_loop), BrokenThreadPool)
     assert run(lambda: outcome(group, 4)) == 40
     assert recorder.lots == [[4]]
