@@ -162,16 +162,17 @@ class PahoBrokerPublisher:
         if watched:
             watched[-1].wait_for_publish(max(0.0, deadline - time.monotonic()))
         for acknowledged, info in enumerate(sent):
-            if _watchable(info):
-                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
-                reason = f"broker {url} did not acknowledge in {self.timeout}s"
-            else:
+            if not _watchable(info):
                 reason = f"broker {url}: {mqtt.error_string(info.rc)}"
-            if not (_watchable(info) and info.is_published()):
-                self._left = [i for i in sent[acknowledged:] if _watchable(i)]
-                raise NotAllPublished(acknowledged, reason)
-            if self._on_published is not None:
-                self._on_published()
+            else:
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+                if info.is_published():
+                    if self._on_published is not None:
+                        self._on_published()
+                    continue
+                reason = f"broker {url} did not acknowledge in {self.timeout}s"
+            self._left = [i for i in sent[acknowledged:] if _watchable(i)]
+            raise NotAllPublished(acknowledged, reason)
         if refused:
             raise NotAllPublished(len(sent), refused)
 

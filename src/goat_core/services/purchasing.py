@@ -161,7 +161,7 @@ class Purchasing:
         """Whether ordering ``command`` calls a port that may block (see ``_order``)."""
         return (
             not command.wallet
-            or not (isinstance(command.result, Outcome) or Outcome.parse(command.result))
+            or _plain_outcome(command.result) is None
             or (self._geolocator is not None and locatable(command.client_ip))
         )
 
@@ -206,9 +206,7 @@ class Purchasing:
             return None
 
     def _outcome(self, command: BuyBonds) -> Outcome:
-        if isinstance(command.result, Outcome):
-            return command.result
-        found = Outcome.parse(command.result)
+        found = _plain_outcome(command.result)
         if found is not None:
             return found
         with self._context.uow() as uow:  # a team's name: the fixture says which side
@@ -314,6 +312,11 @@ class Purchasing:
             location=order.location,
             updated_at=order.now,
         )
+
+
+def _plain_outcome(result: Outcome | str) -> Outcome | None:
+    """The outcome ``result`` names without its fixture (not a team's name), or None."""
+    return result if isinstance(result, Outcome) else Outcome.parse(result)
 
 
 def _on_sale(command: BuyBonds, fixture: Fixture | None, now: datetime, taken: int = 0) -> Fixture:
