@@ -36,6 +36,7 @@ from goat_core.services import BuyBonds, Exchange
 from goat_core.services.purchasing import _Order
 from goat_core.wire import TOPIC_HISTORY, TOPIC_REQUESTS, TOPIC_VALIDATION, render_history
 from tests.contract.builders import NOW, fixture, purchase
+from tests.waiting import wait_until
 
 BONDS = 40
 
@@ -333,6 +334,63 @@ def test_two_lots_selling_fixtures_in_opposite_orders_never_deadlock(
         assert market.available() == BONDS - 2
     finally:
         market.database.dispose()
+
+
+@pytest.mark.integration
+def test_a_lot_locks_its_buyers_rows_in_user_order(fresh_database_url: str) -> None:
+    """A lot locks its buyers' ``users`` rows by user id, whatever PostgreSQL's plan, so
+    that two lots of overlapping buyers (two API processes) never deadlock: with the last
+    buyer's row held elsewhere, the lot waits there holding every other buyer's row."""
+    market = Market.open(fresh_database_url)
+    users = [f"user{i:02d}" for i in range(40)]
+    for user in reversed(users):  # stored, and so scanned, in the other order
+        market.exchange.top_up(user, 10_000)
+    sales = [Sale(purchase(f"r-{user}", user_id=user, quantity=1), 1_000, "{}") for user in users]
+
+    def write() -> None:
+        with market.database.unit_of_work() as uow:
+            uow.sales.record(sales, NOW)
+            uow.commit()
+
+    engine = market.database.engine
+    try:
+        with engine.connect() as holder:
+            holder.execute(
+                sa.text("SELECT 1 FROM users WHERE id = :u FOR UPDATE"), {"u": users[-1]}
+            )
+            writer = threading.Thread(target=write)
+            writer.start()
+            try:
+                wait_until(lambda: _waiting_for_a_lock(engine), what="the lot to wait")
+                with engine.connect() as prober:
+                    free = [user for user in users[:-1] if _lockable(prober, user)]
+                assert free == []
+            finally:
+                holder.rollback()
+                writer.join(timeout=30)
+        assert not writer.is_alive()
+        assert market.balances() == 40 * 10_000 - 40 * 1_000
+    finally:
+        market.database.dispose()
+
+
+def _waiting_for_a_lock(engine: sa.Engine) -> bool:
+    query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    with engine.connect() as connection:
+        return bool(connection.exec_driver_sql(query).scalar_one())
+
+
+def _lockable(connection: sa.Connection, user: str) -> bool:
+    """Whether ``user``'s row can be locked at once (no other transaction holds it)."""
+    try:
+        connection.execute(
+            sa.text("SELECT 1 FROM users WHERE id = :u FOR UPDATE NOWAIT"), {"u": user}
+        )
+    except sa.exc.OperationalError:
+        return False
+    finally:
+        connection.rollback()
+    return True
 
 
 def _assert_written(outcomes: Sequence[object]) -> None:

@@ -12,9 +12,10 @@ Every check is in its statement (``ON CONFLICT DO NOTHING``, ``WHERE wallet >= :
 ``WHERE available >= :quantity``), and a row count short of the sales raises the matching
 error after rolling back.
 
-Locks are taken in a fixed order, so that two lots never deadlock: the wallets in the
-order of the sales (the core sorts them by user), then the fixtures, the hottest rows,
-last and by id.
+Locks are taken in a fixed order, so that two lots never deadlock: the buyers' ``users``
+rows by user id (on PostgreSQL the purchases' trigger locks them first, migration 0011;
+the debits follow in the order of the sales, which the core sorts by user), then the
+fixtures, the hottest rows, last and by id.
 """
 
 from __future__ import annotations
