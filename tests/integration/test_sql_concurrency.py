@@ -374,6 +374,66 @@ def test_a_lot_locks_its_buyers_rows_in_user_order(fresh_database_url: str) -> N
         market.database.dispose()
 
 
+@pytest.mark.integration
+def test_a_purchase_written_while_its_buyer_registers_is_counted(fresh_database_url: str) -> None:
+    """``users.purchases`` counts a purchase whose buyer's row is first inserted while the
+    purchase is being written (the registration waits for it, then counts it)."""
+    market = Market.open(fresh_database_url)
+    database = market.database
+    newbie = Sale(purchase("r-newbie", user_id="newbie", quantity=1, deposit_token="t"), 0, "{}")
+    registering = threading.Thread(target=market.exchange.register, args=("newbie", None, None))
+    try:
+        with database.unit_of_work() as uow:
+            uow.sales.record([newbie], NOW)  # written, not committed yet
+            registering.start()
+            wait_until(
+                lambda: _waiting_for_a_lock(database.engine) or not registering.is_alive(),
+                what="the registration to wait or end",
+            )
+            uow.commit()
+        registering.join(timeout=30)
+        assert _kept_purchases(database.engine, "newbie") == 1
+    finally:
+        database.dispose()
+
+
+@pytest.mark.integration
+def test_a_buyer_registered_while_their_purchase_is_written_is_counted(
+    fresh_database_url: str,
+) -> None:
+    """The other order: the row is inserted first and not committed while the purchase
+    is written; the purchase waits for it and adds to it."""
+    market = Market.open(fresh_database_url)
+    database = market.database
+    newbie = Sale(purchase("r-newbie", user_id="newbie", quantity=1, deposit_token="t"), 0, "{}")
+
+    def write() -> None:
+        with database.unit_of_work() as uow:
+            uow.sales.record([newbie], NOW)
+            uow.commit()
+
+    writing = threading.Thread(target=write)
+    try:
+        with database.unit_of_work() as uow:
+            uow.users.get_or_create("newbie", None, None)  # inserted, not committed yet
+            writing.start()
+            wait_until(
+                lambda: _waiting_for_a_lock(database.engine) or not writing.is_alive(),
+                what="the purchase to wait or end",
+            )
+            uow.commit()
+        writing.join(timeout=30)
+        assert _kept_purchases(database.engine, "newbie") == 1
+    finally:
+        database.dispose()
+
+
+def _kept_purchases(engine: sa.Engine, user: str) -> int:
+    query = sa.select(t.users.c.purchases).where(t.users.c.id == user)
+    with engine.connect() as connection:
+        return int(connection.execute(query).scalar_one())
+
+
 def _waiting_for_a_lock(engine: sa.Engine) -> bool:
     query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
     with engine.connect() as connection:

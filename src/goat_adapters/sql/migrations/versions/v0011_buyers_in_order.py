@@ -1,4 +1,4 @@
-"""A lot locks its buyers' rows in user order.
+"""A lot locks its buyers' rows in user order, and a buyer's row inserted meanwhile counts.
 
 Since a lot's purchases go in as one ``unnest`` statement, 0009's trigger updates all
 its buyers' ``users`` rows in one ``UPDATE ... FROM``, in the order of PostgreSQL's plan
@@ -6,6 +6,16 @@ its buyers' ``users`` rows in one ``UPDATE ... FROM``, in the order of PostgreSQ
 processes) could take them in different orders and deadlock: PostgreSQL aborted one
 after a second. The trigger now locks the rows first, by user id (``SELECT ... ORDER BY
 id FOR UPDATE`` locks in its order); the debits that follow lock nothing new.
+
+0009's count could also miss a purchase written while its buyer's row was first
+inserted: the ``UPDATE`` did not see the new row (not committed yet), and the new row
+counted the purchases committed before it. Now the first insert of a row takes an
+advisory lock named after the user before it counts. A purchase whose buyer has no row
+it can see takes the same lock, shared, before it locks any row; then it locks its
+buyers' rows in order (a row committed meanwhile among them) and adds to them. Whichever
+comes second waits for the other's commit, so the row counts the purchase once. Buyers
+with a row (every caller of the API, registered first) take no such lock. Three threads
+writing lots of up to 200 buyers while a fourth registers them: no deadlock, no drift.
 
 Revision ID: 0011
 Revises: 0010
@@ -21,29 +31,61 @@ down_revision: str | None = "0010"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-_COUNT = """
+_ADD = """
     UPDATE users SET purchases = users.purchases + bought.n
-    FROM (SELECT user_id, count(*) AS n FROM added WHERE user_id IS NOT NULL
-          GROUP BY user_id) AS bought
-    WHERE users.id = bought.user_id;
+    FROM (SELECT user_id, count(*) AS n FROM added WHERE {buyers} GROUP BY user_id) AS bought
+    WHERE users.id = bought.user_id
 """
-_LOCK_IN_ORDER = """
-    PERFORM FROM users WHERE id IN (SELECT user_id FROM added) ORDER BY id FOR UPDATE;
+"""Add a statement's purchases to their buyers' rows (``added``: the rows it inserted)."""
+
+_COUNT = _ADD.format(buyers="user_id IS NOT NULL")
+
+_COUNT_IN_ORDER = f"""
+    DECLARE
+        unseen TEXT[];
+        buyer TEXT;
+    BEGIN
+        -- a buyer without a row may have its first insert under way, counting without
+        -- these purchases: wait for it, before any row is locked
+        SELECT array_agg(DISTINCT a.user_id ORDER BY a.user_id) INTO unseen FROM added AS a
+        WHERE a.user_id IS NOT NULL AND NOT EXISTS (SELECT FROM users WHERE id = a.user_id);
+        FOREACH buyer IN ARRAY coalesce(unseen, '{{}}') LOOP
+            PERFORM pg_advisory_xact_lock_shared(hashtextextended('user-first-seen:' || buyer, 0));
+        END LOOP;
+        PERFORM FROM users WHERE id IN (SELECT user_id FROM added) ORDER BY id FOR UPDATE;
+        {_COUNT};
+        RETURN NULL;
+    END
+"""  # noqa: S608 (no input: the statement's text only)
+
+_FIRST_SEEN = """
+    BEGIN
+        UPDATE users SET purchases = (SELECT count(*) FROM purchases WHERE user_id = NEW.id)
+        WHERE id = NEW.id;
+        RETURN NULL;
+    END
 """
 
 
-def _count_purchases(body: str) -> str:
-    return (
-        "CREATE OR REPLACE FUNCTION goat_user_purchases() RETURNS trigger LANGUAGE plpgsql"
-        f" AS $$ BEGIN {body} RETURN NULL; END $$"
-    )
+# the first insert of a user's row: purchases of theirs being written finish first
+_FIRST_SEEN_LOCKED = _FIRST_SEEN.replace(
+    "BEGIN",
+    "BEGIN PERFORM pg_advisory_xact_lock(hashtextextended('user-first-seen:' || NEW.id, 0));",
+    1,
+)
+
+
+def _function(name: str, body: str) -> str:
+    return f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $${body}$$"
 
 
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_count_purchases(_LOCK_IN_ORDER + _COUNT))
+        op.execute(_function("goat_user_purchases", _COUNT_IN_ORDER))
+        op.execute(_function("goat_user_first_seen", _FIRST_SEEN_LOCKED))
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_count_purchases(_COUNT))
+        op.execute(_function("goat_user_purchases", f"BEGIN {_COUNT}; RETURN NULL; END"))
+        op.execute(_function("goat_user_first_seen", _FIRST_SEEN))
