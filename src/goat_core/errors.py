@@ -15,6 +15,7 @@ Every error the core raises, and every error an adapter lets out, is a ``GoatErr
     │   ├── PaymentNotFinished    the payer has not finished on the payment page yet
     │   ├── LotTooSmall           a lot holds fewer bonds than asked
     │   └── Busy                  a lock was not granted in time; safe to retry
+    │       └── Deadlock          the database broke a lock cycle by aborting this transaction
     ├── Forbidden                 the caller is known but may not do this (HTTP 403)
     ├── NotEnoughMoney            the wallet cannot pay (HTTP 402)
     ├── FixtureStarted            the fixture is no longer on sale (HTTP 422)
@@ -30,6 +31,7 @@ from __future__ import annotations
 __all__ = [
     "Busy",
     "Conflict",
+    "Deadlock",
     "FixtureStarted",
     "Forbidden",
     "GoatError",
@@ -118,6 +120,12 @@ class LotTooSmall(Conflict):
 
 class Busy(Conflict):
     """A lock was not granted within the configured bound; retrying is safe."""
+
+
+class Deadlock(Busy):
+    """The database broke a lock cycle by aborting this transaction: nothing of it was
+    kept, and the other side goes on, so trying again at once is safe and likely to
+    succeed."""
 
 
 class Forbidden(GoatError):

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from goat_adapters.sql import SqlDatabase, database_url, upgrade
-from goat_core.errors import Busy, InvalidInput, Unavailable
+from goat_core.errors import Busy, Deadlock, InvalidInput, Unavailable
+from goat_core.model import LedgerKind
 from goat_core.ports import Sale
 from tests.contract.builders import fixture, purchase
 from tests.servers.postgres import PostgresServer, free_port
@@ -66,6 +67,44 @@ def hold_lock_while(url: str, attempt: threading.Event, done: threading.Event) -
         done.wait(timeout=30)
         uow.commit()
     database.dispose()
+
+
+@pytest.mark.integration
+def test_a_lock_cycle_is_a_deadlock_for_one_side_only(fresh_database_url: str) -> None:
+    """Two transactions crediting alice and bob in opposite orders: PostgreSQL aborts one,
+    which gets ``Deadlock`` (a ``Busy``: nothing of it kept), and the other commits."""
+    database = SqlDatabase(fresh_database_url, lock_timeout_ms=30_000)
+    both_hold_one = threading.Barrier(2, timeout=30)
+    outcomes: list[str] = []
+
+    def credit(first: str, second: str) -> None:
+        try:
+            with database.unit_of_work() as uow:
+                uow.wallets.credit(first, 100, LedgerKind.TOP_UP, None, NOW)
+                both_hold_one.wait()
+                uow.wallets.credit(second, 100, LedgerKind.TOP_UP, None, NOW)
+                uow.commit()
+            outcomes.append("committed")
+        except Deadlock:
+            outcomes.append("deadlock")
+
+    with database.unit_of_work() as uow:  # both rows exist: each credit locks one
+        for user in ("alice", "bob"):
+            uow.wallets.credit(user, 1, LedgerKind.TOP_UP, None, NOW)
+        uow.commit()
+    threads = [
+        threading.Thread(target=credit, args=pair) for pair in (("alice", "bob"), ("bob", "alice"))
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(outcomes) == ["committed", "deadlock"]
+        with database.unit_of_work() as uow:
+            assert uow.wallets.balances({"alice", "bob"}) == {"alice": 101, "bob": 101}
+    finally:
+        database.dispose()
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 from goat_adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from goat_core.errors import (
     Busy,
+    Deadlock,
     FixtureStarted,
     GoatError,
     InvalidInput,
@@ -265,7 +266,7 @@ def test_bond_price_and_size_are_settings() -> None:
 
 class HeldFirstCommit(InMemoryUnitOfWork):
     """Counts commits; the first waits for ``release``, so that other buyers queue meanwhile;
-    the later ones raise ``fail`` if given."""
+    the next ``fails`` raise ``fail`` if given."""
 
     def __init__(
         self,
@@ -273,29 +274,36 @@ class HeldFirstCommit(InMemoryUnitOfWork):
         commits: list[int],
         release: threading.Event,
         fail: Exception | None,
+        fails: int,
     ) -> None:
         super().__init__(store)
-        self.commits, self.release, self.fail = commits, release, fail
+        self.commits, self.release, self.fail, self.fails = commits, release, fail, fails
 
     def commit(self) -> None:
         self.commits.append(len(self.commits))
         if len(self.commits) == 1:
             assert self.release.wait(timeout=10)
-        elif self.fail is not None:
+        elif self.fail is not None and len(self.commits) <= 1 + self.fails:
             raise self.fail
         super().commit()
 
 
 def buy_together(
-    world: World, *buyers: tuple[str, int], fail: Exception | None = None, coroutines: bool = False
+    world: World,
+    *buyers: tuple[str, int],
+    fail: Exception | None = None,
+    fails: int = 1_000,
+    coroutines: bool = False,
 ) -> tuple[list[object], int]:
     """The first buyer's purchase holds its commit while the others queue; their outcomes
-    (a Bought or an error, in order) and the number of commits tried. The buyers are
-    threads calling ``buy_bonds``, or with ``coroutines`` tasks awaiting ``buy_bonds_async``
-    on one event loop."""
+    (a Bought or an error, in order) and the number of commits tried. The next ``fails``
+    commits raise ``fail``. The buyers are threads calling ``buy_bonds``, or with
+    ``coroutines`` tasks awaiting ``buy_bonds_async`` on one event loop."""
     commits: list[int] = []
     release = threading.Event()
-    exchange = world.exchange_with(uow=lambda: HeldFirstCommit(world.store, commits, release, fail))
+    exchange = world.exchange_with(
+        uow=lambda: HeldFirstCommit(world.store, commits, release, fail, fails)
+    )
     outcomes: list[object] = [None] * len(buyers)
 
     def command(i: int) -> BuyBonds:
@@ -377,6 +385,45 @@ def test_a_purchase_that_fails_among_others_fails_alone(world: World, coroutines
     assert world.available(1) == 38
     assert len(world.store.purchases()) == 2
     assert len(world.published(TOPIC_REQUESTS)) == 2
+
+
+@TOGETHER
+def test_a_lot_aborted_to_break_a_deadlock_is_written_once_more(
+    world: World, coroutines: bool
+) -> None:
+    """The database aborted the lot to break a lock cycle: it is written again at once,
+    and every buyer gets their bonds."""
+    users = [f"user-{i}" for i in range(4)]
+    for user in users:
+        world.fund(user, 1000)
+
+    outcomes, commits = buy_together(
+        world,
+        *((user, 1) for user in users),
+        fail=Deadlock("deadlock"),
+        fails=1,
+        coroutines=coroutines,
+    )
+
+    assert [type(o).__name__ for o in outcomes] == ["Bought"] * 4
+    assert commits == 3  # the held lot, the aborted one, the same once more
+    assert world.available(1) == 36
+
+
+@TOGETHER
+def test_a_lot_aborted_twice_fails_with_the_deadlock(world: World, coroutines: bool) -> None:
+    """Once more only: a second abort is every buyer's error (409 busy, with Retry-After)."""
+    users = [f"user-{i}" for i in range(4)]
+    for user in users:
+        world.fund(user, 1000)
+
+    outcomes, commits = buy_together(
+        world, *((user, 1) for user in users), fail=Deadlock("deadlock"), coroutines=coroutines
+    )
+
+    assert [type(o).__name__ for o in outcomes[1:]] == ["Deadlock"] * 3
+    assert commits == 3
+    assert world.available(1) == 39
 
 
 @TOGETHER

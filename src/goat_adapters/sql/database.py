@@ -45,7 +45,7 @@ from goat_adapters.sql.users import (
     SqlWalletRepository,
 )
 from goat_core import ports
-from goat_core.errors import Busy, Conflict, GoatError, InvalidInput, Unavailable
+from goat_core.errors import Busy, Conflict, Deadlock, GoatError, InvalidInput, Unavailable
 
 __all__ = [
     "SqlDatabase",
@@ -59,9 +59,9 @@ __all__ = [
 log = logging.getLogger("goat.sql")
 
 # SQLSTATEs after which the same transaction may simply be tried again
+_DEADLOCK = "40P01"  # deadlock_detected
 _RETRYABLE = {
     "55P03",  # lock_not_available: lock_timeout expired
-    "40P01",  # deadlock_detected
     "40001",  # serialization_failure
     "57014",  # query_canceled (statement_timeout)
 }
@@ -161,6 +161,8 @@ def translate(error: exc.SQLAlchemyError) -> GoatError:
     message = str(original or error).strip().splitlines()[0] if str(original or error) else ""
     if isinstance(error, exc.TimeoutError):
         return Busy(f"no database connection free in time: {error}")
+    if sqlstate == _DEADLOCK:
+        return Deadlock(f"the database is busy: {message}")
     if sqlstate in _RETRYABLE or "database is locked" in message or "table is locked" in message:
         return Busy(f"the database is busy: {message}")
     if sqlstate in _SCHEMA_MISSING or "no such table" in message:

@@ -21,6 +21,7 @@ import attrs
 
 from goat_core.errors import (
     Busy,
+    Deadlock,
     FixtureStarted,
     Forbidden,
     GoatError,
@@ -225,12 +226,22 @@ class Purchasing:
         short of money, gets its error and the others go on; a write that fails even so
         (another process got there first) raises, and nothing of the lot is kept. A busy
         or unreachable database is no one order's fault: every order of the lot gets that
-        error at once (one by one, each would wait as long).
+        error at once (one by one, each would wait as long). A lot the database aborted to
+        break a lock cycle (a listener's transaction may lock a fixture, then a buyer's
+        row) is written once more first: nothing of it was kept, and the other side goes on.
         """
         try:
             return self._write_lot(orders)
+        except Deadlock:
+            log.info(
+                "a lot of %d purchases was aborted to break a deadlock: once more", len(orders)
+            )
         except (Busy, Unavailable) as error:
             return [copy.copy(error) for _ in orders]  # each caller raises its own
+        try:
+            return self._write_lot(orders)
+        except (Busy, Unavailable) as error:
+            return [copy.copy(error) for _ in orders]
 
     def _write_lot(self, orders: Sequence[_Order]) -> list[Bought | Exception]:
         rules = self._context.rules
