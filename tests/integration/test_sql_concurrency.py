@@ -428,6 +428,41 @@ def test_a_buyer_registered_while_their_purchase_is_written_is_counted(
         database.dispose()
 
 
+@pytest.mark.integration
+def test_a_lot_waiting_for_a_buyer_being_registered_holds_no_row(
+    fresh_database_url: str,
+) -> None:
+    """A lot of a buyer whose row is being inserted waits for that insert before it locks
+    any row: locking its other buyers first, it could take the new row out of order."""
+    market = Market.open(fresh_database_url)
+    database = market.database
+    market.exchange.top_up("x-seen", 10_000)
+    lot = [
+        Sale(purchase(f"r-{user}", user_id=user, quantity=1, deposit_token="t"), 0, "{}")
+        for user in ("u-new", "x-seen")
+    ]
+
+    def write() -> None:
+        with database.unit_of_work() as uow:
+            uow.sales.record(lot, NOW)
+            uow.commit()
+
+    writing = threading.Thread(target=write)
+    try:
+        with database.unit_of_work() as uow:
+            uow.users.get_or_create("u-new", None, None)  # inserted, not committed yet
+            writing.start()
+            wait_until(lambda: _waiting_for_a_lock(database.engine), what="the lot to wait")
+            with database.engine.connect() as prober:
+                assert _lockable(prober, "x-seen")
+            uow.commit()
+        writing.join(timeout=30)
+        assert not writing.is_alive()
+        assert _kept_purchases(database.engine, "x-seen") == 1
+    finally:
+        database.dispose()
+
+
 def _kept_purchases(engine: sa.Engine, user: str) -> int:
     query = sa.select(t.users.c.purchases).where(t.users.c.id == user)
     with engine.connect() as connection:
@@ -435,7 +470,11 @@ def _kept_purchases(engine: sa.Engine, user: str) -> int:
 
 
 def _waiting_for_a_lock(engine: sa.Engine) -> bool:
-    query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    """Whether a session of this database waits for a lock."""
+    query = (
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
     with engine.connect() as connection:
         return bool(connection.exec_driver_sql(query).scalar_one())
 
@@ -533,6 +572,37 @@ def test_a_purchase_accepted_while_its_final_result_arrives_is_settled(
         assert status_of(market, "late-1") == "won"
     finally:
         market.database.dispose()
+
+
+@pytest.mark.integration
+def test_winners_are_paid_in_user_order(fresh_database_url: str) -> None:
+    """A final result pays its winners in the order lots lock buyers' rows (user id), not
+    in the order they bought: with the first winner's row held elsewhere, the payment
+    waits there holding no other winner's row."""
+    market = Market.open(fresh_database_url)
+    database = market.database
+    for user in ("zed", "amy"):  # zed buys first
+        market.exchange.top_up(user, 10_000)
+        market.buy(user)
+    with database.engine.connect() as connection:
+        bought = connection.execute(sa.select(t.purchases.c.request_id)).scalars().all()
+    for request_id in bought:
+        verdict = {"request_id": request_id, "group_id": "15", "seller": 0, "valid": True}
+        market.exchange.receive(TOPIC_VALIDATION, json.dumps(verdict))
+    history = render_history([MatchState(1, "FT", "Match Finished", 90, 2, 0)])  # home wins
+    paying = threading.Thread(target=market.exchange.receive, args=(TOPIC_HISTORY, history))
+    try:
+        with database.engine.connect() as holder:
+            holder.execute(sa.text("SELECT 1 FROM users WHERE id = 'amy' FOR UPDATE"))
+            paying.start()
+            wait_until(lambda: _waiting_for_a_lock(database.engine), what="the payment to wait")
+            with database.engine.connect() as prober:
+                assert _lockable(prober, "zed")
+            holder.rollback()
+        paying.join(timeout=30)
+        assert [status_of(market, request_id) for request_id in bought] == ["won", "won"]
+    finally:
+        database.dispose()
 
 
 def peer_request(request_id: str, quantity: int) -> str:

@@ -73,18 +73,29 @@ def apply_validation(
 def record_results(
     uow: UnitOfWork, states: Sequence[MatchState], rules: Rules, now: datetime
 ) -> int:
-    """Apply fixtures/history: update each fixture, settle finished ones; return settled."""
-    settled = 0
+    """Apply fixtures/history: update each fixture, settle finished ones; return settled.
+
+    The purchases of every fixture finished are settled in the order of their buyers'
+    ids, the order in which a lot of purchases locks its buyers' rows: paid as they were
+    bought, two winners could be locked in the other order and deadlock with a lot.
+    """
+    finished: list[int] = []
     # by fixture id (stable), so that two listeners lock fixtures in the same order
     for state in sorted(states, key=lambda s: s.fixture_id):
         if state.is_final:
             uow.fixtures.lock(state.fixture_id)  # accepting waits, or we see it
         # (a late in-play state is refused by apply_result: it never reopens a fixture)
-        if not uow.fixtures.apply_result(state, now) or not state.is_final:
-            continue
-        for purchase in uow.purchases.for_fixture(state.fixture_id, PurchaseStatus.ACCEPTED):
-            settled += settle(uow, purchase, rules, now)
-        settle_lots(uow, state.fixture_id, rules, now)  # the group's own bonds
+        if uow.fixtures.apply_result(state, now) and state.is_final:
+            finished.append(state.fixture_id)
+    accepted = [
+        purchase
+        for fixture_id in finished
+        for purchase in uow.purchases.for_fixture(fixture_id, PurchaseStatus.ACCEPTED)
+    ]
+    accepted.sort(key=lambda purchase: purchase.user_id or "")
+    settled = sum(settle(uow, purchase, rules, now) for purchase in accepted)
+    for fixture_id in finished:
+        settle_lots(uow, fixture_id, rules, now)  # the group's own bonds
     return settled
 
 

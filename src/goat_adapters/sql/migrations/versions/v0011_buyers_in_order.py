@@ -4,8 +4,10 @@ Since a lot's purchases go in as one ``unnest`` statement, 0009's trigger update
 its buyers' ``users`` rows in one ``UPDATE ... FROM``, in the order of PostgreSQL's plan
 (a scan of ``users`` takes them as they are stored). Two lots sharing buyers (two API
 processes) could take them in different orders and deadlock: PostgreSQL aborted one
-after a second. The trigger now locks the rows first, by user id (``SELECT ... ORDER BY
-id FOR UPDATE`` locks in its order); the debits that follow lock nothing new.
+after a second. The trigger now locks the rows first, by user id in code point order
+(``SELECT ... ORDER BY id COLLATE "C" FOR NO KEY UPDATE`` locks in its order, and so
+does Python's ``sorted``, with which the listener pays winners); the debits that follow
+lock nothing new.
 
 0009's count could also miss a purchase written while its buyer's row was first
 inserted: the ``UPDATE`` did not see the new row (not committed yet), and the new row
@@ -16,6 +18,10 @@ buyers' rows in order (a row committed meanwhile among them) and adds to them. W
 comes second waits for the other's commit, so the row counts the purchase once. Buyers
 with a row (every caller of the API, registered first) take no such lock. Three threads
 writing lots of up to 200 buyers while a fourth registers them: no deadlock, no drift.
+
+Each row inserted into ``users`` holds its advisory lock until commit: an import of
+many thousands of users at once needs several transactions (or a larger
+``max_locks_per_transaction``).
 
 Revision ID: 0011
 Revises: 0010
@@ -52,7 +58,9 @@ _COUNT_IN_ORDER = f"""
         FOREACH buyer IN ARRAY coalesce(unseen, '{{}}') LOOP
             PERFORM pg_advisory_xact_lock_shared(hashtextextended('user-first-seen:' || buyer, 0));
         END LOOP;
-        PERFORM FROM users WHERE id IN (SELECT user_id FROM added) ORDER BY id FOR UPDATE;
+        -- in the order of Python's sorted() (the listener pays winners so): code points
+        PERFORM FROM users WHERE id IN (SELECT user_id FROM added)
+        ORDER BY id COLLATE "C" FOR NO KEY UPDATE;
         {_COUNT};
         RETURN NULL;
     END
