@@ -479,12 +479,12 @@ def _waiting_for_a_lock(engine: sa.Engine) -> bool:
         return bool(connection.exec_driver_sql(query).scalar_one())
 
 
-def _lockable(connection: sa.Connection, user: str) -> bool:
-    """Whether ``user``'s row can be locked at once (no other transaction holds it)."""
+def _lockable(connection: sa.Connection, key: str | int, table: sa.Table = t.users) -> bool:
+    """Whether the row of ``table`` with this primary key can be locked at once (no other
+    transaction holds it)."""
+    (column,) = table.primary_key.columns
     try:
-        connection.execute(
-            sa.text("SELECT 1 FROM users WHERE id = :u FOR UPDATE NOWAIT"), {"u": user}
-        )
+        connection.execute(sa.select(column).where(column == key).with_for_update(nowait=True))
     except sa.exc.OperationalError:
         return False
     finally:
@@ -601,6 +601,38 @@ def test_winners_are_paid_in_user_order(fresh_database_url: str) -> None:
             holder.rollback()
         paying.join(timeout=30)
         assert [status_of(market, request_id) for request_id in bought] == ["won", "won"]
+    finally:
+        database.dispose()
+
+
+@pytest.mark.integration
+def test_a_refund_in_a_lot_of_messages_locks_no_fixture_first(fresh_database_url: str) -> None:
+    """A rejection of our wallet purchase that comes after another group's request in one
+    lot of messages is applied in a transaction of its own: waiting for the buyer's row,
+    the listener holds no fixture (a lot of purchases locks buyers, then fixtures)."""
+    market = Market.open(fresh_database_url)
+    database = market.database
+    market.exchange.top_up("amy", 10_000)
+    market.buy("amy")
+    with database.engine.connect() as connection:
+        (amys,) = connection.execute(sa.select(t.purchases.c.request_id)).scalars().all()
+    rejection = {"request_id": amys, "group_id": "15", "seller": 0, "valid": False}
+    lot = [(TOPIC_REQUESTS, peer_request("p-1", 2)), (TOPIC_VALIDATION, json.dumps(rejection))]
+    applying = threading.Thread(target=market.exchange.receive_many, args=(lot,))
+    try:
+        with database.engine.connect() as holder:
+            holder.execute(sa.text("SELECT 1 FROM users WHERE id = 'amy' FOR UPDATE"))
+            applying.start()
+            wait_until(lambda: _waiting_for_a_lock(database.engine), what="the refund to wait")
+            with database.engine.connect() as prober:
+                assert _lockable(prober, 1, t.fixtures)
+            holder.rollback()
+        applying.join(timeout=30)
+        assert status_of(market, amys) == "rejected"
+        assert status_of(market, "p-1") == "pending"
+        assert market.available() == BONDS - 2
+        with database.unit_of_work() as uow:
+            assert uow.wallets.balances({"amy"}) == {"amy": 10_000}
     finally:
         database.dispose()
 

@@ -91,19 +91,41 @@ class MessageInbox:
         return handled
 
     def receive_many(self, messages: Sequence[tuple[str, bytes | str]]) -> list[Handled]:
-        """Apply several broker messages in one transaction; answer as ``receive`` does for each.
+        """Apply several broker messages in few transactions; answer as ``receive`` does for each.
 
-        One commit for the lot is what lets a listener keep up with a busy broker, and each
-        run of other groups' requests in it is applied together, a few statements for the
-        whole run (``_record_requests``). If any message of the lot cannot be applied, the
-        lot is rolled back and each message is applied on its own, so a bad message never
-        takes good ones down with it.
+        One commit for many messages is what lets a listener keep up with a busy broker,
+        and each run of other groups' requests is applied together, a few statements for
+        the whole run (``_record_requests``). A message that may pay a buyer (a final
+        result, a rejection of our purchase) starts a transaction of its own: a buyer's
+        row is then locked before any fixture, as a lot of purchases locks them, and never
+        after a fixture another message took (that could deadlock with a lot). If any
+        message of a transaction cannot be applied, it is rolled back and each of its
+        messages is applied on its own, so a bad message never takes good ones down.
         """
         if len(messages) < 2:
             return [self.receive(topic, payload) for topic, payload in messages]
         answers: list[Handled] = []
         decided = False  # a validation decided a purchase: its jobs wait for the relay
-        texts = [(topic, _text(payload)) for topic, payload in messages]
+        lot: list[tuple[str, str]] = []
+        for topic, payload in messages:
+            text = _text(payload)
+            if lot and _may_pay(topic, text):
+                decided |= self._receive_together(lot, answers)
+                lot = []
+            lot.append((topic, text))
+        decided |= self._receive_together(lot, answers)
+        if decided:
+            self._context.jobs_queued()
+        return answers
+
+    def _receive_together(self, texts: Sequence[tuple[str, str]], answers: list[Handled]) -> bool:
+        """Apply ``texts`` in one transaction, adding their answers to ``answers``; whether
+        a validation decided a purchase (its jobs are queued)."""
+        if len(texts) < 2:
+            answers.extend(self.receive(topic, text) for topic, text in texts)
+            return False  # receive told the relay itself
+        got: list[Handled] = []
+        decided = False
         try:
             with self._context.uow() as uow:
                 start = 0
@@ -114,19 +136,19 @@ class MessageInbox:
                         while end < len(texts) and texts[end][0] == TOPIC_REQUESTS:
                             end += 1
                         run = [text for _, text in texts[start:end]]
-                        answers.extend(self._record_requests(uow, run))
+                        got.extend(self._record_requests(uow, run))
                         start = end
                         continue
                     handled, validation = self._receive(uow, topic, text)
-                    answers.append(handled)
+                    got.append(handled)
                     decided |= validation is not None and handled == Handled.APPLIED
                     start += 1
                 uow.commit()
         except InvalidInput:
-            return [self.receive(topic, payload) for topic, payload in messages]
-        if decided:
-            self._context.jobs_queued()
-        return answers
+            answers.extend(self.receive(topic, text) for topic, text in texts)
+            return False
+        answers.extend(got)
+        return decided
 
     def ingest_fixtures(self, fixtures: Sequence[Fixture]) -> int:
         """Store fixtures as fixtures/info says them; new ones get the full count of bonds."""
@@ -435,3 +457,16 @@ def _log_short(purchase: Purchase) -> None:
             purchase.reserved,
             purchase.quantity,
         )
+
+
+def _may_pay(topic: str, text: str) -> bool:
+    """Whether applying a message may credit a buyer's wallet: a final result pays the
+    winners, a rejection refunds our wallet purchase."""
+    if topic == TOPIC_HISTORY:
+        return True
+    if topic != TOPIC_VALIDATION:
+        return False
+    try:
+        return not parse_validation(text).valid
+    except InvalidInput:
+        return False  # a dead letter pays no one
