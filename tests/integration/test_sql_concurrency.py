@@ -8,6 +8,7 @@ harness catches the oversell it causes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -30,7 +31,7 @@ from goat_adapters.sql import tables as t
 from goat_adapters.sql.fixtures import RESERVE
 from goat_adapters.sql.statements import Batch
 from goat_core.errors import NotEnoughBonds
-from goat_core.model import HOLDING_STATUSES, MatchState, Outcome, Rules
+from goat_core.model import HOLDING_STATUSES, LedgerKind, MatchState, Outcome, Rules
 from goat_core.ports import Sale, UnitOfWorkFactory
 from goat_core.services import BuyBonds, Exchange
 from goat_core.services.purchasing import _Order
@@ -574,75 +575,121 @@ def test_a_purchase_accepted_while_its_final_result_arrives_is_settled(
         market.database.dispose()
 
 
+@contextlib.contextmanager
+def holding_the_row_of(
+    market: Market, user: str, action: Callable[[], object]
+) -> Iterator[sa.Connection]:
+    """Run ``action`` in a thread while another transaction holds ``user``'s row; once
+    the action waits for a lock, give a connection to probe other rows with; then free
+    the row and let the action finish."""
+    engine = market.database.engine
+    acting = threading.Thread(target=action)
+    with engine.connect() as holder:
+        holder.execute(sa.text("SELECT 1 FROM users WHERE id = :u FOR UPDATE"), {"u": user})
+        acting.start()
+        try:
+            wait_until(lambda: _waiting_for_a_lock(engine), what="the action to wait")
+            with engine.connect() as prober:
+                yield prober
+        finally:
+            holder.rollback()
+            acting.join(timeout=30)
+    assert not acting.is_alive()
+
+
+def bought_by(market: Market, *users: str) -> list[str]:
+    """Each user's wallet purchase of fixture 1, in that order: their request ids."""
+    for user in users:
+        market.exchange.top_up(user, 10_000)
+        market.buy(user)
+    with market.database.engine.connect() as connection:
+        query = sa.select(t.purchases.c.request_id).order_by(t.purchases.c.created_at)
+        return list(connection.execute(query.where(t.purchases.c.group_id == "15")).scalars())
+
+
+def verdict(request_id: str, valid: bool) -> tuple[str, str]:
+    body = {"request_id": request_id, "group_id": "15", "seller": 0, "valid": valid}
+    return TOPIC_VALIDATION, json.dumps(body)
+
+
+HOME_WINS = render_history([MatchState(1, "FT", "Match Finished", 90, 2, 0)])
+
+
 @pytest.mark.integration
 def test_winners_are_paid_in_user_order(fresh_database_url: str) -> None:
     """A final result pays its winners in the order lots lock buyers' rows (user id), not
-    in the order they bought: with the first winner's row held elsewhere, the payment
-    waits there holding no other winner's row."""
+    in the order they bought: waiting for the first winner's row, it holds no other's."""
     market = Market.open(fresh_database_url)
-    database = market.database
-    for user in ("zed", "amy"):  # zed buys first
-        market.exchange.top_up(user, 10_000)
-        market.buy(user)
-    with database.engine.connect() as connection:
-        bought = connection.execute(sa.select(t.purchases.c.request_id)).scalars().all()
+    bought = bought_by(market, "zed", "amy")  # zed buys first
     for request_id in bought:
-        verdict = {"request_id": request_id, "group_id": "15", "seller": 0, "valid": True}
-        market.exchange.receive(TOPIC_VALIDATION, json.dumps(verdict))
-    history = render_history([MatchState(1, "FT", "Match Finished", 90, 2, 0)])  # home wins
-    paying = threading.Thread(target=market.exchange.receive, args=(TOPIC_HISTORY, history))
+        market.exchange.receive(*verdict(request_id, True))
     try:
-        with database.engine.connect() as holder:
-            holder.execute(sa.text("SELECT 1 FROM users WHERE id = 'amy' FOR UPDATE"))
-            paying.start()
-            wait_until(lambda: _waiting_for_a_lock(database.engine), what="the payment to wait")
-            with database.engine.connect() as prober:
-                assert _lockable(prober, "zed")
-            holder.rollback()
-        paying.join(timeout=30)
+        with holding_the_row_of(
+            market, "amy", lambda: market.exchange.receive(TOPIC_HISTORY, HOME_WINS)
+        ) as prober:
+            assert _lockable(prober, "zed")
         assert [status_of(market, request_id) for request_id in bought] == ["won", "won"]
     finally:
-        database.dispose()
+        market.database.dispose()
 
 
 @pytest.mark.integration
-def test_a_refund_in_a_lot_of_messages_locks_no_fixture_first(fresh_database_url: str) -> None:
-    """A rejection of our wallet purchase that comes after another group's request in one
-    lot of messages is applied in a transaction of its own: waiting for the buyer's row,
-    the listener holds no fixture (a lot of purchases locks buyers, then fixtures)."""
+def test_a_final_result_updates_fixtures_on_sale_after_paying(fresh_database_url: str) -> None:
+    """The states of fixtures not ended in a final result's message come after its
+    payments: waiting for a winner's row, it holds no fixture a lot may still sell."""
     market = Market.open(fresh_database_url)
-    database = market.database
-    market.exchange.top_up("amy", 10_000)
-    market.buy("amy")
-    with database.engine.connect() as connection:
-        (amys,) = connection.execute(sa.select(t.purchases.c.request_id)).scalars().all()
-    rejection = {"request_id": amys, "group_id": "15", "seller": 0, "valid": False}
-    lot = [(TOPIC_REQUESTS, peer_request("p-1", 2)), (TOPIC_VALIDATION, json.dumps(rejection))]
-    applying = threading.Thread(target=market.exchange.receive_many, args=(lot,))
+    market.exchange.ingest_fixtures([fixture(2)])
+    (amys,) = bought_by(market, "amy")
+    market.exchange.receive(*verdict(amys, True))
+    history = render_history(
+        [
+            MatchState(1, "FT", "Match Finished", 90, 2, 0),
+            MatchState(2, "PST", "Postponed", 0, 0, 0),
+        ]
+    )
     try:
-        with database.engine.connect() as holder:
-            holder.execute(sa.text("SELECT 1 FROM users WHERE id = 'amy' FOR UPDATE"))
-            applying.start()
-            wait_until(lambda: _waiting_for_a_lock(database.engine), what="the refund to wait")
-            with database.engine.connect() as prober:
-                assert _lockable(prober, 1, t.fixtures)
-            holder.rollback()
-        applying.join(timeout=30)
-        assert status_of(market, amys) == "rejected"
-        assert status_of(market, "p-1") == "pending"
-        assert market.available() == BONDS - 2
-        with database.unit_of_work() as uow:
-            assert uow.wallets.balances({"amy"}) == {"amy": 10_000}
+        with holding_the_row_of(
+            market, "amy", lambda: market.exchange.receive(TOPIC_HISTORY, history)
+        ) as prober:
+            assert _lockable(prober, 2, t.fixtures)
+        assert status_of(market, amys) == "won"
     finally:
-        database.dispose()
+        market.database.dispose()
 
 
-def peer_request(request_id: str, quantity: int) -> str:
+@pytest.mark.integration
+@pytest.mark.parametrize("valid", [False, True], ids=["refund", "late acceptance"])
+def test_a_verdict_that_pays_in_a_lot_of_messages_locks_no_fixture_first(
+    fresh_database_url: str, valid: bool
+) -> None:
+    """A verdict on our purchase that pays its buyer (a rejection refunds it; an acceptance
+    after its fixture ended settles it) coming after another group's request in one lot
+    of messages: waiting for the buyer's row, the listener holds no fixture."""
+    market = Market.open(fresh_database_url)
+    market.exchange.ingest_fixtures([fixture(2)])
+    (amys,) = bought_by(market, "amy")
+    if valid:
+        market.exchange.receive(TOPIC_HISTORY, HOME_WINS)  # amy's purchase still pending
+    lot = [(TOPIC_REQUESTS, peer_request("p-1", 2, fixture_id=2)), verdict(amys, valid)]
+    try:
+        with holding_the_row_of(market, "amy", lambda: market.exchange.receive_many(lot)) as prober:
+            assert _lockable(prober, 2, t.fixtures)
+        assert status_of(market, amys) == ("won" if valid else "rejected")
+        assert status_of(market, "p-1") == "pending"
+        with market.database.unit_of_work() as uow:
+            kinds = [entry.kind for entry in uow.wallets.ledger("amy")]
+        paid = LedgerKind.PAYOUT if valid else LedgerKind.REFUND
+        assert kinds == [LedgerKind.TOP_UP, LedgerKind.PURCHASE, paid]
+    finally:
+        market.database.dispose()
+
+
+def peer_request(request_id: str, quantity: int, fixture_id: int = 1) -> str:
     return json.dumps(
         {
             "request_id": request_id,
             "group_id": 6,
-            "fixture_id": 1,
+            "fixture_id": fixture_id,
             "result": "Chelsea",
             "quantity": quantity,
             "wallet": True,

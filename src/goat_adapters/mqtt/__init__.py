@@ -229,9 +229,10 @@ class PahoListener:
     Paho's network thread only queues what arrives; one worker thread takes up to
     ``batch`` queued messages (waiting at most ``linger`` seconds after the first for
     more: a steady trickle then costs a commit per few messages, not one each), hands
-    them to ``handler`` (one transaction) and acknowledges them after it returned.
-    ``Unavailable`` or ``Busy`` from the handler means nothing was committed: the same
-    messages are tried again after a pause, never acknowledged before. Any other error is
+    them to ``handler`` and acknowledges them after it returned. ``Unavailable`` or
+    ``Busy`` from the handler means it did not finish (``Exchange.receive_many`` may
+    have committed some of the messages: applied once, they come back as duplicates):
+    the same messages are tried again after a pause, never acknowledged before. Any other error is
     a bug: the message that causes it is tried alone a few times, then handed to
     ``on_poison(topic, payload, reason)`` (e.g. ``Exchange.keep_dead_letter``) and
     acknowledged, so one message cannot stall all.

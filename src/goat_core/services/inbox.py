@@ -96,11 +96,14 @@ class MessageInbox:
         One commit for many messages is what lets a listener keep up with a busy broker,
         and each run of other groups' requests is applied together, a few statements for
         the whole run (``_record_requests``). A message that may pay a buyer (a final
-        result, a rejection of our purchase) starts a transaction of its own: a buyer's
-        row is then locked before any fixture, as a lot of purchases locks them, and never
-        after a fixture another message took (that could deadlock with a lot). If any
-        message of a transaction cannot be applied, it is rolled back and each of its
-        messages is applied on its own, so a bad message never takes good ones down.
+        result; a verdict on our purchase, which refunds it or settles it when its fixture
+        has ended) ends the transaction before it and opens the next: a buyer's row is then
+        locked before any fixture, as a lot of purchases locks them, and never after a
+        fixture an earlier message took (that could deadlock with a lot). If any message
+        of a transaction cannot be applied, it is rolled back and each of its messages is
+        applied on its own, so a bad message never takes good ones down. A busy database
+        may stop the lot after some of its transactions committed: received again, their
+        messages are duplicates.
         """
         if len(messages) < 2:
             return [self.receive(topic, payload) for topic, payload in messages]
@@ -109,7 +112,7 @@ class MessageInbox:
         lot: list[tuple[str, str]] = []
         for topic, payload in messages:
             text = _text(payload)
-            if lot and _may_pay(topic, text):
+            if lot and self._may_pay(topic, text):
                 decided |= self._receive_together(lot, answers)
                 lot = []
             lot.append((topic, text))
@@ -117,6 +120,18 @@ class MessageInbox:
         if decided:
             self._context.jobs_queued()
         return answers
+
+    def _may_pay(self, topic: str, text: str) -> bool:
+        """Whether applying a message may credit a buyer's wallet: a final result pays the
+        winners; a verdict on our purchase refunds it, or settles it if its fixture ended."""
+        if topic == TOPIC_HISTORY:
+            return True
+        if topic != TOPIC_VALIDATION:
+            return False
+        try:
+            return parse_validation(text).group_id == self._context.rules.group_id
+        except InvalidInput:
+            return False  # a dead letter pays no one
 
     def _receive_together(self, texts: Sequence[tuple[str, str]], answers: list[Handled]) -> bool:
         """Apply ``texts`` in one transaction, adding their answers to ``answers``; whether
@@ -457,16 +472,3 @@ def _log_short(purchase: Purchase) -> None:
             purchase.reserved,
             purchase.quantity,
         )
-
-
-def _may_pay(topic: str, text: str) -> bool:
-    """Whether applying a message may credit a buyer's wallet: a final result pays the
-    winners, a rejection refunds our wallet purchase."""
-    if topic == TOPIC_HISTORY:
-        return True
-    if topic != TOPIC_VALIDATION:
-        return False
-    try:
-        return not parse_validation(text).valid
-    except InvalidInput:
-        return False  # a dead letter pays no one

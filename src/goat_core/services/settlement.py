@@ -77,16 +77,18 @@ def record_results(
 
     The purchases of every fixture finished are settled in the order of their buyers'
     ids, the order in which a lot of purchases locks its buyers' rows: paid as they were
-    bought, two winners could be locked in the other order and deadlock with a lot.
+    bought, two winners could be locked in the other order and deadlock with a lot. The
+    states of fixtures not finished come last, after the payments: such a fixture may
+    still be on sale, and a lot locks its buyers' rows before the fixture's.
     """
-    finished: list[int] = []
     # by fixture id (stable), so that two listeners lock fixtures in the same order
-    for state in sorted(states, key=lambda s: s.fixture_id):
+    ordered = sorted(states, key=lambda s: s.fixture_id)
+    finished: list[int] = []
+    for state in ordered:
         if state.is_final:
             uow.fixtures.lock(state.fixture_id)  # accepting waits, or we see it
-        # (a late in-play state is refused by apply_result: it never reopens a fixture)
-        if uow.fixtures.apply_result(state, now) and state.is_final:
-            finished.append(state.fixture_id)
+            if uow.fixtures.apply_result(state, now) and state.fixture_id not in finished:
+                finished.append(state.fixture_id)
     accepted = [
         purchase
         for fixture_id in finished
@@ -96,6 +98,9 @@ def record_results(
     settled = sum(settle(uow, purchase, rules, now) for purchase in accepted)
     for fixture_id in finished:
         settle_lots(uow, fixture_id, rules, now)  # the group's own bonds
+    for state in ordered:
+        if not state.is_final:  # (refused for a fixture that ended: never reopened)
+            uow.fixtures.apply_result(state, now)
     return settled
 
 
