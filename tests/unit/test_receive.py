@@ -271,6 +271,21 @@ def test_receive_many_applies_a_batch_like_one_by_one(world: World) -> None:
     assert world.available(1) == 40
 
 
+def test_a_malformed_message_delivered_again_is_kept_once(world: World) -> None:
+    """The broker may deliver a message twice (and the listener retries a lot stopped by
+    a busy database): the malformed one is answered so each time, and kept once."""
+    answers = [
+        world.exchange.receive(TOPIC_REQUESTS, "{oops"),
+        *world.exchange.receive_many([(TOPIC_REQUESTS, "{oops"), (TOPIC_REQUESTS, "{oops")]),
+    ]
+    world.exchange.keep_dead_letter(TOPIC_REQUESTS, "{oops", "poison")
+
+    assert answers == [Handled.MALFORMED] * 3
+    assert [(d.topic, d.payload) for d in world.store.dead_letters()] == [(TOPIC_REQUESTS, "{oops")]
+    world.exchange.receive(TOPIC_VALIDATION, "{oops")  # the same text on another topic
+    assert len(world.store.dead_letters()) == 2
+
+
 def test_receive_many_keeps_good_messages_beside_a_bad_one(world: World) -> None:
     """One malformed message in a batch is dead-lettered; the others are still applied."""
     good = json.dumps(request_payload("peer-1", quantity=2))

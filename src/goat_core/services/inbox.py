@@ -197,11 +197,15 @@ class MessageInbox:
         return changed
 
     def keep_dead_letter(self, topic: str, payload: str, reason: str) -> None:
-        """Keep a message that could not be applied, for an admin to inspect."""
-        log.warning("kept malformed %s message: %s", topic, reason)
+        """Keep a message that could not be applied, for an admin to inspect; once, however
+        often the broker delivers it (its digest is remembered apart from applied ones)."""
         with self._context.uow() as uow:
+            if not uow.inbox.remember(f"dead:{_digest(topic, payload)}"):
+                log.info("malformed %s message already kept: %s", topic, reason)
+                return
             uow.dead_letters.add(topic, payload, reason, self._context.clock.now())
             uow.commit()
+        log.warning("kept malformed %s message: %s", topic, reason)
 
     def _receive(
         self, uow: UnitOfWork, topic: str, text: str
@@ -210,7 +214,7 @@ class MessageInbox:
         if request is not None and request.group_id == self._context.rules.group_id:
             self._our_echoes(uow, [request])
             return Handled.IGNORED, None
-        key = f"{topic}:{hashlib.sha256(text.encode()).hexdigest()}"
+        key = _digest(topic, text)
         if not uow.inbox.remember(key):
             return Handled.DUPLICATE, None
         rules, now = self._context.rules, self._context.clock.now()
@@ -316,10 +320,7 @@ class MessageInbox:
             else:
                 theirs.append((index, message, text))
         self._our_echoes(uow, ours)
-        keys = {
-            index: f"{TOPIC_REQUESTS}:{hashlib.sha256(text.encode()).hexdigest()}"
-            for index, _, text in theirs
-        }
+        keys = {index: _digest(TOPIC_REQUESTS, text) for index, _, text in theirs}
         new = uow.inbox.remember_many(set(keys.values())) if keys else set()
         fresh: list[tuple[int, RequestMessage, str]] = []
         for index, message, text in theirs:
@@ -418,6 +419,11 @@ class MessageInbox:
                 log.info(
                     "request %s applied: fixture %d arrived", parked.request_id, parked.fixture_id
                 )
+
+
+def _digest(topic: str, text: str) -> str:
+    """The inbox's key for a message: its topic and the SHA-256 of its text."""
+    return f"{topic}:{hashlib.sha256(text.encode()).hexdigest()}"
 
 
 def _text(payload: bytes | str) -> str:
