@@ -232,10 +232,10 @@ class PahoListener:
     them to ``handler`` and acknowledges them after it returned. ``Unavailable`` or
     ``Busy`` from the handler means it did not finish (``Exchange.receive_many`` may
     have committed some of the messages: applied once, they come back as duplicates):
-    the same messages are tried again after a pause, never acknowledged before. Any other error is
-    a bug: the message that causes it is tried alone a few times, then handed to
-    ``on_poison(topic, payload, reason)`` (e.g. ``Exchange.keep_dead_letter``) and
-    acknowledged, so one message cannot stall all.
+    the same messages are tried again after a pause, never acknowledged before. Any
+    other error is a bug: the message that causes it is tried alone a few times, then
+    handed to ``on_poison(topic, payload, reason)`` (e.g. ``Exchange.keep_dead_letter``)
+    and acknowledged, so one message cannot stall all.
 
     With ``persistent`` (the default) the session is kept (``clean_session=False``)
     under a client id that must be stable and used by this listener alone, so what is

@@ -227,8 +227,9 @@ class Purchasing:
         (another process got there first) raises, and nothing of the lot is kept. A busy
         or unreachable database is no one order's fault: every order of the lot gets that
         error at once (one by one, each would wait as long). A lot the database aborted to
-        break a lock cycle (a listener's transaction may lock a fixture, then a buyer's
-        row) is written once more first: nothing of it was kept, and the other side goes on.
+        break a lock cycle (should one remain: lots and the listener lock buyers, then
+        fixtures) is written once more first: nothing of it was kept, and the other side
+        goes on.
         """
         try:
             return self._write_lot(orders)
