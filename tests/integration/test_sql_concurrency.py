@@ -576,16 +576,14 @@ def test_a_purchase_accepted_while_its_final_result_arrives_is_settled(
 
 
 @contextlib.contextmanager
-def holding_the_row_of(
-    market: Market, user: str, action: Callable[[], object]
-) -> Iterator[sa.Connection]:
-    """Run ``action`` in a thread while another transaction holds ``user``'s row; once
-    the action waits for a lock, give a connection to probe other rows with; then free
-    the row and let the action finish."""
+def holding(market: Market, lock: str, action: Callable[[], object]) -> Iterator[sa.Connection]:
+    """Run ``action`` in a thread while another transaction holds what the SQL ``lock``
+    takes; once the action waits for a lock, give a connection to probe rows with; then
+    let go and let the action finish."""
     engine = market.database.engine
     acting = threading.Thread(target=action)
     with engine.connect() as holder:
-        holder.execute(sa.text("SELECT 1 FROM users WHERE id = :u FOR UPDATE"), {"u": user})
+        holder.execute(sa.text(lock))
         acting.start()
         try:
             wait_until(lambda: _waiting_for_a_lock(engine), what="the action to wait")
@@ -595,6 +593,22 @@ def holding_the_row_of(
             holder.rollback()
             acting.join(timeout=30)
     assert not acting.is_alive()
+
+
+def holding_the_row_of(
+    market: Market, user: str, action: Callable[[], object]
+) -> contextlib.AbstractContextManager[sa.Connection]:
+    """``holding`` ``user``'s row."""
+    return holding(market, f"SELECT 1 FROM users WHERE id = '{user}' FOR UPDATE", action)
+
+
+def holding_the_result_of(
+    market: Market, fixture_id: int, action: Callable[[], object]
+) -> contextlib.AbstractContextManager[sa.Connection]:
+    """``holding`` the fixture's result lock (``FixtureRepository.lock``), shared, as a
+    buyer from the group's lots holds it."""
+    key = f"hashtextextended('fixture-result:{fixture_id}', 0)"
+    return holding(market, f"SELECT pg_advisory_xact_lock_shared({key})", action)
 
 
 def bought_by(market: Market, *users: str) -> list[str]:
@@ -607,8 +621,8 @@ def bought_by(market: Market, *users: str) -> list[str]:
         return list(connection.execute(query.where(t.purchases.c.group_id == "15")).scalars())
 
 
-def verdict(request_id: str, valid: bool) -> tuple[str, str]:
-    body = {"request_id": request_id, "group_id": "15", "seller": 0, "valid": valid}
+def verdict(request_id: str, valid: bool, group: str = "15") -> tuple[str, str]:
+    body = {"request_id": request_id, "group_id": group, "seller": 0, "valid": valid}
     return TOPIC_VALIDATION, json.dumps(body)
 
 
@@ -658,9 +672,13 @@ def test_a_final_result_updates_fixtures_on_sale_after_paying(fresh_database_url
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("valid", [False, True], ids=["refund", "late acceptance"])
+@pytest.mark.parametrize(
+    ("valid", "group"),
+    [(False, "15"), (True, "15"), (False, "6")],
+    ids=["refund", "late acceptance", "refund naming another group"],
+)
 def test_a_verdict_that_pays_in_a_lot_of_messages_locks_no_fixture_first(
-    fresh_database_url: str, valid: bool
+    fresh_database_url: str, valid: bool, group: str
 ) -> None:
     """A verdict on our purchase that pays its buyer (a rejection refunds it; an acceptance
     after its fixture ended settles it) coming after another group's request in one lot
@@ -670,7 +688,7 @@ def test_a_verdict_that_pays_in_a_lot_of_messages_locks_no_fixture_first(
     (amys,) = bought_by(market, "amy")
     if valid:
         market.exchange.receive(TOPIC_HISTORY, HOME_WINS)  # amy's purchase still pending
-    lot = [(TOPIC_REQUESTS, peer_request("p-1", 2, fixture_id=2)), verdict(amys, valid)]
+    lot = [(TOPIC_REQUESTS, peer_request("p-1", 2, fixture_id=2)), verdict(amys, valid, group)]
     try:
         with holding_the_row_of(market, "amy", lambda: market.exchange.receive_many(lot)) as prober:
             assert _lockable(prober, 2, t.fixtures)
@@ -680,6 +698,52 @@ def test_a_verdict_that_pays_in_a_lot_of_messages_locks_no_fixture_first(
             kinds = [entry.kind for entry in uow.wallets.ledger("amy")]
         paid = LedgerKind.PAYOUT if valid else LedgerKind.REFUND
         assert kinds == [LedgerKind.TOP_UP, LedgerKind.PURCHASE, paid]
+    finally:
+        market.database.dispose()
+
+
+@pytest.mark.integration
+def test_a_refund_in_a_lot_of_messages_is_applied_alone(fresh_database_url: str) -> None:
+    """A message that pays a buyer is applied alone: the acceptance after it in the lot,
+    which takes the fixture's result lock, waits for that lock holding no buyer's row (a
+    buyer from the group's lots holds that lock, then takes their row)."""
+    market = Market.open(fresh_database_url)
+    market.exchange.ingest_fixtures([fixture(2)])
+    (amys,) = bought_by(market, "amy")
+    market.exchange.receive(TOPIC_REQUESTS, peer_request("p-1", 2, fixture_id=2))
+    lot = [verdict(amys, False), verdict("p-1", True, "6")]
+    try:
+        with holding_the_result_of(market, 2, lambda: market.exchange.receive_many(lot)) as prober:
+            assert _lockable(prober, "amy")
+        assert (status_of(market, amys), status_of(market, "p-1")) == ("rejected", "accepted")
+    finally:
+        market.database.dispose()
+
+
+@pytest.mark.integration
+def test_a_final_result_takes_every_fixtures_result_lock_first(fresh_database_url: str) -> None:
+    """Two listeners applying two results messages (a shared subscription) wait for each
+    other at the fixtures' result locks, before either holds a row: waiting for fixture
+    2's, the message with fixture 1's final result has paid no one yet."""
+    market = Market.open(fresh_database_url)
+    market.exchange.ingest_fixtures([fixture(2)])
+    (amys,) = bought_by(market, "amy")
+    market.exchange.receive(*verdict(amys, True))
+    history = render_history(
+        [
+            MatchState(1, "FT", "Match Finished", 90, 2, 0),
+            MatchState(2, "2H", "Second Half", 60, 0, 0),
+        ]
+    )
+    try:
+        with holding(
+            market,
+            "SELECT pg_advisory_xact_lock(hashtextextended('fixture-result:2', 0))",
+            lambda: market.exchange.receive(TOPIC_HISTORY, history),
+        ) as prober:
+            assert _lockable(prober, "amy")
+            assert _lockable(prober, 1, t.fixtures)
+        assert status_of(market, amys) == "won"
     finally:
         market.database.dispose()
 

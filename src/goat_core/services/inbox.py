@@ -96,10 +96,11 @@ class MessageInbox:
         One commit for many messages is what lets a listener keep up with a busy broker,
         and each run of other groups' requests is applied together, a few statements for
         the whole run (``_record_requests``). A message that may pay a buyer (a final
-        result; a verdict on our purchase, which refunds it or settles it when its fixture
-        has ended) ends the transaction before it and opens the next: a buyer's row is then
-        locked before any fixture, as a lot of purchases locks them, and never after a
-        fixture an earlier message took (that could deadlock with a lot). If any message
+        result; a rejection, which refunds our purchase; a verdict on our purchase, which
+        settles it when its fixture has ended) is applied alone: a buyer's row is then
+        locked before any fixture's, as a lot of purchases locks them, and never after a
+        fixture another message took, nor before one another message takes (either could
+        deadlock with a purchase). If any message
         of a transaction cannot be applied, it is rolled back and each of its messages is
         applied on its own, so a bad message never takes good ones down. A busy database
         may stop the lot after some of its transactions committed: received again, their
@@ -112,10 +113,12 @@ class MessageInbox:
         lot: list[tuple[str, str]] = []
         for topic, payload in messages:
             text = _text(payload)
-            if lot and self._may_pay(topic, text):
-                decided |= self._receive_together(lot, answers)
-                lot = []
-            lot.append((topic, text))
+            if not self._may_pay(topic, text):
+                lot.append((topic, text))
+                continue
+            decided |= self._receive_together(lot, answers)
+            decided |= self._receive_together([(topic, text)], answers)
+            lot = []
         decided |= self._receive_together(lot, answers)
         if decided:
             self._context.jobs_queued()
@@ -123,15 +126,19 @@ class MessageInbox:
 
     def _may_pay(self, topic: str, text: str) -> bool:
         """Whether applying a message may credit a buyer's wallet: a final result pays the
-        winners; a verdict on our purchase refunds it, or settles it if its fixture ended."""
+        winners; a rejection refunds our purchase; a verdict on our purchase settles it
+        if its fixture ended. (A verdict is found ours by its purchase, not its group:
+        an acceptance naming another group for our purchase of an ended fixture is missed,
+        and a deadlock it causes is broken and retried.)"""
         if topic == TOPIC_HISTORY:
             return True
         if topic != TOPIC_VALIDATION:
             return False
         try:
-            return parse_validation(text).group_id == self._context.rules.group_id
+            verdict = parse_validation(text)
         except InvalidInput:
             return False  # a dead letter pays no one
+        return not verdict.valid or verdict.group_id == self._context.rules.group_id
 
     def _receive_together(self, texts: Sequence[tuple[str, str]], answers: list[Handled]) -> bool:
         """Apply ``texts`` in one transaction, adding their answers to ``answers``; whether
@@ -203,6 +210,8 @@ class MessageInbox:
             if not uow.inbox.remember(f"dead:{_digest(topic, payload)}"):
                 log.info("malformed %s message already kept: %s", topic, reason)
                 return
+            # PostgreSQL's text holds no NUL: a payload with one must still be kept
+            payload, reason = payload.replace("\0", "\ufffd"), reason.replace("\0", "\ufffd")
             uow.dead_letters.add(topic, payload, reason, self._context.clock.now())
             uow.commit()
         log.warning("kept malformed %s message: %s", topic, reason)

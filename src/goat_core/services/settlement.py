@@ -79,16 +79,19 @@ def record_results(
     ids, the order in which a lot of purchases locks its buyers' rows: paid as they were
     bought, two winners could be locked in the other order and deadlock with a lot. The
     states of fixtures not finished come last, after the payments: such a fixture may
-    still be on sale, and a lot locks its buyers' rows before the fixture's.
+    still be on sale, and a lot locks its buyers' rows before the fixture's. Every
+    fixture's result lock is taken first, by id, so that two listeners applying two
+    messages wait for each other there, before either holds a row.
     """
     # by fixture id (stable), so that two listeners lock fixtures in the same order
     ordered = sorted(states, key=lambda s: s.fixture_id)
+    for state in ordered:
+        uow.fixtures.lock(state.fixture_id)  # accepting waits, or we see it
     finished: list[int] = []
     for state in ordered:
-        if state.is_final:
-            uow.fixtures.lock(state.fixture_id)  # accepting waits, or we see it
-            if uow.fixtures.apply_result(state, now) and state.fixture_id not in finished:
-                finished.append(state.fixture_id)
+        ended = state.is_final and uow.fixtures.apply_result(state, now)
+        if ended and state.fixture_id not in finished:
+            finished.append(state.fixture_id)
     accepted = [
         purchase
         for fixture_id in finished

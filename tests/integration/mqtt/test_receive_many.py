@@ -45,6 +45,21 @@ def test_a_lot_answers_each_message_as_receive_would(exchange: Exchange) -> None
     assert available(exchange, 1208083) == 35
 
 
+def test_a_message_with_a_nul_byte_is_kept(exchange: Exchange, database: SqlDatabase) -> None:
+    """PostgreSQL's text holds no NUL: such a message is still answered malformed and kept
+    (the NUL shown as U+FFFD), alone or in a lot, so the listener goes on."""
+    answers = [
+        exchange.receive(TOPIC_REQUESTS, b'{"request_id": "\x00"'),
+        *exchange.receive_many([(TOPIC_REQUESTS, b"\x00"), (TOPIC_REQUESTS, b"\x00!")]),
+    ]
+
+    assert answers == ["malformed"] * 3
+    with database.unit_of_work() as uow:
+        kept, total = uow.dead_letters.page(1, 10)
+    assert total == 3
+    assert {letter.payload for letter in kept} == {'{"request_id": "\ufffd"', "\ufffd", "\ufffd!"}
+
+
 def test_a_malformed_message_does_not_take_its_lot_down(exchange: Exchange) -> None:
     """A lot with a bad message falls back to one by one: the good ones apply, the bad is
     kept, and a request for a fixture not announced yet is parked, not called malformed."""
