@@ -251,7 +251,8 @@ class Exchange:
         return self._inbox.apply_validation(message)
 
     def keep_dead_letter(self, topic: str, payload: str, reason: str) -> None:
-        """Keep a message that could not be applied, for an admin to inspect."""
+        """Keep a message that could not be applied, for an admin to inspect (once, however
+        often it comes)."""
         self._inbox.keep_dead_letter(topic, payload, reason)
 
     def relay_outbox(self, publisher: BrokerPublisher, batch: int = 100) -> int:
