@@ -117,16 +117,16 @@ def parse_request(payload: bytes | str) -> RequestMessage:
     if not 1 <= quantity <= MAX_QUANTITY:
         raise MalformedMessage("quantity", f"must be from 1 to {MAX_QUANTITY}")
     return RequestMessage(
-        request_id=_str(data, "request_id"),
+        request_id=_str(data, "request_id", limit=200),
         group_id=_group(data),
         fixture_id=_int(data, "fixture_id"),
         result=_str(data, "result"),
         quantity=quantity,
         wallet=_bool(data, "wallet"),
-        league_name=_opt_str(data, "league_name") or "",
-        round=_opt_str(data, "round") or "",
-        date=_opt_str(data, "date") or "",
-        deposit_token=_opt_str(data, "deposit_token") or "",
+        league_name=_opt_str(data, "league_name", limit=200) or "",
+        round=_opt_str(data, "round", limit=200) or "",
+        date=_opt_str(data, "date", limit=32) or "",
+        deposit_token=_opt_str(data, "deposit_token", limit=200) or "",
         datetime=_opt_str(data, "datetime") or "",
         seller=_opt_int(data, "seller") or 0,
     )
@@ -136,7 +136,7 @@ def parse_validation(payload: bytes | str) -> ValidationMessage:
     """A fixtures/validation message."""
     data = _object(load(payload), "")
     return ValidationMessage(
-        request_id=_str(data, "request_id"),
+        request_id=_str(data, "request_id", limit=200),
         group_id=_group(data),
         valid=_bool(data, "valid"),
         seller=_opt_int(data, "seller") or 0,
@@ -336,19 +336,32 @@ def _list(data: Mapping[str, Any], key: str, at: str = "") -> list[Any]:
     return value
 
 
-def _str(data: Mapping[str, Any], key: str, at: str = "") -> str:
+def _str(data: Mapping[str, Any], key: str, at: str = "", *, limit: int | None = None) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value.strip():
         raise MalformedMessage(_name(at, key), "must be a non-empty string")
-    return value
+    return value if limit is None else _storable(value, _name(at, key), limit)
 
 
-def _opt_str(data: Mapping[str, Any], key: str, at: str = "") -> str | None:
+def _opt_str(
+    data: Mapping[str, Any], key: str, at: str = "", *, limit: int | None = None
+) -> str | None:
     value = data.get(key)
     if value is None:
         return None
     if not isinstance(value, str):
         raise MalformedMessage(_name(at, key), "must be a string")
+    return value if limit is None else _storable(value, _name(at, key), limit)
+
+
+def _storable(value: str, name: str, limit: int) -> str:
+    """A purchase's field, if its column can keep it: no NUL character, at most ``limit``
+    long. (A request may be parked, and its purchase written with a fixture's: a field
+    the database refuses then would fail the fixture's transaction, not the request.)"""
+    if "\0" in value:
+        raise MalformedMessage(name, "must not contain a NUL character")
+    if len(value) > limit:
+        raise MalformedMessage(name, f"must be at most {limit} characters")
     return value
 
 
@@ -398,7 +411,7 @@ def _decimal(data: Mapping[str, Any], key: str, at: str) -> Decimal:
 def _group(data: Mapping[str, Any]) -> str:
     value = data.get("group_id")
     if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+        value = str(value)
     if isinstance(value, str) and value.strip():
-        return value.strip()
+        return _storable(value.strip(), "group_id", 32)
     raise MalformedMessage("group_id", "must be a string or an integer")

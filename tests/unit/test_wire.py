@@ -284,6 +284,16 @@ def test_match_winner_without_a_draw_odd_is_malformed() -> None:
         ({"wallet": 1}, "wallet"),
         ({"seller": "none"}, "seller"),
         ({"league_name": 3}, "league_name"),
+        # what a database could not keep: a NUL, or more than its column holds
+        ({"request_id": "r\x00"}, "request_id"),
+        ({"round": "\x00"}, "round"),
+        ({"group_id": "6\x00"}, "group_id"),
+        ({"request_id": "r" * 201}, "request_id"),
+        ({"group_id": "6" * 33}, "group_id"),
+        ({"league_name": "L" * 201}, "league_name"),
+        ({"round": "R" * 201}, "round"),
+        ({"date": "2" * 33}, "date"),
+        ({"deposit_token": "t" * 201}, "deposit_token"),
     ],
 )
 def test_malformed_requests_name_the_field(changes: dict[str, Any], field: str) -> None:
@@ -294,6 +304,14 @@ def test_malformed_requests_name_the_field(changes: dict[str, Any], field: str) 
         parse_request(json.dumps(payload))
 
     assert raised.value.field == field
+
+
+def test_a_request_at_its_columns_bounds_is_read() -> None:
+    """The bounds are the columns' own: a field exactly as long as its column holds passes."""
+    longest = {"request_id": "r" * 200, "group_id": "6" * 32, "league_name": "L" * 200}
+    message = parse_request(json.dumps(request_payload("r1") | longest | {"date": "2" * 32}))
+
+    assert (len(message.request_id), len(message.group_id), len(message.date)) == (200, 32, 32)
 
 
 def test_numeric_strings_are_read_as_integers() -> None:
@@ -313,6 +331,9 @@ def test_numeric_strings_are_read_as_integers() -> None:
         ('{"request_id": "r", "group_id": "1"}', "valid"),
         ('{"request_id": "r", "group_id": "1", "valid": "maybe"}', "valid"),
         ("[1, 2]", ""),
+        ('{"request_id": "r\\u0000", "group_id": "1", "valid": true}', "request_id"),
+        ('{"request_id": "r", "group_id": "1\\u0000", "valid": true}', "group_id"),
+        (json.dumps({"request_id": "r" * 201, "group_id": "1", "valid": True}), "request_id"),
     ],
 )
 def test_malformed_validations_name_the_field(payload: str, field: str) -> None:

@@ -60,6 +60,21 @@ def test_a_message_with_a_nul_byte_is_kept(exchange: Exchange, database: SqlData
     assert {letter.payload for letter in kept} == {'{"request_id": "\ufffd"', "\ufffd", "\ufffd!"}
 
 
+def test_a_request_its_purchase_cannot_hold_is_malformed_before_it_is_parked(
+    exchange: Exchange, database: SqlDatabase
+) -> None:
+    """A request for a fixture not announced yet is parked, and written with the fixture's
+    transaction when it comes: a field its column cannot hold is refused on arrival, so
+    the fixture's transaction never fails for it."""
+    too_long = json.loads(peer_request("long")) | {"league_name": "L" * 201}
+    assert exchange.receive(TOPIC_REQUESTS, json.dumps(too_long)) == "malformed"
+
+    assert exchange.receive(TOPIC_INFO, sample("fixtures_info.json")) == "applied"
+    assert available(exchange, 1208083) == 40
+    with database.unit_of_work() as uow:
+        assert uow.purchases.get("long") is None
+
+
 def test_a_malformed_message_does_not_take_its_lot_down(exchange: Exchange) -> None:
     """A lot with a bad message falls back to one by one: the good ones apply, the bad is
     kept, and a request for a fixture not announced yet is parked, not called malformed."""
