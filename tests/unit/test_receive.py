@@ -257,6 +257,22 @@ def test_any_payload_gets_one_of_the_four_answers(
     assert 0 <= world.available(1) <= 40
 
 
+def test_a_final_result_that_pays_wakes_the_job_relay(world: World) -> None:
+    """Settling queues jobs (a recompute, an email): the relay is told after the commit, as
+    it is for a verdict, and finds them."""
+    relayed: list[int] = []
+    world.exchange.on_jobs_queued(lambda: relayed.append(len(world.relay_jobs())))
+    world.fund(USER, 1000)
+    bought = world.buy(USER)
+    world.validate(bought.purchase.request_id, True, "15")
+    relayed.clear()
+
+    assert world.result(1, "FT", 2, 0) == Handled.APPLIED
+
+    assert len(relayed) == 1
+    assert relayed[0] > 0
+
+
 def test_receive_many_applies_a_batch_like_one_by_one(world: World) -> None:
     """A batch of messages is answered as receive() would answer each, in order."""
     request = json.dumps(request_payload("peer-1", quantity=2))

@@ -86,8 +86,8 @@ class MessageInbox:
         except InvalidInput as error:
             self.keep_dead_letter(topic, text, str(error))
             return Handled.MALFORMED
-        if validation is not None and handled == Handled.APPLIED:
-            self._context.jobs_queued()  # a decided purchase may have queued jobs
+        if handled == Handled.APPLIED and (validation is not None or topic == TOPIC_HISTORY):
+            self._context.jobs_queued()  # a purchase decided or settled may have queued jobs
         return handled
 
     def receive_many(self, messages: Sequence[tuple[str, bytes | str]]) -> list[Handled]:
