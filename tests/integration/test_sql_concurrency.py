@@ -347,32 +347,53 @@ def test_a_lot_locks_its_buyers_rows_in_user_order(fresh_database_url: str) -> N
     for user in reversed(users):  # stored, and so scanned, in the other order
         market.exchange.top_up(user, 10_000)
     sales = [Sale(purchase(f"r-{user}", user_id=user, quantity=1), 1_000, "{}") for user in users]
-
-    def write() -> None:
-        with market.database.unit_of_work() as uow:
-            uow.sales.record(sales, NOW)
-            uow.commit()
-
-    engine = market.database.engine
     try:
-        with engine.connect() as holder:
-            holder.execute(
-                sa.text("SELECT 1 FROM users WHERE id = :u FOR UPDATE"), {"u": users[-1]}
-            )
-            writer = threading.Thread(target=write)
-            writer.start()
-            try:
-                wait_until(lambda: _waiting_for_a_lock(engine), what="the lot to wait")
-                with engine.connect() as prober:
-                    free = [user for user in users[:-1] if _lockable(prober, user)]
-                assert free == []
-            finally:
-                holder.rollback()
-                writer.join(timeout=30)
-        assert not writer.is_alive()
+        with holding_the_row_of(market, users[-1], writing(market.database, sales)) as prober:
+            assert [user for user in users[:-1] if _lockable(prober, user)] == []
         assert market.balances() == 40 * 10_000 - 40 * 1_000
     finally:
         market.database.dispose()
+
+
+def writing(database: SqlDatabase, sales: Sequence[Sale]) -> Callable[[], None]:
+    """What writes ``sales`` as a lot, in a unit of work of its own."""
+
+    def write() -> None:
+        with database.unit_of_work() as uow:
+            uow.sales.record(sales, NOW)
+            uow.commit()
+
+    return write
+
+
+@contextlib.contextmanager
+def uncommitted(
+    database: SqlDatabase,
+    step: Callable[[SqlUnitOfWork], object],
+    action: Callable[[], object],
+    *,
+    may_end: bool = False,
+) -> Iterator[sa.Connection]:
+    """``step`` done in a unit of work and not committed, while ``action`` runs in a
+    thread; once the action waits for a lock (or, ``may_end``, has ended: the code under
+    test may not make it wait), give a connection to probe rows with; then commit and
+    let the action finish."""
+    acting = threading.Thread(target=action)
+    with database.unit_of_work() as uow:
+        step(uow)
+        acting.start()
+        wait_until(
+            lambda: _waiting_for_a_lock(database.engine) or (may_end and not acting.is_alive()),
+            what="the action to wait",
+        )
+        with database.engine.connect() as prober:
+            yield prober
+        uow.commit()
+    acting.join(timeout=30)
+    assert not acting.is_alive()
+
+
+NEWBIE = Sale(purchase("r-newbie", user_id="newbie", quantity=1, deposit_token="t"), 0, "{}")
 
 
 @pytest.mark.integration
@@ -381,18 +402,14 @@ def test_a_purchase_written_while_its_buyer_registers_is_counted(fresh_database_
     purchase is being written (the registration waits for it, then counts it)."""
     market = Market.open(fresh_database_url)
     database = market.database
-    newbie = Sale(purchase("r-newbie", user_id="newbie", quantity=1, deposit_token="t"), 0, "{}")
-    registering = threading.Thread(target=market.exchange.register, args=("newbie", None, None))
     try:
-        with database.unit_of_work() as uow:
-            uow.sales.record([newbie], NOW)  # written, not committed yet
-            registering.start()
-            wait_until(
-                lambda: _waiting_for_a_lock(database.engine) or not registering.is_alive(),
-                what="the registration to wait or end",
-            )
-            uow.commit()
-        registering.join(timeout=30)
+        with uncommitted(
+            database,
+            lambda uow: uow.sales.record([NEWBIE], NOW),
+            lambda: market.exchange.register("newbie", None, None),
+            may_end=True,
+        ):
+            pass
         assert _kept_purchases(database.engine, "newbie") == 1
     finally:
         database.dispose()
@@ -406,24 +423,14 @@ def test_a_buyer_registered_while_their_purchase_is_written_is_counted(
     is written; the purchase waits for it and adds to it."""
     market = Market.open(fresh_database_url)
     database = market.database
-    newbie = Sale(purchase("r-newbie", user_id="newbie", quantity=1, deposit_token="t"), 0, "{}")
-
-    def write() -> None:
-        with database.unit_of_work() as uow:
-            uow.sales.record([newbie], NOW)
-            uow.commit()
-
-    writing = threading.Thread(target=write)
     try:
-        with database.unit_of_work() as uow:
-            uow.users.get_or_create("newbie", None, None)  # inserted, not committed yet
-            writing.start()
-            wait_until(
-                lambda: _waiting_for_a_lock(database.engine) or not writing.is_alive(),
-                what="the purchase to wait or end",
-            )
-            uow.commit()
-        writing.join(timeout=30)
+        with uncommitted(
+            database,
+            lambda uow: uow.users.get_or_create("newbie", None, None),
+            writing(database, [NEWBIE]),
+            may_end=True,
+        ):
+            pass
         assert _kept_purchases(database.engine, "newbie") == 1
     finally:
         database.dispose()
@@ -442,23 +449,13 @@ def test_a_lot_waiting_for_a_buyer_being_registered_holds_no_row(
         Sale(purchase(f"r-{user}", user_id=user, quantity=1, deposit_token="t"), 0, "{}")
         for user in ("u-new", "x-seen")
     ]
-
-    def write() -> None:
-        with database.unit_of_work() as uow:
-            uow.sales.record(lot, NOW)
-            uow.commit()
-
-    writing = threading.Thread(target=write)
     try:
-        with database.unit_of_work() as uow:
-            uow.users.get_or_create("u-new", None, None)  # inserted, not committed yet
-            writing.start()
-            wait_until(lambda: _waiting_for_a_lock(database.engine), what="the lot to wait")
-            with database.engine.connect() as prober:
-                assert _lockable(prober, "x-seen")
-            uow.commit()
-        writing.join(timeout=30)
-        assert not writing.is_alive()
+        with uncommitted(
+            database,
+            lambda uow: uow.users.get_or_create("u-new", None, None),
+            writing(database, lot),
+        ) as prober:
+            assert _lockable(prober, "x-seen")
         assert _kept_purchases(database.engine, "x-seen") == 1
     finally:
         database.dispose()

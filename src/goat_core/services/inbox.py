@@ -100,11 +100,10 @@ class MessageInbox:
         settles it when its fixture has ended) is applied alone: a buyer's row is then
         locked before any fixture's, as a lot of purchases locks them, and never after a
         fixture another message took, nor before one another message takes (either could
-        deadlock with a purchase). If any message
-        of a transaction cannot be applied, it is rolled back and each of its messages is
-        applied on its own, so a bad message never takes good ones down. A busy database
-        may stop the lot after some of its transactions committed: received again, their
-        messages are duplicates.
+        deadlock with a purchase). If any message of a transaction cannot be applied, it
+        is rolled back and each of its messages is applied on its own, so a bad message
+        never takes good ones down. A busy database may stop the lot after some of its
+        transactions committed: received again, their messages are duplicates.
         """
         if len(messages) < 2:
             return [self.receive(topic, payload) for topic, payload in messages]

@@ -232,17 +232,13 @@ class Purchasing:
         goes on.
         """
         try:
-            return self._write_lot(orders)
-        except Deadlock:
-            log.info(
-                "a lot of %d purchases was aborted to break a deadlock: once more", len(orders)
-            )
+            try:
+                return self._write_lot(orders)
+            except Deadlock:
+                log.info("a lot of %d purchases was aborted by a deadlock: once more", len(orders))
+                return self._write_lot(orders)
         except (Busy, Unavailable) as error:
             return [copy.copy(error) for _ in orders]  # each caller raises its own
-        try:
-            return self._write_lot(orders)
-        except (Busy, Unavailable) as error:
-            return [copy.copy(error) for _ in orders]
 
     def _write_lot(self, orders: Sequence[_Order]) -> list[Bought | Exception]:
         rules = self._context.rules
