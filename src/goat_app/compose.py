@@ -34,7 +34,7 @@ from goat_adapters.local import FileReceiptStore, InProcessJobQueue, SystemClock
 from goat_adapters.memory import InMemoryJobQueue, InMemoryStore
 from goat_adapters.mqtt import BrokerAddress, PahoBrokerPublisher, PahoListener, PahoPeer
 from goat_adapters.mqtt.embedded import EmbeddedBroker
-from goat_adapters.sql import SqlDatabase, SqlOutboxLease, upgrade
+from goat_adapters.sql import SqlAsyncSaleLedger, SqlDatabase, SqlOutboxLease, upgrade
 from goat_adapters.webpay import SandboxPaymentGateway
 from goat_app.auth import TokenVerifier, VerifiedTokens
 from goat_app.broker import (
@@ -203,6 +203,7 @@ def build_system(
         uow, kind = given.uow, _kind_of(given.uow)
         lease: OutboxLease | None = None  # one relay among the processes on the database
         sql: SqlDatabase | None = None
+        async_sales: SqlAsyncSaleLedger | None = None
         if uow is None:
             if settings.database_url is None:
                 settings.data_dir.mkdir(parents=True, exist_ok=True)  # the embedded SQLite file
@@ -211,6 +212,9 @@ def build_system(
             uow, kind, sql = database.unit_of_work, database.dialect, database
             if database.dialect == "postgresql":  # SQLite is one process: no lease needed
                 lease = SqlOutboxLease(database.engine)
+                # POST /requests writes its lots from the event loop
+                async_sales = SqlAsyncSaleLedger(database)
+                resources.callback(_logged(async_sales.close))
         payments = given.payments or build_payments(settings, base, sql)
         receipts = given.receipts or build_receipt_store(settings, base)
         renderer = given.renderer or build_renderer()
@@ -232,6 +236,7 @@ def build_system(
             mailer=mailer,
             group_name=settings.group_name,
             geolocator=given.geolocator or build_geolocator(settings),
+            async_sales=async_sales,
         )
         if isinstance(jobs, InProcessJobQueue) and given.jobs is None:
             jobs.start()

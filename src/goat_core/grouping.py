@@ -13,17 +13,18 @@ gets exactly the outcome its item would have had alone: an error is shared only 
 ``apply_lot`` itself gives it to several items.
 
 ``AsyncGroupCommit`` does the same for coroutines: they wait on the event loop, and a
-thread of the loop's executor writes their lots, so that a caller holds no thread.
+task of that loop writes their lots, awaiting the database as they do.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
 import attrs
 
@@ -128,128 +129,129 @@ class GroupCommit(Generic[Item, Answer]):
 
 
 class AsyncGroupCommit(Generic[Item, Answer]):
-    """``GroupCommit`` for coroutines on an event loop: ``submit`` awaits, holding no thread.
+    """``GroupCommit`` for coroutines: ``submit`` awaits, holding no thread.
 
-    The lots are written in a thread of the default executor of the loop that found the
-    writer free, one lot at a time: the writer takes everything waiting (up to
-    ``max_lot``), applies it as ``GroupCommit`` does, wakes the lot's coroutines with one
-    call into their loop (each their own, when several loops share the instance), and goes
-    on while items wait. A caller thus costs no thread hop of its own; the lot costs one.
-    The writer's log lines belong to no request, and a loop that shuts down waits for the
-    writer it started, until nothing waits.
+    ``apply_lot`` is a coroutine function, awaited on the event loop itself by one writer
+    task per loop: the writer takes everything waiting (up to ``max_lot``), applies it as
+    ``GroupCommit`` does, answers the lot's coroutines, and goes on while items wait. The
+    writer's log lines belong to no request. The writers of two loops (one instance
+    shared by two threads' loops) are independent.
 
     An item whose coroutine is cancelled while it waits is still applied: it was
-    submitted, as a thread's would be. A writer that cannot start, or whose job fails or
-    is cancelled before it begins, fails the items waiting (``Unavailable`` for a
-    cancelled job) and frees its role.
+    submitted, as a thread's would be. A writer that is cancelled (its loop shuts down)
+    or interrupted ends: the items of its lot not answered yet, and those waiting, get
+    the error (``Unavailable`` for a cancellation), and the next ``submit`` starts a
+    writer again.
     """
 
     def __init__(
         self,
-        apply_lot: Callable[[Sequence[Item]], Sequence[Answer | Exception]],
+        apply_lot: Callable[[Sequence[Item]], Awaitable[Sequence[Answer | Exception]]],
         max_lot: int = 100,
     ) -> None:
         if max_lot < 1:
             raise ValueError("max_lot must be at least 1")
         self._apply_lot = apply_lot
         self._max_lot = max_lot
-        self._waiting: list[tuple[_Ticket[Item, Answer], asyncio.Future[None]]] = []
-        self._lock = threading.Lock()  # the writer takes lots from another thread
-        # The writer's run from its job's scheduling to its end (None: no writer), and
-        # whether the job began, both decided under the lock: a run is given up from
-        # outside only if its job never began, and a run given up never begins.
-        self._run: object | None = None
-        self._began = False
+        # by loop, while its writer runs: the items waiting (each touched only on its loop)
+        self._queues: dict[asyncio.AbstractEventLoop, _Queue[Item, Answer]] = {}
 
     @property
     def waiting(self) -> int:
-        """How many submitted items wait for the writer (not counting the lot being written)."""
-        with self._lock:
-            return len(self._waiting)
+        """How many submitted items wait for a writer (not counting the lots being written)."""
+        return sum(len(queue.waiting) for queue in list(self._queues.values()))
 
     async def submit(self, item: Item) -> Answer:
         """Apply ``item``, in a lot with whatever other coroutines submit meanwhile."""
         loop = asyncio.get_running_loop()
-        ticket: _Ticket[Item, Answer] = _Ticket(item)
-        done = loop.create_future()
-        run = None
-        with self._lock:
-            self._waiting.append((ticket, done))
-            if self._run is None:
-                run = self._run = object()
-                self._began = False
-        if run is not None:
-            try:
-                writer = loop.run_in_executor(None, self._write_all, run)
-            except BaseException as error:  # no writer (the executor is shut down)
-                self._give_up(run, error, unbegun=True)
-                raise
-            writer.add_done_callback(functools.partial(self._ended, run))
-        await done
-        return ticket.answer_or_raise()
+        done: asyncio.Future[Answer] = loop.create_future()
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = _Queue()
+            # a context of its own: the writer's log lines are no request's
+            writer = loop.create_task(self._write_all(loop, queue), context=contextvars.Context())
+            writer.add_done_callback(functools.partial(self._ended, loop, queue))
+            queue.writer = writer  # held: the loop keeps only a weak reference to a task
+        queue.waiting.append((item, done))
+        return await done
 
-    def _write_all(self, run: object) -> None:
-        """Write lots until none waits (in the executor's thread)."""
-        with self._lock:
-            if self._run is not run:  # given up before it began
-                return
-            self._began = True
-        while True:
-            with self._lock:
-                lot = self._waiting[: self._max_lot]
-                del self._waiting[: self._max_lot]
-                if not lot:
-                    self._run = None
-                    return
-            try:
-                _write(self._apply_lot, [ticket for ticket, _ in lot])
-            except BaseException as error:  # an interrupt: those still waiting get it too
-                _wake(lot)
-                self._give_up(run, error)
-                raise
-            _wake(lot)
-
-    def _ended(self, run: object, writer: asyncio.Future[None]) -> None:
-        """The writer's job ended. One that failed (an interrupt is logged) or was cancelled
-        before it began fails the items waiting; one that began freed its role itself."""
-        error: BaseException | None
-        if writer.cancelled():
-            error = Unavailable("the lot writer was cancelled before it began")
-        else:
-            error = writer.exception()
-            if error is None:
-                return
-            log.error("the lot writer stopped", exc_info=error)
-        self._give_up(run, error, unbegun=True)
-
-    def _give_up(self, run: object, error: BaseException, *, unbegun: bool = False) -> None:
-        """Every item still waiting fails with ``error`` and the writer's role is free
-        again, unless ``run`` ended meanwhile (or, with ``unbegun``, began)."""
-        with self._lock:
-            if self._run is not run or (unbegun and self._began):
-                return
-            waiting, self._waiting, self._run = self._waiting, [], None
-        for ticket, _ in waiting:
-            ticket.error, ticket.done = error, True
-        _wake(waiting)
-
-
-def _wake(lot: Sequence[tuple[_Ticket[Any, Any], asyncio.Future[None]]]) -> None:
-    """Wake the coroutines of a lot, each through its own loop: one call into each loop."""
-    by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-    for _, done in lot:
-        by_loop.setdefault(done.get_loop(), []).append(done)
-    for loop, waiting in by_loop.items():
+    async def _write_all(
+        self, loop: asyncio.AbstractEventLoop, queue: _Queue[Item, Answer]
+    ) -> None:
+        """Write lots until none waits; then the loop has no writer until the next item."""
+        lot: list[tuple[Item, asyncio.Future[Answer]]] = []
         try:
-            loop.call_soon_threadsafe(_set_all, waiting)
-        except RuntimeError:  # the loop is closed: no one waits there any more
-            log.warning("%d items were done after their event loop closed", len(waiting))
+            while queue.waiting:
+                lot = queue.waiting[: self._max_lot]
+                del queue.waiting[: self._max_lot]
+                await _write_async(self._apply_lot, lot)
+        except BaseException as error:  # cancelled or interrupted: no one is left waiting
+            _fail([*lot, *queue.waiting], error)
+            queue.waiting.clear()
+            raise
+        finally:
+            del self._queues[loop]  # at once: an item submitted after this starts a writer
+
+    def _ended(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        queue: _Queue[Item, Answer],
+        writer: asyncio.Task[None],
+    ) -> None:
+        """A writer that stopped on an error is logged; one cancelled before it began fails
+        the items waiting and frees the loop for a new one."""
+        if not writer.cancelled() and writer.exception() is not None:
+            log.error("the lot writer stopped", exc_info=writer.exception())
+        if self._queues.get(loop) is queue:  # never began
+            del self._queues[loop]
+            _fail(queue.waiting, asyncio.CancelledError())
+            queue.waiting.clear()
 
 
-def _set_all(waiting: list[asyncio.Future[None]]) -> None:
-    for done in waiting:
-        if not done.done():  # a cancelled coroutine's is done already
-            done.set_result(None)
+@attrs.define(eq=False)
+class _Queue(Generic[Item, Answer]):
+    """One loop's items waiting for its writer."""
+
+    waiting: list[tuple[Item, asyncio.Future[Answer]]] = attrs.Factory(list)
+    writer: asyncio.Task[None] | None = None
+
+
+def _fail(lot: Sequence[tuple[object, asyncio.Future[Answer]]], error: BaseException) -> None:
+    """End every item's future with ``error`` (``Unavailable`` for a cancellation)."""
+    if isinstance(error, asyncio.CancelledError):
+        error = Unavailable("the lot writer was cancelled")
+    for _, done in lot:
+        _answer(done, error)
+
+
+async def _write_async(
+    apply_lot: Callable[[Sequence[Item]], Awaitable[Sequence[Answer | Exception]]],
+    lot: Sequence[tuple[Item, asyncio.Future[Answer]]],
+) -> None:
+    """Apply a lot (as ``_write`` does); every item's future ends with its outcome."""
+    try:
+        answers = list(await apply_lot([item for item, _ in lot]))
+    except Exception as error:
+        if len(lot) == 1:
+            _answer(lot[0][1], error)
+            return
+        for one in lot:  # each alone: only the guilty item fails
+            await _write_async(apply_lot, [one])
+        return
+    if len(answers) != len(lot):  # a bug in apply_lot: let no caller wait forever
+        answers = [RuntimeError("the lot gave no outcome for this item")] * len(lot)
+    for (_, done), answer in zip(lot, answers, strict=True):
+        _answer(done, answer)
+
+
+def _answer(done: asyncio.Future[Answer], outcome: Answer | BaseException) -> None:
+    """End an item's future with its outcome, unless its coroutine was cancelled."""
+    if done.done():
+        return
+    if isinstance(outcome, BaseException):
+        done.set_exception(outcome)
+    else:
+        done.set_result(outcome)
 
 
 def _write(

@@ -53,6 +53,7 @@ from goat_core.providers import (
 )
 
 __all__ = [
+    "AsyncSaleLedger",
     "AuctionBook",
     "Auctions",
     "BrokerPublisher",
@@ -451,6 +452,27 @@ class SaleLedger(Protocol):
         request id is known), ``NotEnoughMoney`` or ``NotEnoughBonds``; after an error the
         unit of work must be left without committing, and nothing of it is kept.
         """
+
+
+class AsyncSaleLedger(Protocol):
+    """A lot of our users' purchases read and written from an event loop: what
+    ``Purchasing.buy_bonds_async`` needs of the database, each call awaited where a unit
+    of work would hold a thread. Optional (``Exchange(async_sales=...)``): without it, a
+    lot is written by a thread through a unit of work.
+
+    The reads see what is committed, each on its own (as a unit of work's reads before
+    its first write); ``record`` is a transaction of its own, committed when it returns.
+    """
+
+    async def fixtures(self, fixture_ids: Collection[int]) -> dict[int, Fixture]:
+        """The stored fixtures among ``fixture_ids``, by id (``FixtureRepository.get_many``)."""
+
+    async def balances(self, user_ids: Collection[str]) -> dict[str, int]:
+        """The balance of each of these users' wallets, by id (``WalletRepository.balances``)."""
+
+    async def record(self, sales: Sequence[Sale], now: datetime, jobs: Sequence[Job] = ()) -> None:
+        """``SaleLedger.record``, then the commit: every sale of the lot is kept, or none
+        (it raises as ``SaleLedger.record`` does)."""
 
 
 class UnitOfWork(Protocol):

@@ -8,19 +8,21 @@ import attrs
 import pytest
 import sqlalchemy as sa
 
-from goat_adapters.memory import InMemoryStore
-from goat_adapters.sql import SqlDatabase
+from goat_adapters.memory import InMemoryAsyncSaleLedger, InMemoryStore
+from goat_adapters.sql import SqlAsyncSaleLedger, SqlDatabase
 from goat_adapters.sql import tables as t
-from goat_core.ports import UnitOfWorkFactory
+from goat_core.ports import AsyncSaleLedger, UnitOfWorkFactory
 
 
 @attrs.define
 class Backend:
-    """A unit-of-work factory, and a peek at what the ports cannot read back."""
+    """A unit-of-work factory, and a peek at what the ports cannot read back; its
+    ``AsyncSaleLedger`` where it has one (not on SQLite)."""
 
     name: str
     uow: UnitOfWorkFactory
     auctions: Callable[[], list[str]]
+    async_sales: AsyncSaleLedger | None = None
 
 
 def _sql_backend(name: str, url: str) -> Iterator[Backend]:
@@ -31,7 +33,13 @@ def _sql_backend(name: str, url: str) -> Iterator[Backend]:
             query = sa.select(t.auctions.c.payload).order_by(t.auctions.c.id)
             return list(connection.execute(query).scalars())
 
-    yield Backend(name, database.unit_of_work, auctions)
+    if database.dialect != "postgresql":
+        yield Backend(name, database.unit_of_work, auctions)
+        database.dispose()
+        return
+    ledger = SqlAsyncSaleLedger(database)
+    yield Backend(name, database.unit_of_work, auctions, ledger)
+    ledger.close()
     database.dispose()
 
 
@@ -42,7 +50,8 @@ def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     """Each backend in turn, empty and migrated."""
     if request.param == "memory":
         store = InMemoryStore()
-        yield Backend("memory", store.unit_of_work, store.auctions)
+        ledger = InMemoryAsyncSaleLedger(store.unit_of_work)
+        yield Backend("memory", store.unit_of_work, store.auctions, ledger)
     elif request.param == "sqlite":
         yield from _sql_backend("sqlite", request.getfixturevalue("sqlite_url"))
     else:

@@ -1,6 +1,10 @@
-"""The contract of the sale hot path, ``ports.SaleLedger.record`` (its docstring)."""
+"""The contract of the sale hot path, ``ports.SaleLedger.record`` (its docstring), and of
+``ports.AsyncSaleLedger``, which records as it does from an event loop."""
 
 from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
 
 import pytest
 
@@ -45,6 +49,21 @@ def record(backend: Backend, *sales: Sale) -> None:
         uow.commit()
 
 
+Write = Callable[..., None]
+
+
+@pytest.fixture(params=["unit of work", "event loop"])
+def write(request: pytest.FixtureRequest, backend: Backend) -> Write:
+    """``record`` through a unit of work's ``SaleLedger``, or through the backend's
+    ``AsyncSaleLedger`` (none on SQLite)."""
+    if request.param == "unit of work":
+        return lambda *sales: record(backend, *sales)
+    ledger = backend.async_sales
+    if ledger is None:
+        pytest.skip(f"no AsyncSaleLedger on {backend.name}")
+    return lambda *sales: asyncio.run(ledger.record(sales, NOW))
+
+
 def fund(backend: Backend, **balances: int) -> None:
     with backend.uow() as uow:
         for user_id, amount in balances.items():
@@ -62,7 +81,9 @@ def assert_nothing_sold(backend: Backend, *request_ids: str, balances: dict[str,
     assert available(backend) == 40
 
 
-def test_record_writes_purchases_debits_announcements_and_reservations(backend: Backend) -> None:
+def test_record_writes_purchases_debits_announcements_and_reservations(
+    backend: Backend, write: Write
+) -> None:
     """record() stores every purchase, debits each payer with a ledger entry, queues each
     announcement on fixtures/requests, and reserves each fixture's total."""
     add_fixtures(backend, fixture(1), fixture(2), bonds=40)
@@ -73,7 +94,7 @@ def test_record_writes_purchases_debits_announcements_and_reservations(backend: 
         sale("r3", user_id="alice", fixture_id=1, quantity=1),
         sale("r4", user_id="carol", fixture_id=2, quantity=3, by_wallet=False),
     ]
-    record(backend, *sales)
+    write(*sales)
     with backend.uow() as uow:
         uow.sales.record([], NOW)  # an empty lot writes nothing
         assert [uow.purchases.get(s.purchase.request_id) for s in sales] == [
@@ -94,13 +115,15 @@ def test_record_writes_purchases_debits_announcements_and_reservations(backend: 
     assert (available(backend, 1), available(backend, 2)) == (37, 36)
 
 
-def test_record_of_a_known_request_id_raises_conflict_and_keeps_nothing(backend: Backend) -> None:
+def test_record_of_a_known_request_id_raises_conflict_and_keeps_nothing(
+    backend: Backend, write: Write
+) -> None:
     """record() with a request id already stored raises Conflict and writes no sale of the lot."""
     add_fixtures(backend, fixture(), bonds=40)
     add_purchases(backend, purchase("r1", user_id=None, group_id="6"))
     fund(backend, alice=5000)
     with pytest.raises(Conflict) as raised:
-        record(backend, sale("r2"), sale("r1"))
+        write(sale("r2"), sale("r1"))
     assert type(raised.value) is Conflict
     assert_nothing_sold(backend, "r2", balances={"alice": 5000})
     with backend.uow() as uow:
@@ -108,43 +131,45 @@ def test_record_of_a_known_request_id_raises_conflict_and_keeps_nothing(backend:
 
 
 def test_record_beyond_a_balance_raises_not_enough_money_and_keeps_nothing(
-    backend: Backend,
+    backend: Backend, write: Write
 ) -> None:
     """record() whose debits of one wallet add up to more than its balance raises
     NotEnoughMoney and writes no sale of the lot; so does a payer never seen."""
     add_fixtures(backend, fixture(), bonds=40)
     fund(backend, alice=3000)
     with pytest.raises(NotEnoughMoney) as raised:
-        record(backend, sale("r1", quantity=2), sale("r2", quantity=2))
+        write(sale("r1", quantity=2), sale("r2", quantity=2))
     assert raised.value.user_id == "alice"
     with pytest.raises(NotEnoughMoney) as raised:
-        record(backend, sale("r3", user_id="nobody", quantity=1))
+        write(sale("r3", user_id="nobody", quantity=1))
     assert (raised.value.user_id, raised.value.wanted) == ("nobody", 1000)
     assert_nothing_sold(backend, "r1", "r2", "r3", balances={"alice": 3000})
 
 
 def test_record_beyond_availability_raises_not_enough_bonds_and_keeps_nothing(
-    backend: Backend,
+    backend: Backend, write: Write
 ) -> None:
     """record() whose lot wants more of a fixture than is left (each sale alone would fit)
     raises NotEnoughBonds for the lot's total and writes no sale; so does an unknown fixture."""
     add_fixtures(backend, fixture(1), bonds=40)
     fund(backend, alice=50_000)
     with pytest.raises(NotEnoughBonds) as raised:
-        record(backend, sale("r1", quantity=30), sale("r2", quantity=11))
+        write(sale("r1", quantity=30), sale("r2", quantity=11))
     assert (raised.value.fixture_id, raised.value.wanted) == (1, 41)
     with pytest.raises(NotEnoughBonds) as raised:
-        record(backend, sale("r3", fixture_id=404, quantity=1))
+        write(sale("r3", fixture_id=404, quantity=1))
     assert raised.value.fixture_id == 404
     assert_nothing_sold(backend, "r1", "r2", "r3", balances={"alice": 50_000})
 
 
-def test_record_of_one_request_id_twice_in_a_lot_raises_conflict(backend: Backend) -> None:
+def test_record_of_one_request_id_twice_in_a_lot_raises_conflict(
+    backend: Backend, write: Write
+) -> None:
     """A lot that carries the same request id twice raises Conflict and writes nothing."""
     add_fixtures(backend, fixture(), bonds=40)
     fund(backend, alice=5000)
     with pytest.raises(Conflict):
-        record(backend, sale("r1"), sale("r1", quantity=1))
+        write(sale("r1"), sale("r1", quantity=1))
     assert_nothing_sold(backend, "r1", balances={"alice": 5000})
 
 
@@ -160,3 +185,32 @@ def test_record_adds_the_lots_jobs_and_a_failed_lot_keeps_none(backend: Backend)
         uow.sales.record([sale("r1")], NOW, [Recommend("again")])
     with backend.uow() as uow:
         assert [entry.job for entry in uow.jobs.pending(10)] == jobs
+
+
+def test_an_async_ledger_records_jobs_reads_fixtures_and_balances(backend: Backend) -> None:
+    """``AsyncSaleLedger``: ``record`` adds the lot's jobs (none for a lot that fails);
+    ``fixtures`` and ``balances`` read what is committed, as the unit of work's do."""
+    ledger = backend.async_sales
+    if ledger is None:
+        pytest.skip(f"no AsyncSaleLedger on {backend.name}")
+    add_fixtures(backend, fixture(1), fixture(2), bonds=40)
+    fund(backend, alice=10_000, bob=10_000)
+    jobs = [Recommend("alice"), Recommend("bob")]
+
+    async def main() -> tuple[object, ...]:
+        await ledger.record([sale("r1"), sale("r2", user_id="bob")], NOW, jobs)
+        with pytest.raises(Conflict):
+            await ledger.record([sale("r1")], NOW, [Recommend("again")])
+        return (
+            await ledger.fixtures({1, 2, 404}),
+            await ledger.fixtures(set()),
+            await ledger.balances({"alice", "bob", "nobody"}),
+        )
+
+    fixtures, none, balances = asyncio.run(main())
+    with backend.uow() as uow:
+        assert [entry.job for entry in uow.jobs.pending(10)] == jobs
+        assert fixtures == uow.fixtures.get_many({1, 2})
+    assert set(fixtures) == {1, 2}
+    assert none == {}
+    assert balances == {"alice": 8000, "bob": 8000}

@@ -14,6 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -26,11 +27,12 @@ from goat_adapters.memory import (
     ManualClock,
     SequentialIds,
 )
-from goat_adapters.sql import SqlDatabase, SqlSaleLedger, SqlUnitOfWork
+from goat_adapters.sql import SqlAsyncSaleLedger, SqlDatabase, SqlSaleLedger, SqlUnitOfWork
 from goat_adapters.sql import tables as t
 from goat_adapters.sql.fixtures import RESERVE
-from goat_adapters.sql.statements import Batch
+from goat_adapters.sql.sales import sale_batches
 from goat_core.errors import NotEnoughBonds
+from goat_core.jobs import Job
 from goat_core.model import HOLDING_STATUSES, LedgerKind, MatchState, Outcome, Rules
 from goat_core.ports import Sale, UnitOfWorkFactory
 from goat_core.services import BuyBonds, Exchange
@@ -114,27 +116,41 @@ class Market:
 
     database: SqlDatabase
     exchanges: list[Exchange]
+    ledgers: list[SqlAsyncSaleLedger]
 
     @classmethod
     def open(
-        cls, url: str, uow: Callable[[SqlDatabase], UnitOfWorkFactory] | None = None
+        cls,
+        url: str,
+        uow: Callable[[SqlDatabase], UnitOfWorkFactory] | None = None,
+        *,
+        on_the_loop: bool = False,
     ) -> Market:
+        """With ``on_the_loop``, each exchange writes its coroutines' lots through an
+        ``SqlAsyncSaleLedger`` of its own (PostgreSQL), as ``goat api`` does."""
         # enough connections for every racing thread to hold one: maximal overlap
         database = SqlDatabase(url, lock_timeout_ms=30_000, pool_size=60, max_overflow=0)
+        ledgers = [SqlAsyncSaleLedger(database) for _ in range(PROCESSES)] if on_the_loop else []
         ids = SequentialIds()  # request ids unique across the exchanges
         exchanges = [
             Exchange(
                 uow=uow(database) if uow else database.unit_of_work,
+                async_sales=ledgers[i] if ledgers else None,
                 payments=InMemoryPaymentGateway(),
                 jobs=InMemoryJobQueue(),
                 clock=ManualClock(NOW),
                 ids=ids,
                 rules=Rules(group_id="15", bonds_per_fixture=BONDS),
             )
-            for _ in range(PROCESSES)
+            for i in range(PROCESSES)
         ]
         exchanges[0].ingest_fixtures([fixture(1)])
-        return cls(database, exchanges)
+        return cls(database, exchanges, ledgers)
+
+    def close(self) -> None:
+        for ledger in self.ledgers:
+            ledger.close()
+        self.database.dispose()
 
     @property
     def exchange(self) -> Exchange:
@@ -194,7 +210,24 @@ def url(request: pytest.FixtureRequest) -> str:
 def market(url: str) -> Iterator[Market]:
     opened = Market.open(url)
     yield opened
-    opened.database.dispose()
+    opened.close()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("fresh_database_url", marks=pytest.mark.integration),
+        pytest.param("on the loop", marks=pytest.mark.integration),
+        "sqlite_url",
+    ]
+)
+def loop_market(request: pytest.FixtureRequest) -> Iterator[Market]:
+    """``market`` for coroutines: their lots written by a thread (PostgreSQL, SQLite) or
+    on their event loops (PostgreSQL)."""
+    on_the_loop = request.param == "on the loop"
+    url = request.getfixturevalue("fresh_database_url" if on_the_loop else request.param)
+    opened = Market.open(url, on_the_loop=on_the_loop)
+    yield opened
+    opened.close()
 
 
 def test_200_buyers_of_40_bonds_never_oversell(market: Market) -> None:
@@ -217,24 +250,24 @@ def test_20_purchases_with_money_for_5_never_overdraw(market: Market) -> None:
     assert_bonds_exact(market, outcomes, sold=5)
 
 
-def test_200_buyers_on_event_loops_of_40_bonds_never_oversell(market: Market) -> None:
+def test_200_buyers_on_event_loops_of_40_bonds_never_oversell(loop_market: Market) -> None:
     """200 coroutines on four event loops (each its own exchange's lots) each buying 1 of
     40 bonds: exactly 40 succeed."""
     for i in range(200):
-        market.exchange.top_up(f"user-{i}", 1000)
-    outcomes = race_on_loops(PROCESSES, 50, lambda i: market.buy_async(f"user-{i}", i // 50))
+        loop_market.exchange.top_up(f"user-{i}", 1000)
+    outcomes = race_on_loops(PROCESSES, 50, lambda i: loop_market.buy_async(f"user-{i}", i // 50))
     assert outcomes == Counter({"ok": 40, "NotEnoughBonds": 160})
-    assert_bonds_exact(market, outcomes, sold=40)
-    assert market.balances() == market.ledger_total() == 160 * 1000
+    assert_bonds_exact(loop_market, outcomes, sold=40)
+    assert loop_market.balances() == loop_market.ledger_total() == 160 * 1000
 
 
-def test_20_coroutines_with_money_for_5_never_overdraw(market: Market) -> None:
+def test_20_coroutines_with_money_for_5_never_overdraw(loop_market: Market) -> None:
     """20 coroutines on two event loops spending one wallet that holds 5 bonds' worth."""
-    market.exchange.top_up("alice", 5000)
-    outcomes = race_on_loops(2, 10, lambda i: market.buy_async("alice", i // 10))
+    loop_market.exchange.top_up("alice", 5000)
+    outcomes = race_on_loops(2, 10, lambda i: loop_market.buy_async("alice", i // 10))
     assert outcomes == Counter({"ok": 5, "NotEnoughMoney": 15})
-    assert market.balances() == market.ledger_total() == 0
-    assert_bonds_exact(market, outcomes, sold=5)
+    assert loop_market.balances() == loop_market.ledger_total() == 0
+    assert_bonds_exact(loop_market, outcomes, sold=5)
 
 
 def test_our_purchases_racing_other_groups_keep_availability_exact(market: Market) -> None:
@@ -771,8 +804,11 @@ class ReadThenWriteSales(SqlSaleLedger):
         super().__init__(uow)
         self._uow = uow
 
-    def _reservations(self, wanted: Sequence[tuple[int, int]]) -> Batch:
-        for fixture_id, quantity in wanted:
+    def record(self, sales: Sequence[Sale], now: datetime, jobs: Sequence[Job] = ()) -> None:
+        wanted = Counter[int]()
+        for sale in sales:
+            wanted[sale.purchase.fixture_id] += sale.purchase.quantity
+        for fixture_id, quantity in sorted(wanted.items()):
             current = self._uow.fixtures.get(fixture_id)
             if current is None or (current.available_bonds or 0) < quantity:
                 raise NotEnoughBonds(fixture_id, quantity)
@@ -782,7 +818,8 @@ class ReadThenWriteSales(SqlSaleLedger):
                 .where(t.fixtures.c.id == fixture_id)
                 .values(available=(current.available_bonds or 0) - quantity)
             )
-        return Batch(RESERVE, [])  # nothing left to reserve
+        batches = sale_batches(sales, now, jobs, self._uow.dialect)
+        self._uow.run_many([batch for batch in batches if batch.statement is not RESERVE])
 
 
 class ReadThenWriteUnitOfWork(SqlUnitOfWork):

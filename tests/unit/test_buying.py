@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import pytest
 
-from goat_adapters.memory import InMemoryStore, InMemoryUnitOfWork
+from goat_adapters.memory import InMemoryAsyncSaleLedger, InMemoryStore, InMemoryUnitOfWork
 from goat_core.errors import (
     Busy,
     Deadlock,
@@ -21,8 +22,9 @@ from goat_core.errors import (
     Unavailable,
     UnknownFixture,
 )
-from goat_core.jobs import Recommend
+from goat_core.jobs import Job, Recommend
 from goat_core.model import LedgerKind, Outcome, PurchaseStatus, Rules
+from goat_core.ports import Sale
 from goat_core.services import Bought, BuyBonds
 from goat_core.wire import TOPIC_REQUESTS
 from tests.unit.support import KICKOFF, USER, World, make_fixture
@@ -288,22 +290,52 @@ class HeldFirstCommit(InMemoryUnitOfWork):
         super().commit()
 
 
+class HeldFirstRecord(InMemoryAsyncSaleLedger):
+    """``HeldFirstCommit`` for lots written on the event loop: the first record awaits
+    ``release``; the next ``fails`` raise ``fail`` if given."""
+
+    def __init__(
+        self,
+        store: InMemoryStore,
+        commits: list[int],
+        release: threading.Event,
+        fail: Exception | None,
+        fails: int,
+    ) -> None:
+        super().__init__(store.unit_of_work)
+        self.commits, self.release, self.fail, self.fails = commits, release, fail, fails
+
+    async def record(self, sales: Sequence[Sale], now: datetime, jobs: Sequence[Job] = ()) -> None:
+        self.commits.append(len(self.commits))
+        if len(self.commits) == 1:
+            await until(self.release.is_set)
+        elif self.fail is not None and len(self.commits) <= 1 + self.fails:
+            raise self.fail
+        await super().record(sales, now, jobs)
+
+
 def buy_together(
     world: World,
     *buyers: tuple[str, int],
     fail: Exception | None = None,
     fails: int = 1_000,
-    coroutines: bool = False,
+    mode: str = "threads",
 ) -> tuple[list[object], int]:
     """The first buyer's purchase holds its commit while the others queue; their outcomes
     (a Bought or an error, in order) and the number of commits tried. The next ``fails``
-    commits raise ``fail``. The buyers are threads calling ``buy_bonds``, or with
-    ``coroutines`` tasks awaiting ``buy_bonds_async`` on one event loop."""
+    commits raise ``fail``. The buyers are threads calling ``buy_bonds`` (``mode``
+    "threads"), or tasks awaiting ``buy_bonds_async`` on one event loop, their lots
+    written by a thread through units of work ("coroutines") or on the loop through an
+    ``AsyncSaleLedger`` ("loop")."""
     commits: list[int] = []
     release = threading.Event()
-    exchange = world.exchange_with(
-        uow=lambda: HeldFirstCommit(world.store, commits, release, fail, fails)
-    )
+    if mode == "loop":
+        ledger = HeldFirstRecord(world.store, commits, release, fail, fails)
+        exchange = world.exchange_with(async_sales=ledger)
+    else:
+        exchange = world.exchange_with(
+            uow=lambda: HeldFirstCommit(world.store, commits, release, fail, fails)
+        )
     outcomes: list[object] = [None] * len(buyers)
 
     def command(i: int) -> BuyBonds:
@@ -330,7 +362,7 @@ def buy_together(
         release.set()
         await asyncio.gather(first, *others)
 
-    if coroutines:
+    if mode != "threads":
         asyncio.run(on_a_loop())
         return outcomes, len(commits)
     first = threading.Thread(target=buy, args=(0,))
@@ -346,19 +378,17 @@ def buy_together(
     return outcomes, len(commits)
 
 
-TOGETHER = pytest.mark.parametrize("coroutines", [False, True], ids=["threads", "coroutines"])
+TOGETHER = pytest.mark.parametrize("mode", ["threads", "coroutines", "loop"])
 
 
 @TOGETHER
-def test_purchases_made_at_the_same_moment_share_one_transaction(
-    world: World, coroutines: bool
-) -> None:
+def test_purchases_made_at_the_same_moment_share_one_transaction(world: World, mode: str) -> None:
     """Buyers arriving while a purchase is being written are written together: one commit."""
     users = [f"user-{i}" for i in range(4)]
     for user in users:
         world.fund(user, 1000)
 
-    outcomes, commits = buy_together(world, *((user, 1) for user in users), coroutines=coroutines)
+    outcomes, commits = buy_together(world, *((user, 1) for user in users), mode=mode)
 
     assert all(isinstance(outcome, Bought) for outcome in outcomes)
     assert commits == 2  # the held purchase, then the three that queued behind it
@@ -368,13 +398,13 @@ def test_purchases_made_at_the_same_moment_share_one_transaction(
 
 
 @TOGETHER
-def test_a_purchase_that_fails_among_others_fails_alone(world: World, coroutines: bool) -> None:
+def test_a_purchase_that_fails_among_others_fails_alone(world: World, mode: str) -> None:
     """In a lot, an unknown fixture or an empty wallet fails only its own purchase."""
     world.fund(USER, 1000)  # one bond's worth
     world.fund("bob", 5000)
 
     outcomes, commits = buy_together(
-        world, ("bob", 1), (USER, 1), (USER, 1), ("bob", 404), coroutines=coroutines
+        world, ("bob", 1), (USER, 1), (USER, 1), ("bob", 404), mode=mode
     )
 
     assert commits == 2  # the three that queued went in one lot: no one-by-one retry
@@ -390,7 +420,7 @@ def test_a_purchase_that_fails_among_others_fails_alone(world: World, coroutines
 @TOGETHER
 @pytest.mark.parametrize(("aborts", "outcome"), [(1, "Bought"), (2, "Deadlock")])
 def test_a_lot_aborted_to_break_a_deadlock_is_written_once_more(
-    world: World, coroutines: bool, aborts: int, outcome: str
+    world: World, mode: str, aborts: int, outcome: str
 ) -> None:
     """The database aborted the lot to break a lock cycle: it is written again at once, and
     every buyer gets their bonds. Once more only: a second abort is every buyer's error
@@ -404,7 +434,7 @@ def test_a_lot_aborted_to_break_a_deadlock_is_written_once_more(
         *((user, 1) for user in users),
         fail=Deadlock("deadlock"),
         fails=aborts,
-        coroutines=coroutines,
+        mode=mode,
     )
 
     assert [type(o).__name__ for o in outcomes] == ["Bought", outcome, outcome, outcome]
@@ -413,14 +443,14 @@ def test_a_lot_aborted_to_break_a_deadlock_is_written_once_more(
 
 
 @TOGETHER
-def test_a_busy_database_fails_the_whole_lot_at_once(world: World, coroutines: bool) -> None:
+def test_a_busy_database_fails_the_whole_lot_at_once(world: World, mode: str) -> None:
     """Busy is no one purchase's fault: every queued buyer gets it after one attempt."""
     users = [f"user-{i}" for i in range(4)]
     for user in users:
         world.fund(user, 1000)
 
     outcomes, commits = buy_together(
-        world, *((user, 1) for user in users), fail=Busy("lock not granted"), coroutines=coroutines
+        world, *((user, 1) for user in users), fail=Busy("lock not granted"), mode=mode
     )
 
     assert isinstance(outcomes[0], Bought)

@@ -1,13 +1,12 @@
 """Group commit for coroutines: they share a lot, each gets its own outcome, none holds a
-thread while it waits."""
+thread while it waits, and the lots are written on the event loop itself."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Callable, Coroutine, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures.thread import BrokenThreadPool
 from typing import Any
 
 import pytest
@@ -18,11 +17,30 @@ from tests.unit.test_grouping import Recorder
 from tests.waiting import until
 
 
+class AsyncRecorder(Recorder):
+    """``Recorder`` as a coroutine: its lots are applied in a thread, so that ``hold``
+    keeps a lot open while the loop goes on."""
+
+    async def apply(self, items: Sequence[int]) -> list[int | Exception]:
+        return await asyncio.to_thread(self, items)
+
+
+def grouped(recorder: AsyncRecorder, max_lot: int = 100) -> AsyncGroupCommit[int, int]:
+    return AsyncGroupCommit(recorder.apply, max_lot=max_lot)
+
+
 async def outcome(group: AsyncGroupCommit[int, int], item: int) -> object:
     """The item's answer, or what it raised (a TimeoutError if left waiting)."""
     try:
         return await asyncio.wait_for(group.submit(item), timeout=10)
     except BaseException as error:  # an interrupt is an outcome too
+        return error
+
+
+async def outcome_of(task: asyncio.Task[int]) -> object:
+    try:
+        return await task
+    except Exception as error:
         return error
 
 
@@ -32,7 +50,7 @@ def run(main: Callable[[], Coroutine[Any, Any, object]]) -> Any:
 
 
 def behind_a_held_lot(
-    recorder: Recorder, group: AsyncGroupCommit[int, int], items: Sequence[int]
+    recorder: AsyncRecorder, group: AsyncGroupCommit[int, int], items: Sequence[int]
 ) -> tuple[object, dict[int, object]]:
     """Submit 2 as a lot that ``recorder`` holds, queue ``items`` behind it, then let all
     finish; the first lot's outcome and the queued items' outcomes."""
@@ -49,9 +67,14 @@ def behind_a_held_lot(
     return run(main)  # type: ignore[no-any-return]  # main's own type
 
 
+def the_writer() -> asyncio.Task[Any]:
+    """The running loop's lot writer."""
+    return next(t for t in asyncio.all_tasks() if "_write_all" in t.get_coro().__qualname__)  # type: ignore[union-attr]
+
+
 def test_a_lone_coroutine_writes_a_lot_of_one() -> None:
-    recorder = Recorder()
-    group = AsyncGroupCommit(recorder)
+    recorder = AsyncRecorder()
+    group = grouped(recorder)
 
     async def main() -> list[int]:
         return [await group.submit(2), await group.submit(4)]
@@ -62,30 +85,37 @@ def test_a_lone_coroutine_writes_a_lot_of_one() -> None:
 
 def test_coroutines_arriving_while_a_lot_is_written_form_the_next_lot() -> None:
     """Items submitted while the writer is busy are applied together, in one lot, in order."""
-    recorder = Recorder()
-    first, more = behind_a_held_lot(recorder, AsyncGroupCommit(recorder), [4, 6, 8])
+    recorder = AsyncRecorder()
+    first, more = behind_a_held_lot(recorder, grouped(recorder), [4, 6, 8])
     assert recorder.lots == [[2], [4, 6, 8]]
     assert (first, more) == (20, {4: 40, 6: 60, 8: 80})
 
 
-def test_the_lots_are_written_outside_the_event_loop() -> None:
-    """The writer runs in another thread: the loop goes on while a lot is held."""
-    recorder = Recorder()
-    threads: list[threading.Thread] = []
+REQUEST = contextvars.ContextVar("REQUEST", default="none")
 
-    def apply(items: Sequence[int]) -> list[int | Exception]:
-        threads.append(threading.current_thread())
-        return recorder(items)
+
+def test_the_lots_are_written_on_the_event_loop_in_no_requests_context() -> None:
+    """The writer is a task of the caller's loop (no thread of its own), and what the
+    first caller had in its context (a request id for the log lines) is not the lot's."""
+    seen: list[tuple[threading.Thread, str]] = []
+
+    async def apply(items: Sequence[int]) -> list[int | Exception]:
+        seen.append((threading.current_thread(), REQUEST.get()))
+        return [item * 10 for item in items]
 
     group = AsyncGroupCommit(apply)
-    assert run(lambda: group.submit(2)) == 20
-    assert threads
-    assert threading.current_thread() not in threads  # asyncio.run's loop runs here
+
+    async def main() -> int:
+        REQUEST.set("request-1")
+        return await group.submit(2)
+
+    assert run(main) == 20
+    assert seen == [(threading.current_thread(), "none")]  # asyncio.run's loop runs here
 
 
 def test_an_item_refused_within_a_lot_fails_alone() -> None:
-    recorder = Recorder()
-    _, more = behind_a_held_lot(recorder, AsyncGroupCommit(recorder), [3, 4])
+    recorder = AsyncRecorder()
+    _, more = behind_a_held_lot(recorder, grouped(recorder), [3, 4])
     assert recorder.lots[1] == [3, 4]
     assert more[4] == 40
     assert isinstance(more[3], ValueError)
@@ -93,8 +123,8 @@ def test_an_item_refused_within_a_lot_fails_alone() -> None:
 
 
 def test_a_lot_that_fails_whole_is_retried_item_by_item() -> None:
-    recorder = Recorder(fail=lambda lot: 666 in lot)
-    _, more = behind_a_held_lot(recorder, AsyncGroupCommit(recorder), [4, 666, 6])
+    recorder = AsyncRecorder(fail=lambda lot: 666 in lot)
+    _, more = behind_a_held_lot(recorder, grouped(recorder), [4, 666, 6])
     assert recorder.lots == [[2], [4], [6]]
     assert (more[4], more[6]) == (40, 60)
     assert isinstance(more[666], ValueError)
@@ -102,23 +132,22 @@ def test_a_lot_that_fails_whole_is_retried_item_by_item() -> None:
 
 
 def test_a_lot_holds_at_most_max_lot_items() -> None:
-    recorder = Recorder()
-    group = AsyncGroupCommit(recorder, max_lot=2)
-    _, more = behind_a_held_lot(recorder, group, [4, 6, 8, 10, 12])
+    recorder = AsyncRecorder()
+    _, more = behind_a_held_lot(recorder, grouped(recorder, max_lot=2), [4, 6, 8, 10, 12])
     assert recorder.lots == [[2], [4, 6], [8, 10], [12]]
     assert more == {4: 40, 6: 60, 8: 80, 10: 100, 12: 120}
 
 
 def test_max_lot_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_lot"):
-        AsyncGroupCommit(Recorder(), max_lot=0)
+        grouped(AsyncRecorder(), max_lot=0)
 
 
 def test_a_cancelled_coroutines_item_is_still_applied() -> None:
     """Cancelling a waiting coroutine (its client went away) does not take its item back,
     and the others of its lot still get their answers."""
-    recorder = Recorder()
-    group = AsyncGroupCommit(recorder)
+    recorder = AsyncRecorder()
+    group = grouped(recorder)
 
     async def main() -> list[object]:
         recorder.hold.clear()
@@ -141,10 +170,10 @@ class Interrupt(BaseException):
 
 
 def test_an_interrupt_ends_the_lot_and_those_waiting_and_the_writer_starts_again() -> None:
-    recorder = Recorder()
+    recorder = AsyncRecorder()
 
-    def apply(items: Sequence[int]) -> list[int | Exception]:
-        answers = recorder(items)
+    async def apply(items: Sequence[int]) -> list[int | Exception]:
+        answers = await recorder.apply(items)
         if 13 in items:
             raise Interrupt
         return answers
@@ -167,100 +196,78 @@ def test_an_interrupt_ends_the_lot_and_those_waiting_and_the_writer_starts_again
     assert run(lambda: group.submit(8)) == 80  # the next submit starts a writer again
 
 
-def test_coroutines_on_two_event_loops_are_each_woken_on_their_own() -> None:
-    """One instance, two loops (two threads), one lot holding a coroutine of each: each is
-    woken through its own loop (asyncio's debug mode refuses a future set from another
-    loop's thread, and then its coroutine is never woken)."""
-    recorder = Recorder()
-    group = AsyncGroupCommit(recorder)
-    recorder.hold.clear()
-    queued = threading.Event()
-    firsts: list[object] = []
+def test_a_cancelled_writer_fails_its_lot_and_those_waiting_and_the_next_submit_writes() -> None:
+    """The writer is cancelled (its loop shuts down) while a lot is written: that lot's
+    coroutines and those queued behind it get ``Unavailable``, none is left waiting."""
+    recorder = AsyncRecorder()
+    group = grouped(recorder)
 
-    async def first() -> list[object]:
-        held = asyncio.create_task(outcome(group, 2))
+    async def main() -> list[object]:
+        recorder.hold.clear()
+        first = asyncio.create_task(outcome(group, 2))
         await until(recorder.entered.is_set)
-        behind = asyncio.create_task(outcome(group, 6))
+        behind = asyncio.create_task(outcome(group, 4))
         await until(lambda: group.waiting == 1)
-        queued.set()
-        return [await held, await behind]
+        the_writer().cancel()
+        outcomes = [await first, await behind]
+        recorder.hold.set()
+        return [*outcomes, await outcome(group, 6)]
+
+    first, behind, later = run(main)
+    assert isinstance(first, Unavailable)
+    assert isinstance(behind, Unavailable)
+    assert later == 60
+    assert group.waiting == 0
+
+
+def test_a_writer_cancelled_before_it_began_fails_those_waiting() -> None:
+    recorder = AsyncRecorder()
+    group = grouped(recorder)
+
+    async def main() -> list[object]:
+        waiting = asyncio.create_task(group.submit(2))
+        await asyncio.sleep(0)  # it submitted: its writer is scheduled, not begun
+        the_writer().cancel()
+        return [await outcome_of(waiting), await outcome(group, 4)]
+
+    first, later = run(main)
+    assert isinstance(first, Unavailable)
+    assert later == 40
+    assert recorder.lots == [[4]]
+
+
+def test_each_event_loop_writes_its_own_lots() -> None:
+    """One instance, two loops (two threads): a lot held on one loop does not hold the
+    other's coroutines, and each is answered on its own loop (asyncio's debug mode refuses
+    a future set from another loop's thread)."""
+    held = AsyncRecorder()
+    held.hold.clear()
+
+    async def apply(items: Sequence[int]) -> list[int | Exception]:
+        if 2 in items:
+            return await held.apply(items)
+        return [item * 10 for item in items]
+
+    group = AsyncGroupCommit(apply)
+    seconds: list[object] = []
+
+    async def first() -> object:
+        return await outcome(group, 2)
 
     async def second() -> object:
-        await until(queued.is_set)
-        mine = asyncio.create_task(outcome(group, 4))
-        await until(lambda: group.waiting == 2)
-        recorder.hold.set()
-        return await mine
+        await until(held.entered.is_set)
+        return await outcome(group, 4)
 
-    seconds: list[object] = []
+    firsts: list[object] = []
     loops = [
-        threading.Thread(target=lambda: firsts.extend(asyncio.run(first(), debug=True))),
+        threading.Thread(target=lambda: firsts.append(asyncio.run(first(), debug=True))),
         threading.Thread(target=lambda: seconds.append(asyncio.run(second(), debug=True))),
     ]
     for loop in loops:
         loop.daemon = True  # a coroutine never woken would keep its loop forever
         loop.start()
-    for loop in loops:
-        loop.join(timeout=20)
-    assert (firsts, seconds) == ([20, 60], [40])
-    assert recorder.lots == [[2], [6, 4]]  # the second lot's writer was the first loop's
-
-
-def test_without_an_executor_a_submit_fails_and_the_next_one_writes() -> None:
-    """A loop whose executor is shut down starts no writer: its caller gets the error and
-    the writer's role stays free for the next caller."""
-    recorder = Recorder()
-    group = AsyncGroupCommit(recorder)
-
-    async def on_a_loop_without_executor() -> object:
-        loop = asyncio.get_running_loop()
-        executor = ThreadPoolExecutor(1)
-        executor.shutdown()
-        loop.set_default_executor(executor)
-        return await outcome(group, 2)
-
-    assert isinstance(run(on_a_loop_without_executor), RuntimeError)
-    assert run(lambda: outcome(group, 4)) == 40
-    assert recorder.lots == [[4]]  # the failed caller's item was not applied later
-
-
-def test_a_writer_cancelled_before_it_began_fails_those_waiting() -> None:
-    """The executor's queue is cancelled while the writer's job waits in it (every thread
-    busy): its items fail, and the writer's role is free for the next caller."""
-    recorder = Recorder()
-    group = AsyncGroupCommit(recorder)
-    busy = threading.Event()
-
-    async def on_a_busy_loop() -> object:
-        loop = asyncio.get_running_loop()
-        executor = ThreadPoolExecutor(1)
-        loop.set_default_executor(executor)
-        blocker = loop.run_in_executor(None, busy.wait, 10)
-        waiting = asyncio.create_task(outcome(group, 2))
-        await until(lambda: group.waiting == 1)
-        executor.shutdown(wait=False, cancel_futures=True)
-        busy.set()
-        await blocker
-        return await waiting
-
-    assert isinstance(run(on_a_busy_loop), Unavailable)
-    assert run(lambda: outcome(group, 4)) == 40
-    assert recorder.lots == [[4]]
-
-
-def test_a_writer_whose_job_fails_before_it_began_fails_those_waiting() -> None:
-    """A broken executor fails the writer's job unrun: its items get that failure, and the
-    writer's role is free for the next caller."""
-    recorder = Recorder()
-    group = AsyncGroupCommit(recorder)
-
-    def broken() -> None:
-        raise RuntimeError("no thread for you")
-
-    async def on_a_broken_loop() -> object:
-        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(1, initializer=broken))
-        return await outcome(group, 2)
-
-    assert isinstance(run(on_a_broken_loop), BrokenThreadPool)
-    assert run(lambda: outcome(group, 4)) == 40
-    assert recorder.lots == [[4]]
+    loops[1].join(timeout=20)
+    assert seconds == [40]  # while the first loop's lot is still held
+    held.hold.set()
+    loops[0].join(timeout=20)
+    assert firsts == [20]

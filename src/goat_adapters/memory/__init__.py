@@ -26,10 +26,11 @@ from goat_adapters.memory.doubles import (
     SequentialIds,
 )
 from goat_adapters.memory.notices import InMemoryMailer, InMemoryReceiptRenderer
-from goat_adapters.memory.store import InMemoryStore, InMemoryUnitOfWork
+from goat_adapters.memory.store import InMemoryAsyncSaleLedger, InMemoryStore, InMemoryUnitOfWork
 from goat_adapters.memory.world import World, make_fixture, request_payload
 
 __all__ = [
+    "InMemoryAsyncSaleLedger",
     "InMemoryBroker",
     "InMemoryGeolocator",
     "InMemoryJobQueue",

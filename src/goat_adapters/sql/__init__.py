@@ -9,14 +9,16 @@
 Every repository method is one statement (or a few) in the unit of work's transaction;
 reservations, wallet debits, status transitions and the inbox are conditional single
 statements, so concurrency can neither oversell nor apply an effect twice. The sale hot
-path (``SqlSaleLedger``) sends a whole lot of purchases at once. Statements that run
-often are written once (``statements.Statement``) and run prepared on PostgreSQL. Driver errors
-leave as ``goat_core.errors``: ``Busy`` for a lock not granted in time (retry),
-``Unavailable`` for a database that cannot be used.
+path (``SqlSaleLedger``) sends a whole lot of purchases at once; ``SqlAsyncSaleLedger``
+does the same from an event loop (``Exchange(async_sales=SqlAsyncSaleLedger(database))``).
+Statements that run often are written once (``statements.Statement``) and run prepared on
+PostgreSQL. Driver errors leave as ``goat_core.errors``: ``Busy`` for a lock not granted
+in time (retry), ``Unavailable`` for a database that cannot be used.
 """
 
 from __future__ import annotations
 
+from goat_adapters.sql.async_sales import SqlAsyncSaleLedger
 from goat_adapters.sql.database import (
     SqlDatabase,
     SqlUnitOfWork,
@@ -45,6 +47,7 @@ from goat_adapters.sql.users import (
 )
 
 __all__ = [
+    "SqlAsyncSaleLedger",
     "SqlAuctions",
     "SqlDatabase",
     "SqlDeadLetters",

@@ -36,7 +36,6 @@ from goat_adapters.sql.statements import (
     Ran,
     Statement,
     changed,
-    lists,
     writes,
 )
 from goat_adapters.sql.users import (
@@ -52,7 +51,9 @@ __all__ = [
     "SqlUnitOfWork",
     "database_url",
     "make_engine",
+    "postgres_options",
     "translate",
+    "translate_psycopg",
     "translated",
 ]
 
@@ -122,10 +123,7 @@ def make_engine(
             # generic plans: a prepared statement is planned once, not at every execution
             # (with LIMIT and OFFSET as parameters PostgreSQL expects a tenth of the rows,
             # finds the generic plan dearer, and plans again each time: 0.3 ms a page)
-            connect_args={
-                "options": f"-c lock_timeout={int(lock_timeout_ms)} -c timezone=UTC"
-                " -c plan_cache_mode=force_generic_plan"
-            },
+            connect_args={"options": postgres_options(lock_timeout_ms)},
         )
     assert target.database is not None
     Path(target.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -139,6 +137,14 @@ def make_engine(
     event.listen(engine, "connect", _sqlite_connected)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def postgres_options(lock_timeout_ms: int) -> str:
+    """The session settings of every PostgreSQL connection (``make_engine``)."""
+    return (
+        f"-c lock_timeout={int(lock_timeout_ms)} -c timezone=UTC"
+        " -c plan_cache_mode=force_generic_plan"
+    )
 
 
 def _sqlite_connected(dbapi_connection: Any, connection_record: Any) -> None:
@@ -176,6 +182,14 @@ def translate(error: exc.SQLAlchemyError) -> GoatError:
     return Unavailable(f"the database cannot be used: {message}")
 
 
+def translate_psycopg(error: psycopg.Error, sql: str, *, broken: bool = False) -> GoatError:
+    """The goat error for an error psycopg raised running ``sql`` (``broken``: the
+    connection is lost)."""
+    return translate(
+        exc.DBAPIError.instance(sql, {}, error, psycopg.Error, connection_invalidated=broken)
+    )
+
+
 @contextmanager
 def translated() -> Iterator[None]:
     """Run a block, letting out only goat errors."""
@@ -202,6 +216,7 @@ class SqlDatabase:
         echo: bool = False,
     ) -> None:
         self.url = url
+        self.lock_timeout_ms = lock_timeout_ms
         self.engine = make_engine(
             url,
             lock_timeout_ms=lock_timeout_ms,
@@ -365,7 +380,7 @@ class SqlUnitOfWork:
             cursor.execute(prepared.sql, prepared.parameters(parameters), prepare=True)
             rows = prepared.rows(cursor.fetchall()) if prepared.row else []
         except psycopg.Error as error:
-            raise self._failed(error, cursor, prepared.sql, parameters) from error
+            raise self._failed(error, cursor, prepared.sql) from error
         return Ran(rows, cursor.rowcount)
 
     def run_many(self, batches: Sequence[Batch]) -> None:
@@ -393,20 +408,17 @@ class SqlUnitOfWork:
         try:
             with dbapi.pipeline():
                 for cursor, batch in zip(cursors, batches, strict=True):
-                    if batch.together is not None:
-                        prepared = batch.together.prepared(dialect)
-                        given = lists(batch.parameters, batch.parameters[0])
-                        cursor.execute(prepared.sql, prepared.parameters(given), prepare=True)
-                        continue
-                    prepared = batch.statement.prepared(dialect)
-                    cursor.executemany(
-                        prepared.sql, [prepared.parameters(p) for p in batch.parameters]
-                    )
+                    sql, parameters, many = batch.sent(dialect)
+                    if many:
+                        cursor.executemany(sql, parameters)
+                    else:
+                        cursor.execute(sql, parameters, prepare=True)
         except psycopg.Error as error:
-            self._abandon(self._failed(error, cursors[0], "(a batch of writes)", {}))
+            self._abandon(self._failed(error, cursors[0], "(a batch of writes)"))
         for cursor, batch in zip(cursors, batches, strict=True):
-            if batch.short is not None and cursor.rowcount < len(batch.parameters):
-                self._abandon(batch.short(0))
+            short = batch.fell_short(cursor.rowcount)
+            if short is not None:
+                self._abandon(short)
 
     def _run_plainly(self, batch: Batch) -> None:
         construct = batch.statement.construct(self.dialect)
@@ -462,7 +474,6 @@ class SqlUnitOfWork:
         error: psycopg.Error,
         cursor: psycopg.Cursor[Any],
         sql: str,
-        parameters: Mapping[str, Any],
     ) -> GoatError:
         """The goat error for a psycopg error; a broken connection leaves the pool."""
         broken = cursor.connection.broken or cursor.connection.closed
@@ -470,11 +481,7 @@ class SqlUnitOfWork:
             connection = self._active()
             connection.connection.info.pop(_CURSORS, None)
             connection.invalidate(error)
-        return translate(
-            exc.DBAPIError.instance(
-                sql, parameters, error, psycopg.Error, connection_invalidated=broken
-            )
-        )
+        return translate_psycopg(error, sql, broken=broken)
 
     def _reads_alone(self, alone: bool) -> None:
         """Let statements run outside a transaction (PostgreSQL, before the first write)."""

@@ -39,7 +39,7 @@ from goat_core.model import (
 )
 from goat_core.ports import FixtureLine, FixtureQuery
 
-__all__ = ["RESERVE", "SqlFixtureRepository"]
+__all__ = ["GET_MANY", "RESERVE", "SqlFixtureRepository", "fixture_of"]
 
 _NOT_STARTED = sorted(NOT_STARTED_STATUSES)
 _F = t.fixtures.c
@@ -59,7 +59,7 @@ _LINES = Statement(
         .order_by(_F.id)
     )
 )
-_GET_MANY = Statement(lambda dialect: sa.select(t.fixtures).where(one_of(dialect, _F.id, "ids")))
+GET_MANY = Statement(lambda dialect: sa.select(t.fixtures).where(one_of(dialect, _F.id, "ids")))
 _SUMMARIES = Statement(
     lambda dialect: sa.select(
         _F.id, _F.home_name, _F.away_name, _F.league_name, _F.league_round, _F.kickoff
@@ -197,7 +197,7 @@ def _totals(stage: FixtureStage | None, stored: int, upcoming: int, open_: int) 
     return open_ - upcoming, 0  # live: not ended, not upcoming
 
 
-def _fixture(row: Any) -> Fixture:
+def fixture_of(row: Any) -> Fixture:
     """The fixture a full ``fixtures`` row describes; the same object for an equal row.
 
     A page of 25 fixtures is mostly rows already seen (nothing changed since): a lookup by
@@ -271,14 +271,14 @@ class SqlFixtureRepository:
     def get(self, fixture_id: int) -> Fixture | None:
         """The fixture with its availability, or None."""
         found = self._tx.run(_GET, {"fixture_id": fixture_id}).first()
-        return _fixture(found) if found else None
+        return fixture_of(found) if found else None
 
     def get_many(self, fixture_ids: Collection[int]) -> dict[int, Fixture]:
         """The stored fixtures among ``fixture_ids``, by id, in one query."""
         if not fixture_ids:
             return {}
-        rows = self._tx.run(_GET_MANY, {"ids": list(fixture_ids)}).rows
-        return {row.id: _fixture(row) for row in rows}
+        rows = self._tx.run(GET_MANY, {"ids": list(fixture_ids)}).rows
+        return {row.id: fixture_of(row) for row in rows}
 
     def summaries(self, fixture_ids: Collection[int]) -> dict[int, FixtureSummary]:
         """Six columns of each fixture instead of thirty: a page of purchases shows them."""
@@ -313,7 +313,7 @@ class SqlFixtureRepository:
             rows = run(part, limit=query.count, offset=skip)
             # no rows: past the last page (counted), or nothing matches
             total = int(rows[0].matching) if rows else int(run("count")[0].n) if skip else 0
-            return [_fixture(row) for row in rows], total
+            return [fixture_of(row) for row in rows], total
         rows = []
         if stage is None and skip:
             # a later page of the whole list: the counts say where it starts
@@ -331,7 +331,7 @@ class SqlFixtureRepository:
                 rows = run("upcoming", limit=query.count, offset=skip)
             if len(rows) < query.count and total > ahead:
                 rows += run("rest", limit=query.count - len(rows), offset=max(0, skip - ahead))
-        return [_fixture(row) for row in rows], total
+        return [fixture_of(row) for row in rows], total
 
     def upcoming(self, now: datetime) -> list[Fixture]:
         """Every fixture that has not started at ``now``, by kick-off."""
@@ -341,7 +341,7 @@ class SqlFixtureRepository:
             .where(f.status.in_(_NOT_STARTED), f.kickoff > now)
             .order_by(f.kickoff, f.id)
         )
-        return [_fixture(row) for row in rows]
+        return [fixture_of(row) for row in rows]
 
     def lines(self, now: datetime, teams: Collection[str]) -> list[FixtureLine]:
         """The not-started fixtures with odds where one of ``teams`` plays, six columns each

@@ -35,7 +35,7 @@ from goat_core.model import LedgerKind
 from goat_core.ports import Sale
 from goat_core.wire import TOPIC_REQUESTS
 
-__all__ = ["SqlSaleLedger"]
+__all__ = ["SqlSaleLedger", "sale_batches"]
 
 
 class SqlSaleLedger:
@@ -51,60 +51,67 @@ class SqlSaleLedger:
         rolled back. On PostgreSQL the error names the first sale of the statement that
         fell short (a row count is a statement's total); on SQLite the sale itself.
         """
-        if not sales:
-            return
-        wanted: dict[int, int] = {}
-        for sale in sales:
-            fixture_id = sale.purchase.fixture_id
-            wanted[fixture_id] = wanted.get(fixture_id, 0) + sale.purchase.quantity
-        self._tx.run_many(
-            [
-                self._purchases(sales),
-                *self._debits([sale for sale in sales if sale.debit], now),
-                Batch(
-                    ADD_OUTBOX,
-                    [{"topic": TOPIC_REQUESTS, "payload": s.announcement} for s in sales],
-                    together=ADD_OUTBOX_MANY,
-                ),
-                Batch(ADD_JOB, [job_values(job) for job in jobs], together=ADD_JOBS),
-                self._reservations(sorted(wanted.items())),
-            ]
+        if sales:
+            self._tx.run_many(sale_batches(sales, now, jobs, self._tx.dialect))
+
+
+def sale_batches(
+    sales: Sequence[Sale], now: datetime, jobs: Sequence[Job], dialect: str
+) -> list[Batch]:
+    """The statements of a lot (see the module's docstring), in the order they run."""
+    wanted: dict[int, int] = {}
+    for sale in sales:
+        fixture_id = sale.purchase.fixture_id
+        wanted[fixture_id] = wanted.get(fixture_id, 0) + sale.purchase.quantity
+    return [
+        _purchases(sales),
+        *_debits([sale for sale in sales if sale.debit], now, dialect),
+        Batch(
+            ADD_OUTBOX,
+            [{"topic": TOPIC_REQUESTS, "payload": s.announcement} for s in sales],
+            together=ADD_OUTBOX_MANY,
+        ),
+        Batch(ADD_JOB, [job_values(job) for job in jobs], together=ADD_JOBS),
+        _reservations(sorted(wanted.items())),
+    ]
+
+
+def _purchases(sales: Sequence[Sale]) -> Batch:
+    def known(index: int) -> Conflict:
+        return Conflict(f"purchase {sales[index].purchase.request_id} exists already")
+
+    values = [purchase_values(sale.purchase) for sale in sales]
+    return Batch(ADD_PURCHASE, values, known, together=ADD_PURCHASES)
+
+
+def _debits(paying: Sequence[Sale], now: datetime, dialect: str) -> list[Batch]:
+    def broke(index: int) -> NotEnoughMoney:
+        return NotEnoughMoney(paying[index].purchase.user_id or "", paying[index].debit)
+
+    # PostgreSQL takes the money and writes its ledger row in one statement (a writable
+    # CTE, which negates the amount); SQLite takes two
+    together = dialect == "postgresql"
+    entries = [
+        ledger_values(
+            sale.purchase.user_id or "",
+            sale.debit if together else -sale.debit,
+            LedgerKind.PURCHASE,
+            sale.purchase.request_id,
+            now,
         )
+        for sale in paying
+    ]
+    if together:
+        return [Batch(DEBIT_AND_RECORD, entries, broke)]
+    debits = [{"user_id": s.purchase.user_id or "", "amount": s.debit} for s in paying]
+    return [Batch(DEBIT, debits, broke), Batch(ADD_LEDGER, entries)]
 
-    def _purchases(self, sales: Sequence[Sale]) -> Batch:
-        def known(index: int) -> Conflict:
-            return Conflict(f"purchase {sales[index].purchase.request_id} exists already")
 
-        values = [purchase_values(sale.purchase) for sale in sales]
-        return Batch(ADD_PURCHASE, values, known, together=ADD_PURCHASES)
+def _reservations(wanted: Sequence[tuple[int, int]]) -> Batch:
+    """One reservation per fixture for the lot's total, by fixture id."""
 
-    def _debits(self, paying: Sequence[Sale], now: datetime) -> list[Batch]:
-        def broke(index: int) -> NotEnoughMoney:
-            return NotEnoughMoney(paying[index].purchase.user_id or "", paying[index].debit)
+    def short(index: int) -> NotEnoughBonds:
+        return NotEnoughBonds(*wanted[index])
 
-        # PostgreSQL takes the money and writes its ledger row in one statement (a writable
-        # CTE, which negates the amount); SQLite takes two
-        together = self._tx.dialect == "postgresql"
-        entries = [
-            ledger_values(
-                sale.purchase.user_id or "",
-                sale.debit if together else -sale.debit,
-                LedgerKind.PURCHASE,
-                sale.purchase.request_id,
-                now,
-            )
-            for sale in paying
-        ]
-        if together:
-            return [Batch(DEBIT_AND_RECORD, entries, broke)]
-        debits = [{"user_id": s.purchase.user_id or "", "amount": s.debit} for s in paying]
-        return [Batch(DEBIT, debits, broke), Batch(ADD_LEDGER, entries)]
-
-    def _reservations(self, wanted: Sequence[tuple[int, int]]) -> Batch:
-        """One reservation per fixture for the lot's total, by fixture id."""
-
-        def short(index: int) -> NotEnoughBonds:
-            return NotEnoughBonds(*wanted[index])
-
-        parameters = [{"fixture_id": fixture, "quantity": quantity} for fixture, quantity in wanted]
-        return Batch(RESERVE, parameters, short)
+    parameters = [{"fixture_id": fixture, "quantity": quantity} for fixture, quantity in wanted]
+    return Batch(RESERVE, parameters, short)

@@ -20,6 +20,7 @@ from goat_core.model import LedgerEntry, LedgerKind, Recommendation, Recommendat
 
 __all__ = [
     "ADD_LEDGER",
+    "BALANCES",
     "DEBIT",
     "DEBIT_AND_RECORD",
     "SqlRecommendationRepository",
@@ -40,7 +41,7 @@ _ADD_USER = Statement(
         .on_conflict_do_nothing(index_elements=[_U.id])
     )
 )
-_BALANCES = Statement(
+BALANCES = Statement(
     lambda dialect: sa.select(_U.id, _U.wallet).where(one_of(dialect, _U.id, "ids"))
 )
 
@@ -128,7 +129,7 @@ class SqlWalletRepository:
 
     def balances(self, user_ids: Collection[str]) -> dict[str, int]:
         """The balance of each of these users' wallets, by id, in one query."""
-        rows = self._tx.run(_BALANCES, {"ids": list(user_ids)}).rows
+        rows = self._tx.run(BALANCES, {"ids": list(user_ids)}).rows
         return {row.id: int(row.wallet) for row in rows}
 
     def ledger(self, user_id: str) -> list[LedgerEntry]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import attrs
 
 from goat_core.model import Rules
-from goat_core.ports import Clock, IdGenerator, JobQueue, UnitOfWorkFactory
+from goat_core.ports import AsyncSaleLedger, Clock, IdGenerator, JobQueue, UnitOfWorkFactory
 
 __all__ = ["Context"]
 
@@ -30,6 +30,8 @@ class Context:
     jobs: JobQueue
     rules: Rules
     on_jobs_queued: list[Callable[[], object]] = attrs.Factory(list)
+    async_sales: AsyncSaleLedger | None = None
+    """Where ``POST /requests`` writes its lots from the event loop (optional)."""
 
     def jobs_queued(self) -> None:
         """Jobs were committed to the job outbox: wake the relays; a failure is reported.

@@ -34,6 +34,7 @@ from goat_core.model import (
     Viewer,
 )
 from goat_core.ports import (
+    AsyncSaleLedger,
     BrokerPublisher,
     Clock,
     Geolocator,
@@ -70,6 +71,8 @@ class Exchange:
     job) and ``mailer`` tells buyers what happened (the ``SendEmail`` job); without them
     those jobs only log. ``group_name`` is the name receipts and emails sign with.
     ``geolocator`` locates buyers (``Purchase.location``); without it none is located.
+    ``async_sales`` is where a purchase made on an event loop (``buy_bonds_async``) has
+    its lot written from the loop itself; without it, a thread writes it through ``uow``.
     """
 
     def __init__(
@@ -86,8 +89,9 @@ class Exchange:
         mailer: Mailer | None = None,
         group_name: str = "goat",
         geolocator: Geolocator | None = None,
+        async_sales: AsyncSaleLedger | None = None,
     ) -> None:
-        self.context = Context(uow, clock, ids, jobs, rules or Rules())
+        self.context = Context(uow, clock, ids, jobs, rules or Rules(), async_sales=async_sales)
         self.purchasing = Purchasing(self.context, payments, geolocator)
         """Buying bonds (``goat_core.services.purchasing``)."""
         self._accounts = Accounts(self.context)

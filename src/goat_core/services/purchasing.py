@@ -32,7 +32,7 @@ from goat_core.errors import (
     UnknownFixture,
 )
 from goat_core.grouping import AsyncGroupCommit, GroupCommit
-from goat_core.jobs import Recommend
+from goat_core.jobs import Job, Recommend
 from goat_core.model import (
     Fixture,
     FixtureSummary,
@@ -43,7 +43,7 @@ from goat_core.model import (
     PurchaseStatus,
     PurchaseView,
 )
-from goat_core.ports import Geolocator, PaymentGateway, Sale
+from goat_core.ports import AsyncSaleLedger, Geolocator, PaymentGateway, Sale
 from goat_core.services.context import Context
 from goat_core.wire import render_request
 
@@ -124,7 +124,7 @@ class Purchasing:
         self._payments = payments
         self._geolocator = geolocator
         self._lots: GroupCommit[_Order, Bought] = GroupCommit(self._sell)
-        self._lots_async: AsyncGroupCommit[_Order, Bought] = AsyncGroupCommit(self._sell)
+        self._lots_async: AsyncGroupCommit[_Order, Bought] = AsyncGroupCommit(self._sell_async)
 
     @property
     def waiting(self) -> int:
@@ -240,51 +240,86 @@ class Purchasing:
         except (Busy, Unavailable) as error:
             return [copy.copy(error) for _ in orders]  # each caller raises its own
 
+    async def _sell_async(self, orders: Sequence[_Order]) -> list[Bought | Exception]:
+        """``_sell`` on the event loop, through the ``AsyncSaleLedger`` port; without one,
+        ``_sell`` in a thread of the loop's executor."""
+        ledger = self._context.async_sales
+        if ledger is None:
+            return await asyncio.to_thread(self._sell, orders)
+        try:
+            try:
+                return await self._write_lot_async(ledger, orders)
+            except Deadlock:
+                log.info("a lot of %d purchases was aborted by a deadlock: once more", len(orders))
+                return await self._write_lot_async(ledger, orders)
+        except (Busy, Unavailable) as error:
+            return [copy.copy(error) for _ in orders]
+
     def _write_lot(self, orders: Sequence[_Order]) -> list[Bought | Exception]:
-        rules = self._context.rules
-        answers: dict[int, Bought | Exception] = {}  # by the order's position
-        taken: dict[int, int] = {}  # bonds of each fixture this lot takes
-        spent: dict[str, int] = {}  # money of each wallet this lot takes
-        sales: list[Sale] = []
         with self._context.uow() as uow:
             fixtures = uow.fixtures.get_many({order.command.fixture_id for order in orders})
-            # Wallets are checked up front so that one broke buyer does not fail the lot;
-            # a lot of one needs no check: its failure is its answer.
-            payers = {order.command.user_id for order in orders if order.command.wallet}
-            balances = uow.wallets.balances(payers) if payers and len(orders) > 1 else None
-            # by user: two lots (two API processes) debit the same wallets in the same order
-            for i in sorted(range(len(orders)), key=lambda i: orders[i].command.user_id):
-                order = orders[i]
-                command = order.command
-                cost = command.quantity * rules.bond_price
-                try:
-                    fixture = _on_sale(
-                        command,
-                        fixtures.get(command.fixture_id),
-                        order.now,
-                        taken.get(command.fixture_id, 0),
-                    )
-                    if command.wallet and balances is not None:
-                        left = balances.get(command.user_id, 0) - spent.get(command.user_id, 0)
-                        if left < cost:
-                            raise NotEnoughMoney(command.user_id, cost)
-                except GoatError as error:
-                    answers[i] = error
-                    continue
-                purchase = self._purchase(order, fixture)
-                debit = cost if command.wallet else 0
-                sales.append(Sale(purchase, debit, render_request(purchase, fixture)))
-                spent[command.user_id] = spent.get(command.user_id, 0) + debit
-                taken[fixture.id] = taken.get(fixture.id, 0) + command.quantity
-                answers[i] = Bought(purchase, order.payment, FixtureSummary.of(fixture))
-            if sales:
-                # one recompute per buyer of the lot, decided with the purchases and
-                # written in the same go (the job outbox costs the lot no round trip)
-                buyers = sorted({sale.purchase.user_id or "" for sale in sales})
-                jobs = [Recommend(user_id) for user_id in buyers]
-                uow.sales.record(sales, orders[0].now, jobs)
+            payers = _payers_to_check(orders)
+            lot = self._decide(orders, fixtures, uow.wallets.balances(payers) if payers else None)
+            if lot.sales:
+                uow.sales.record(lot.sales, orders[0].now, lot.jobs)
                 uow.commit()
-        if sales:
+        return self._written(lot)
+
+    async def _write_lot_async(
+        self, ledger: AsyncSaleLedger, orders: Sequence[_Order]
+    ) -> list[Bought | Exception]:
+        fixtures = await ledger.fixtures({order.command.fixture_id for order in orders})
+        payers = _payers_to_check(orders)
+        lot = self._decide(orders, fixtures, await ledger.balances(payers) if payers else None)
+        if lot.sales:
+            await ledger.record(lot.sales, orders[0].now, lot.jobs)
+        return self._written(lot)
+
+    def _decide(
+        self,
+        orders: Sequence[_Order],
+        fixtures: dict[int, Fixture],
+        balances: dict[str, int] | None,
+    ) -> _Lot:
+        """What a lot writes, and each order's answer, from what the database holds."""
+        rules = self._context.rules
+        lot = _Lot()
+        taken: dict[int, int] = {}  # bonds of each fixture this lot takes
+        spent: dict[str, int] = {}  # money of each wallet this lot takes
+        # by user: two lots (two API processes) debit the same wallets in the same order
+        for i in sorted(range(len(orders)), key=lambda i: orders[i].command.user_id):
+            order = orders[i]
+            command = order.command
+            cost = command.quantity * rules.bond_price
+            try:
+                fixture = _on_sale(
+                    command,
+                    fixtures.get(command.fixture_id),
+                    order.now,
+                    taken.get(command.fixture_id, 0),
+                )
+                if command.wallet and balances is not None:
+                    left = balances.get(command.user_id, 0) - spent.get(command.user_id, 0)
+                    if left < cost:
+                        raise NotEnoughMoney(command.user_id, cost)
+            except GoatError as error:
+                lot.answers[i] = error
+                continue
+            purchase = self._purchase(order, fixture)
+            debit = cost if command.wallet else 0
+            lot.sales.append(Sale(purchase, debit, render_request(purchase, fixture)))
+            spent[command.user_id] = spent.get(command.user_id, 0) + debit
+            taken[fixture.id] = taken.get(fixture.id, 0) + command.quantity
+            lot.answers[i] = Bought(purchase, order.payment, FixtureSummary.of(fixture))
+        # one recompute per buyer of the lot, decided with the purchases and written in
+        # the same go (the job outbox costs the lot no round trip)
+        buyers = sorted({sale.purchase.user_id or "" for sale in lot.sales})
+        lot.jobs.extend(Recommend(user_id) for user_id in buyers)
+        return lot
+
+    def _written(self, lot: _Lot) -> list[Bought | Exception]:
+        """After a lot's commit: the relays woken, one log line, each order's answer."""
+        if lot.sales:
             self._context.jobs_queued()  # the lot added a Recommend job for its buyers
             # one line per transaction: a line per purchase costs more than its write
             log.info(
@@ -292,10 +327,10 @@ class Purchasing:
                 ", ".join(
                     f"{s.purchase.request_id} ({s.purchase.quantity} of fixture "
                     f"{s.purchase.fixture_id} by {'wallet' if s.debit else 'webpay'})"
-                    for s in sales
+                    for s in lot.sales
                 ),
             )
-        return [answers[i] for i in range(len(orders))]
+        return [lot.answers[i] for i in range(len(lot.answers))]
 
     def _purchase(self, order: _Order, fixture: Fixture) -> Purchase:
         command, payment = order.command, order.payment
@@ -320,6 +355,23 @@ class Purchasing:
             location=order.location,
             updated_at=order.now,
         )
+
+
+@attrs.define
+class _Lot:
+    """What a lot writes, and each order's answer (by the order's position)."""
+
+    answers: dict[int, Bought | Exception] = attrs.Factory(dict)
+    sales: list[Sale] = attrs.Factory(list)
+    jobs: list[Job] = attrs.Factory(list)
+
+
+def _payers_to_check(orders: Sequence[_Order]) -> set[str]:
+    """The wallets to read before a lot: checked up front, so that one broke buyer does
+    not fail the lot; a lot of one needs no check, its failure is its answer."""
+    if len(orders) < 2:
+        return set()
+    return {order.command.user_id for order in orders if order.command.wallet}
 
 
 def _plain_outcome(result: Outcome | str) -> Outcome | None:
