@@ -141,7 +141,9 @@ class AsyncGroupCommit(Generic[Item, Answer]):
     submitted, as a thread's would be. A writer that is cancelled (its loop shuts down)
     or interrupted ends: the items of its lot not answered yet, and those waiting, get
     the error (``Unavailable`` for a cancellation), and the next ``submit`` starts a
-    writer again.
+    writer again. A lot whose writer is cancelled may still have been applied: that is
+    what ``Unavailable`` says (only a loop shutting down cancels the writer, and it
+    cancels the lot's callers with it).
     """
 
     def __init__(

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -53,15 +53,18 @@ Write = Callable[..., None]
 
 
 @pytest.fixture(params=["unit of work", "event loop"])
-def write(request: pytest.FixtureRequest, backend: Backend) -> Write:
+def write(request: pytest.FixtureRequest, backend: Backend) -> Iterator[Write]:
     """``record`` through a unit of work's ``SaleLedger``, or through the backend's
-    ``AsyncSaleLedger`` (none on SQLite)."""
+    ``AsyncSaleLedger`` (none on SQLite), every write of a test on one event loop (one
+    connection, whatever the lot before it did)."""
     if request.param == "unit of work":
-        return lambda *sales: record(backend, *sales)
+        yield lambda *sales: record(backend, *sales)
+        return
     ledger = backend.async_sales
     if ledger is None:
         pytest.skip(f"no AsyncSaleLedger on {backend.name}")
-    return lambda *sales: asyncio.run(ledger.record(sales, NOW))
+    with asyncio.Runner() as loop:
+        yield lambda *sales: loop.run(ledger.record(sales, NOW))
 
 
 def fund(backend: Backend, **balances: int) -> None:

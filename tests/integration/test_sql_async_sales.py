@@ -6,13 +6,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+import threading
+from collections.abc import Awaitable, Iterator
+from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import sqlalchemy as sa
 
+from goat_adapters.memory import InMemoryJobQueue
 from goat_adapters.sql import SqlAsyncSaleLedger, SqlDatabase
 from goat_adapters.sql import tables as t
+from goat_app.compose import Overrides, build_system
+from goat_app.settings import Settings
 from goat_core.errors import Busy, Unavailable
 from goat_core.model import LedgerKind
 from goat_core.ports import Sale
@@ -21,6 +27,7 @@ from tests.waiting import until, wait_until
 
 pytestmark = pytest.mark.integration
 
+T = TypeVar("T")
 HOLD_THE_FIXTURE = "SELECT 1 FROM fixtures WHERE id = 1 FOR UPDATE"
 
 
@@ -85,11 +92,32 @@ def holding_the_fixture(database: SqlDatabase) -> Iterator[None]:
             holder.rollback()
 
 
+def within(seconds: float, awaitable: Awaitable[T]) -> T:
+    """Run ``awaitable`` on a new loop; a TimeoutError rather than a hang."""
+    return asyncio.run(asyncio.wait_for(awaitable, seconds))
+
+
+def test_build_system_on_postgresql_writes_the_apis_lots_on_the_event_loop(
+    fresh_database_url: str, sqlite_url: str, tmp_path: Path
+) -> None:
+    """``goat api`` on PostgreSQL gets an ``SqlAsyncSaleLedger``; on SQLite, none (a thread
+    writes each lot)."""
+    kinds = []
+    for url in (fresh_database_url, sqlite_url):
+        settings = Settings(data_dir=tmp_path, database_url=url)
+        system = build_system(settings, overrides=Overrides(jobs=InMemoryJobQueue()))
+        try:
+            kinds.append(type(system.exchange.context.async_sales))
+        finally:
+            system.close()
+    assert kinds == [SqlAsyncSaleLedger, type(None)]
+
+
 def test_a_lot_kept_waiting_past_the_lock_timeout_is_busy_and_the_next_one_is_written(
     database: SqlDatabase, ledger: SqlAsyncSaleLedger
 ) -> None:
     with holding_the_fixture(database), pytest.raises(Busy):
-        asyncio.run(ledger.record([sale("r1")], NOW))
+        within(10, ledger.record([sale("r1")], NOW))
     assert sold(database) == []
     asyncio.run(ledger.record([sale("r2")], NOW))
     assert sold(database) == ["r2"]
@@ -131,6 +159,35 @@ def test_a_lot_whose_coroutine_is_cancelled_keeps_nothing_and_leaves_no_transact
 
     asyncio.run(main())
     assert sold(database) == ["r2"]
+
+
+def test_loops_of_two_threads_sharing_a_ledger_each_write_on_their_own_connection(
+    database: SqlDatabase, ledger: SqlAsyncSaleLedger
+) -> None:
+    """Two event loops (two threads) write lots through one ledger at the same time."""
+    with database.unit_of_work() as uow:
+        uow.wallets.credit("alice", 40_000, LedgerKind.TOP_UP, None, NOW)
+        uow.commit()
+    errors: list[BaseException] = []
+
+    def lots(first: int) -> None:
+        async def main() -> None:
+            for i in range(first, first + 20):
+                await ledger.record([sale(f"r{i}")], NOW)
+                await ledger.balances({"alice"})
+
+        try:
+            within(30, main())
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=lots, args=(first,)) for first in (0, 100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(sold(database)) == 40
 
 
 def test_each_event_loop_has_its_own_connection_and_one_that_closed_gives_it_back(

@@ -25,6 +25,11 @@ class AsyncRecorder(Recorder):
         return await asyncio.to_thread(self, items)
 
 
+class Interrupt(BaseException):
+    """Not an Exception: what a lot may not survive (asyncio re-raises KeyboardInterrupt
+    out of the loop itself, so the test uses its own)."""
+
+
 def grouped(recorder: AsyncRecorder, max_lot: int = 100) -> AsyncGroupCommit[int, int]:
     return AsyncGroupCommit(recorder.apply, max_lot=max_lot)
 
@@ -138,6 +143,49 @@ def test_a_lot_holds_at_most_max_lot_items() -> None:
     assert more == {4: 40, 6: 60, 8: 80, 10: 100, 12: 120}
 
 
+def test_a_lot_answered_with_no_list_is_retried_item_by_item() -> None:
+    """``apply_lot`` broke its promise (no answers for a lot): the lot is retried one item
+    at a time, as any failed lot, and every caller gets its own answer."""
+    recorder = AsyncRecorder()
+
+    async def apply(items: Sequence[int]) -> list[int | Exception]:
+        answers = await recorder.apply(items)
+        return None if len(items) > 1 else answers  # type: ignore[return-value]  # the bug
+
+    _, more = behind_a_held_lot(recorder, AsyncGroupCommit(apply), [4, 6, 8])
+    assert more == {4: 40, 6: 60, 8: 80}
+    assert recorder.lots == [[2], [4, 6, 8], [4], [6], [8]]
+
+
+def test_a_lot_given_too_few_answers_fails_each_item_and_leaves_none_waiting() -> None:
+    recorder = AsyncRecorder()
+
+    async def apply(items: Sequence[int]) -> list[int | Exception]:
+        return (await recorder.apply(items))[:1]  # the bug: one answer, whatever the lot
+
+    _, more = behind_a_held_lot(recorder, AsyncGroupCommit(apply), [4, 6])
+    assert all(isinstance(more[item], RuntimeError) for item in (4, 6))
+    assert all("no outcome" in str(more[item]) for item in (4, 6))
+
+
+def test_an_interrupt_while_retrying_item_by_item_leaves_no_caller_waiting() -> None:
+    """A BaseException during the one-by-one retry ends every item not answered yet with
+    it; one answered before keeps its answer; the next submit writes again."""
+    recorder = AsyncRecorder(fail=lambda lot: len(lot) > 1)
+
+    async def apply(items: Sequence[int]) -> list[int | Exception]:
+        if items == [13]:
+            raise Interrupt
+        return await recorder.apply(items)
+
+    group = AsyncGroupCommit(apply)
+    _, more = behind_a_held_lot(recorder, group, [4, 13, 6])
+    assert more[4] == 40
+    assert isinstance(more[13], Interrupt)
+    assert isinstance(more[6], Interrupt)  # not left waiting
+    assert run(lambda: group.submit(8)) == 80
+
+
 def test_max_lot_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_lot"):
         grouped(AsyncRecorder(), max_lot=0)
@@ -162,11 +210,6 @@ def test_a_cancelled_coroutines_item_is_still_applied() -> None:
 
     assert run(main) == [20, 60, True]
     assert recorder.lots == [[2], [4, 6]]
-
-
-class Interrupt(BaseException):
-    """Not an Exception: what a lot may not survive (asyncio re-raises KeyboardInterrupt
-    out of the loop itself, so the test uses its own)."""
 
 
 def test_an_interrupt_ends_the_lot_and_those_waiting_and_the_writer_starts_again() -> None:

@@ -109,7 +109,8 @@ def make_engine(
     opens no more: a connection opened and closed per request (an overflow) costs
     PostgreSQL a new process and loses the statements prepared on it. 20 serve the 16
     clients a busy API process answers at once (a purchase waiting for its lot holds
-    none); a 21st caller waits for one. Each process holds at most 20, as before.
+    none); a 21st caller waits for one. An API process on PostgreSQL also holds the
+    connection its event loop writes lots on (``SqlAsyncSaleLedger``): 21 at most.
     """
     target = database_url(url)
     if target.get_backend_name() == "postgresql":

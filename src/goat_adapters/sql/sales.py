@@ -3,19 +3,20 @@
 A lot is five statements, each run for all its sales (``Transaction.run_many``: on
 PostgreSQL all in one psycopg pipeline, one round trip): the purchase inserts, the wallet
 debits with their ledger rows, the outbox rows, the lot's jobs (the job outbox), and one
-reservation per fixture. The purchases, the outbox rows and the jobs go in as one
-``unnest`` statement each, their lists sent in binary (as text, psycopg escaped each
-element in Python, and the purchases' ``unnest`` cost more than their ``executemany``);
-the debits stay an ``executemany``, a row each (``benchmarks/README.md``).
+reservation per fixture. On PostgreSQL the purchases, the debits, the outbox rows and the
+jobs go in as one ``unnest`` statement each, their lists sent in binary (as text, psycopg
+escaped each element in Python, and the purchases' ``unnest`` cost more than their
+``executemany``); each wallet is debited once for its sales' total (``DEBITS_AND_RECORDS``;
+an ``executemany`` of 31 debits was a quarter of a lot's CPU, ``benchmarks/README.md``).
 
 Every check is in its statement (``ON CONFLICT DO NOTHING``, ``WHERE wallet >= :amount``,
 ``WHERE available >= :quantity``), and a row count short of the sales raises the matching
 error after rolling back.
 
 Locks are taken in a fixed order, so that two lots never deadlock: the buyers' ``users``
-rows by user id (on PostgreSQL the purchases' trigger locks them first, migration 0011;
-the debits follow in the order of the sales, which the core sorts by user), then the
-fixtures, the hottest rows, last and by id.
+rows by user id (on PostgreSQL the purchases' trigger locks them first, migration 0011,
+so the debits find them locked already; on SQLite writers queue), then the fixtures, the
+hottest rows, last and by id.
 """
 
 from __future__ import annotations
@@ -28,7 +29,13 @@ from goat_adapters.sql.jobs import ADD_JOB, ADD_JOBS, job_values
 from goat_adapters.sql.messages import ADD_OUTBOX, ADD_OUTBOX_MANY
 from goat_adapters.sql.purchases import ADD_PURCHASE, ADD_PURCHASES, purchase_values
 from goat_adapters.sql.statements import Batch, Transaction
-from goat_adapters.sql.users import ADD_LEDGER, DEBIT, DEBIT_AND_RECORD, ledger_values
+from goat_adapters.sql.users import (
+    ADD_LEDGER,
+    DEBIT,
+    DEBIT_AND_RECORD,
+    DEBITS_AND_RECORDS,
+    ledger_values,
+)
 from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
 from goat_core.jobs import Job
 from goat_core.model import LedgerKind
@@ -102,7 +109,7 @@ def _debits(paying: Sequence[Sale], now: datetime, dialect: str) -> list[Batch]:
         for sale in paying
     ]
     if together:
-        return [Batch(DEBIT_AND_RECORD, entries, broke)]
+        return [Batch(DEBIT_AND_RECORD, entries, broke, together=DEBITS_AND_RECORDS)]
     debits = [{"user_id": s.purchase.user_id or "", "amount": s.debit} for s in paying]
     return [Batch(DEBIT, debits, broke), Batch(ADD_LEDGER, entries)]
 

@@ -22,6 +22,7 @@ __all__ = [
     "ADD_LEDGER",
     "BALANCES",
     "DEBIT",
+    "DEBITS_AND_RECORDS",
     "DEBIT_AND_RECORD",
     "SqlRecommendationRepository",
     "SqlUserRepository",
@@ -86,6 +87,27 @@ DEBIT_AND_RECORD = Statement(
 """``DEBIT`` and its ``ADD_LEDGER`` in one statement (PostgreSQL only: a writable CTE):
 the ledger row is written exactly when the money was taken, and the row count (0 or 1)
 says whether it was."""
+DEBITS_AND_RECORDS = Statement(
+    sa.text(
+        "WITH sale AS (SELECT * FROM unnest(CAST(:user_id AS TEXT[]),"
+        " CAST(:amount AS BIGINT[]), CAST(:kind AS TEXT[]), CAST(:reference AS TEXT[]),"
+        " CAST(:at AS TIMESTAMP WITH TIME ZONE[])) WITH ORDINALITY"
+        " AS sale(user_id, amount, kind, reference, at, n)),"
+        " wanted AS (SELECT user_id, CAST(sum(amount) AS BIGINT) AS amount FROM sale"
+        " GROUP BY user_id),"
+        " debited AS (UPDATE users SET wallet = users.wallet - wanted.amount FROM wanted"
+        " WHERE users.id = wanted.user_id AND users.wallet >= wanted.amount"
+        " RETURNING users.id)"
+        " INSERT INTO ledger (user_id, amount, kind, reference, at)"
+        " SELECT sale.user_id, -sale.amount, sale.kind, sale.reference, sale.at"
+        " FROM sale JOIN debited ON debited.id = sale.user_id ORDER BY sale.n"
+    ),
+    writes=True,
+    binary=True,
+)
+"""``DEBIT_AND_RECORD`` for a lot in one statement (PostgreSQL): each wallet debited once
+for its sales' total if it covers it, then a ledger row per sale of a wallet debited, in
+order; the row count falls short of the sales if any wallet fell short."""
 
 
 class SqlUserRepository:

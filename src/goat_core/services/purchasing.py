@@ -1,9 +1,9 @@
 """Our users buy bonds: checked, paid by wallet or opened on Webpay, written in lots.
 
 A purchase ends on its fixture's row, the hottest lock of the system, so the purchases
-that threads make at the same moment are written as one lot in one transaction
-(``goat_core.grouping``) through the ``SaleLedger`` port; each caller still gets only
-its own outcome.
+that threads (or coroutines) make at the same moment are written as one lot in one
+transaction (``goat_core.grouping``) through the ``SaleLedger`` port (or, from an event
+loop, ``AsyncSaleLedger``); each caller still gets only its own outcome.
 """
 
 from __future__ import annotations
