@@ -164,30 +164,39 @@ def test_a_lot_whose_coroutine_is_cancelled_keeps_nothing_and_leaves_no_transact
 def test_loops_of_two_threads_sharing_a_ledger_each_write_on_their_own_connection(
     database: SqlDatabase, ledger: SqlAsyncSaleLedger
 ) -> None:
-    """Two event loops (two threads) write lots through one ledger at the same time."""
+    """Two event loops (two threads) write lots through one ledger at the same time, each
+    on a connection of its own."""
     with database.unit_of_work() as uow:
         uow.wallets.credit("alice", 40_000, LedgerKind.TOP_UP, None, NOW)
         uow.commit()
     errors: list[BaseException] = []
+    written, counted = threading.Barrier(3, timeout=30), threading.Event()
 
     def lots(first: int) -> None:
         async def main() -> None:
             for i in range(first, first + 20):
                 await ledger.record([sale(f"r{i}")], NOW)
                 await ledger.balances({"alice"})
+            written.wait()  # both loops still open while their connections are counted
+            counted.wait(timeout=30)
 
         try:
-            within(30, main())
+            within(60, main())
         except BaseException as error:  # reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=lots, args=(first,)) for first in (0, 100)]
+    threads = [threading.Thread(target=lots, args=(first,), daemon=True) for first in (0, 100)]
     for thread in threads:
         thread.start()
+    written.wait()
+    connections = sessions(database)
+    counted.set()
     for thread in threads:
         thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
     assert errors == []
     assert len(sold(database)) == 40
+    assert connections == 2
 
 
 def test_each_event_loop_has_its_own_connection_and_one_that_closed_gives_it_back(

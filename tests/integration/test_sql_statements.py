@@ -18,6 +18,7 @@ from goat_adapters.sql import (
     statements,
     users,
 )
+from goat_adapters.sql import tables as t
 from goat_core.errors import InvalidInput
 from goat_core.jobs import Recommend
 from goat_core.model import FixtureStage, LedgerKind, PurchaseStatus
@@ -193,3 +194,36 @@ def test_a_lot_sent_in_binary_comes_back_exactly(fresh_database_url: str) -> Non
             ]
     finally:
         database.dispose()
+
+
+@pytest.mark.integration
+def test_a_lots_ledger_rows_follow_its_sales_whatever_the_join(fresh_database_url: str) -> None:
+    """A lot's debits are one statement: its ledger rows still go in the order of the sales,
+    across buyers, when PostgreSQL joins the debited wallets back to the sales otherwise
+    than by hashing them (``DEBITS_AND_RECORDS``' ``ORDER BY``)."""
+    database = SqlDatabase(fresh_database_url)
+    users = [f"user-{i:02}" for i in range(40)]
+    with database.unit_of_work() as uow:
+        uow.fixtures.upsert_many([fixture(1)], 1000, NOW)
+        for user in users:
+            uow.wallets.credit(user, 10_000, LedgerKind.TOP_UP, None, NOW)
+        uow.commit()
+    sales = [
+        Sale(purchase(f"r{i:02}", user_id=users[(i * 7) % 40], quantity=1), 1000, "{}")
+        for i in range(80)
+    ]
+    try:
+        with database.unit_of_work() as uow:
+            uow.execute(sa.text("SET LOCAL enable_hashjoin = off"))
+            uow.sales.record(sales, NOW)
+            uow.commit()
+        with database.engine.connect() as connection:
+            query = (
+                sa.select(t.ledger.c.reference)
+                .where(t.ledger.c.kind == LedgerKind.PURCHASE.value)
+                .order_by(t.ledger.c.id)
+            )
+            written = list(connection.execute(query).scalars())
+    finally:
+        database.dispose()
+    assert written == [sale.purchase.request_id for sale in sales]

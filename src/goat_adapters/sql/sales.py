@@ -15,8 +15,9 @@ error after rolling back.
 
 Locks are taken in a fixed order, so that two lots never deadlock: the buyers' ``users``
 rows by user id (on PostgreSQL the purchases' trigger locks them first, migration 0011,
-so the debits find them locked already; on SQLite writers queue), then the fixtures, the
-hottest rows, last and by id.
+so the debits find them locked already, but for a buyer whose purchase was skipped as
+known, and then the lot fails with ``Conflict``; on SQLite writers queue), then the
+fixtures, the hottest rows, last and by id.
 """
 
 from __future__ import annotations
