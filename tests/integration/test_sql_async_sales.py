@@ -73,6 +73,15 @@ def sessions(database: SqlDatabase, *, busy: bool = False) -> int:
         return int(connection.exec_driver_sql(query).scalar_one())
 
 
+def drop_every_connection(database: SqlDatabase) -> None:
+    """What a server restart does to the connections to the database."""
+    with database.engine.connect() as connection:
+        connection.exec_driver_sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
 def waiting_for_a_lock(database: SqlDatabase) -> bool:
     query = (
         "SELECT count(*) FROM pg_stat_activity"
@@ -128,17 +137,27 @@ def test_a_connection_the_database_dropped_is_unavailable_once_then_replaced(
 ) -> None:
     async def main() -> None:
         assert set(await ledger.fixtures({1})) == {1}  # a connection, idle now
-        with database.engine.connect() as connection:
-            connection.exec_driver_sql(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-        with pytest.raises(Unavailable):
+        drop_every_connection(database)
+        with pytest.raises(Unavailable):  # a write is not made again: it may have been
             await ledger.record([sale("r1")], NOW)
         await ledger.record([sale("r2")], NOW)
 
     asyncio.run(main())
     assert sold(database) == ["r2"]
+
+
+def test_a_read_that_finds_its_connection_dropped_is_made_again_on_a_new_one(
+    database: SqlDatabase, ledger: SqlAsyncSaleLedger
+) -> None:
+    """After a restart (every connection dropped) a lot's first read still answers: a
+    read changes nothing, so it is made once more on a new connection."""
+
+    async def main() -> tuple[object, object]:
+        await ledger.fixtures({1})  # a connection, idle now
+        drop_every_connection(database)
+        return set(await ledger.fixtures({1})), await ledger.balances({"alice"})
+
+    assert asyncio.run(main()) == ({1}, {"alice": 10_000})
 
 
 def test_a_lot_whose_coroutine_is_cancelled_keeps_nothing_and_leaves_no_transaction_open(

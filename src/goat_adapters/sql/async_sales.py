@@ -12,8 +12,10 @@ its commit, and a row count short of the lot's sales rolls it back and raises as
 
 A connection waits on the loop that uses it, so each loop has connections of its own,
 opened when first needed: one serves a loop whose lots are written one at a time. A
-connection found broken is closed, and the next call opens another; those of a loop
-that has closed are closed at the next call from any loop, the rest by ``close()``.
+connection found broken is closed, and the next call opens another (a read is made
+again at once on a new one; a lot's writes are not, they may have been kept). Those of
+a loop that has closed are closed at the next call from any loop, the rest by
+``close()``.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ import psycopg
 from goat_adapters.sql.database import SqlDatabase, postgres_options, translate_psycopg
 from goat_adapters.sql.fixtures import GET_MANY, fixture_of
 from goat_adapters.sql.sales import sale_batches
-from goat_adapters.sql.statements import Statement
+from goat_adapters.sql.statements import Prepared, Statement
 from goat_adapters.sql.users import BALANCES
+from goat_core.errors import Unavailable
 from goat_core.jobs import Job
 from goat_core.model import Fixture
 from goat_core.ports import Sale
@@ -111,22 +114,35 @@ class SqlAsyncSaleLedger:
             _close(sessions)
 
     async def _read(self, statement: Statement, parameters: Mapping[str, Any]) -> list[Any]:
+        """The statement's rows; a read that finds its idle connection dropped by the
+        server (a restart, an idle timeout) is made once more on a new one: a read
+        changes nothing, and the lot goes on."""
         prepared = statement.prepared(self._dialect)
-        async with self._session(prepared.sql) as session:
+        values = prepared.parameters(parameters)
+        try:
+            return await self._read_on(prepared, values, fresh=False)
+        except Unavailable:
+            return await self._read_on(prepared, values, fresh=True)
+
+    async def _read_on(
+        self, prepared: Prepared, values: Mapping[str, Any], *, fresh: bool
+    ) -> list[Any]:
+        async with self._session(prepared.sql, fresh=fresh) as session:
             cursor = session.cursor(0)
-            await cursor.execute(prepared.sql, prepared.parameters(parameters), prepare=True)
+            await cursor.execute(prepared.sql, values, prepare=True)
             return prepared.rows(await cursor.fetchall())
 
     @contextlib.asynccontextmanager
-    async def _session(self, what: str) -> AsyncIterator[_Session]:
-        """An idle connection of the running loop (or a new one) for one use; a psycopg
+    async def _session(self, what: str, *, fresh: bool = False) -> AsyncIterator[_Session]:
+        """An idle connection of the running loop (or a new one, or with ``fresh`` always
+        a new one) for one use; a psycopg
         error leaves as a goat error, and a connection left in no state to serve again
         (broken, or in a transaction that an interruption left open) is closed."""
         loop = asyncio.get_running_loop()
         with self._lock:
             closed = [gone for gone in self._idle if gone.is_closed()]
             leftovers = [session for gone in closed for session in self._idle.pop(gone)]
-            session = self._idle[loop].pop() if self._idle.get(loop) else None
+            session = self._idle[loop].pop() if self._idle.get(loop) and not fresh else None
         _close(leftovers)
         try:
             if session is None:
