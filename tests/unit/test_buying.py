@@ -8,6 +8,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+import attrs
 import pytest
 
 from goat_adapters.memory import InMemoryAsyncSaleLedger, InMemoryStore, InMemoryUnitOfWork
@@ -266,51 +267,45 @@ def test_bond_price_and_size_are_settings() -> None:
 # -- purchases made at the same moment ----------------------------------------------------
 
 
-class HeldFirstCommit(InMemoryUnitOfWork):
-    """Counts commits; the first waits for ``release``, so that other buyers queue meanwhile;
-    the next ``fails`` raise ``fail`` if given."""
+@attrs.define
+class Commits:
+    """The commits tried: the first waits for ``release``, so that other buyers queue
+    meanwhile; the next ``fails`` raise ``fail`` if given."""
 
-    def __init__(
-        self,
-        store: InMemoryStore,
-        commits: list[int],
-        release: threading.Event,
-        fail: Exception | None,
-        fails: int,
-    ) -> None:
+    fail: Exception | None
+    fails: int
+    release: threading.Event = attrs.Factory(threading.Event)
+    tried: list[int] = attrs.Factory(list)
+
+    def next_is_first(self) -> bool:
+        """Count a commit; True for the first (the caller waits for ``release``)."""
+        self.tried.append(len(self.tried))
+        if len(self.tried) > 1 and self.fail is not None and len(self.tried) <= 1 + self.fails:
+            raise self.fail
+        return len(self.tried) == 1
+
+
+class HeldFirstCommit(InMemoryUnitOfWork):
+    def __init__(self, store: InMemoryStore, commits: Commits) -> None:
         super().__init__(store)
-        self.commits, self.release, self.fail, self.fails = commits, release, fail, fails
+        self.commits = commits
 
     def commit(self) -> None:
-        self.commits.append(len(self.commits))
-        if len(self.commits) == 1:
-            assert self.release.wait(timeout=10)
-        elif self.fail is not None and len(self.commits) <= 1 + self.fails:
-            raise self.fail
+        if self.commits.next_is_first():
+            assert self.commits.release.wait(timeout=10)
         super().commit()
 
 
 class HeldFirstRecord(InMemoryAsyncSaleLedger):
-    """``HeldFirstCommit`` for lots written on the event loop: the first record awaits
-    ``release``; the next ``fails`` raise ``fail`` if given."""
+    """``HeldFirstCommit`` for lots written on the event loop."""
 
-    def __init__(
-        self,
-        store: InMemoryStore,
-        commits: list[int],
-        release: threading.Event,
-        fail: Exception | None,
-        fails: int,
-    ) -> None:
+    def __init__(self, store: InMemoryStore, commits: Commits) -> None:
         super().__init__(store.unit_of_work)
-        self.commits, self.release, self.fail, self.fails = commits, release, fail, fails
+        self.commits = commits
 
     async def record(self, sales: Sequence[Sale], now: datetime, jobs: Sequence[Job] = ()) -> None:
-        self.commits.append(len(self.commits))
-        if len(self.commits) == 1:
-            await until(self.release.is_set)
-        elif self.fail is not None and len(self.commits) <= 1 + self.fails:
-            raise self.fail
+        if self.commits.next_is_first():
+            await until(self.commits.release.is_set)
         await super().record(sales, now, jobs)
 
 
@@ -327,15 +322,12 @@ def buy_together(
     "threads"), or tasks awaiting ``buy_bonds_async`` on one event loop, their lots
     written by a thread through units of work ("coroutines") or on the loop through an
     ``AsyncSaleLedger`` ("loop")."""
-    commits: list[int] = []
-    release = threading.Event()
+    script = Commits(fail, fails)
+    commits, release = script.tried, script.release
     if mode == "loop":
-        ledger = HeldFirstRecord(world.store, commits, release, fail, fails)
-        exchange = world.exchange_with(async_sales=ledger)
+        exchange = world.exchange_with(async_sales=HeldFirstRecord(world.store, script))
     else:
-        exchange = world.exchange_with(
-            uow=lambda: HeldFirstCommit(world.store, commits, release, fail, fails)
-        )
+        exchange = world.exchange_with(uow=lambda: HeldFirstCommit(world.store, script))
     outcomes: list[object] = [None] * len(buyers)
 
     def command(i: int) -> BuyBonds:
