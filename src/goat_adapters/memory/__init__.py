@@ -16,6 +16,7 @@ Recorders for assertions: ``store.outbox_messages()``, ``InMemoryBroker.publishe
 ``InMemoryPaymentGateway.committed`` and ``.refunded``, ``InMemoryGeolocator.asked``.
 """
 
+from goat_adapters.memory.async_sales import InMemoryAsyncSaleLedger
 from goat_adapters.memory.doubles import (
     InMemoryBroker,
     InMemoryGeolocator,
@@ -26,7 +27,7 @@ from goat_adapters.memory.doubles import (
     SequentialIds,
 )
 from goat_adapters.memory.notices import InMemoryMailer, InMemoryReceiptRenderer
-from goat_adapters.memory.store import InMemoryAsyncSaleLedger, InMemoryStore, InMemoryUnitOfWork
+from goat_adapters.memory.store import InMemoryStore, InMemoryUnitOfWork
 from goat_adapters.memory.world import World, make_fixture, request_payload
 
 __all__ = [

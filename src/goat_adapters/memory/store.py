@@ -55,7 +55,7 @@ from goat_core.model import (
 from goat_core.ports import FixtureQuery
 from goat_core.wire import TOPIC_REQUESTS
 
-__all__ = ["InMemoryAsyncSaleLedger", "InMemoryStore", "InMemoryUnitOfWork"]
+__all__ = ["InMemoryStore", "InMemoryUnitOfWork"]
 
 
 @attrs.define
@@ -495,26 +495,3 @@ class _Sales:
         MemoryJobOutbox(self.s).add(*jobs)
         for fixture_id, quantity in sorted(wanted.items()):
             fixtures.reserve(fixture_id, quantity)
-
-
-class InMemoryAsyncSaleLedger:
-    """``ports.AsyncSaleLedger`` over units of work (an ``InMemoryStore``'s): each call is
-    one, run right on the caller's event loop, which the store never blocks for long."""
-
-    def __init__(self, uow: ports.UnitOfWorkFactory) -> None:
-        self._uow = uow
-
-    async def fixtures(self, fixture_ids: Collection[int]) -> dict[int, Fixture]:
-        with self._uow() as uow:
-            return uow.fixtures.get_many(fixture_ids)
-
-    async def balances(self, user_ids: Collection[str]) -> dict[str, int]:
-        with self._uow() as uow:
-            return uow.wallets.balances(user_ids)
-
-    async def record(
-        self, sales: Sequence[ports.Sale], now: datetime, jobs: Sequence[Job] = ()
-    ) -> None:
-        with self._uow() as uow:
-            uow.sales.record(sales, now, jobs)
-            uow.commit()
