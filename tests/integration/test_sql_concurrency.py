@@ -213,6 +213,14 @@ def market(url: str) -> Iterator[Market]:
     opened.close()
 
 
+@pytest.fixture
+def pg_market(fresh_database_url: str) -> Iterator[Market]:
+    """``market`` on PostgreSQL alone."""
+    opened = Market.open(fresh_database_url)
+    yield opened
+    opened.close()
+
+
 @pytest.fixture(
     params=[
         pytest.param("fresh_database_url", marks=pytest.mark.integration),
@@ -297,9 +305,9 @@ def test_our_purchases_racing_other_groups_keep_availability_exact(market: Marke
 
 
 @pytest.mark.integration
-def test_two_lots_paying_from_the_same_wallets_never_deadlock(fresh_database_url: str) -> None:
+def test_two_lots_paying_from_the_same_wallets_never_deadlock(pg_market: Market) -> None:
     """Lots of two exchanges debiting alice and bob in opposite orders both go through."""
-    market = Market.open(fresh_database_url)
+    market = pg_market
     for user in ("alice", "bob"):
         market.exchange.top_up(user, 10_000)
     with market.database.engine.begin() as connection:  # widens the window between debits
@@ -327,19 +335,16 @@ def test_two_lots_paying_from_the_same_wallets_never_deadlock(fresh_database_url
     first, second = market.exchanges[:2]
     lots = [(first, lot(first, "alice", "bob")), (second, lot(second, "bob", "alice"))]
     outcomes = race(2, lambda i: _assert_written(lots[i][0].purchasing._sell(lots[i][1])))
-    try:
-        assert outcomes == Counter({"ok": 2}), outcomes
-        assert market.held() == 4
-    finally:
-        market.database.dispose()
+    assert outcomes == Counter({"ok": 2}), outcomes
+    assert market.held() == 4
 
 
 @pytest.mark.integration
 def test_two_lots_selling_fixtures_in_opposite_orders_never_deadlock(
-    fresh_database_url: str,
+    pg_market: Market,
 ) -> None:
     """Lots selling fixtures 2 then 1 and 1 then 2 both go through: each reserves by fixture id."""
-    market = Market.open(fresh_database_url)
+    market = pg_market
     market.exchange.ingest_fixtures([fixture(2)])
     with market.database.engine.begin() as connection:  # widens the window between updates
         connection.exec_driver_sql(
@@ -363,29 +368,23 @@ def test_two_lots_selling_fixtures_in_opposite_orders_never_deadlock(
             uow.sales.record(lots[i], NOW)
             uow.commit()
 
-    try:
-        assert race(2, write) == Counter({"ok": 2})
-        assert market.available() == BONDS - 2
-    finally:
-        market.database.dispose()
+    assert race(2, write) == Counter({"ok": 2})
+    assert market.available() == BONDS - 2
 
 
 @pytest.mark.integration
-def test_a_lot_locks_its_buyers_rows_in_user_order(fresh_database_url: str) -> None:
+def test_a_lot_locks_its_buyers_rows_in_user_order(pg_market: Market) -> None:
     """A lot locks its buyers' ``users`` rows by user id, whatever PostgreSQL's plan, so
     that two lots of overlapping buyers (two API processes) never deadlock: with the last
     buyer's row held elsewhere, the lot waits there holding every other buyer's row."""
-    market = Market.open(fresh_database_url)
+    market = pg_market
     users = [f"user{i:02d}" for i in range(40)]
     for user in reversed(users):  # stored, and so scanned, in the other order
         market.exchange.top_up(user, 10_000)
     sales = [Sale(purchase(f"r-{user}", user_id=user, quantity=1), 1_000, "{}") for user in users]
-    try:
-        with holding_the_row_of(market, users[-1], writing(market.database, sales)) as prober:
-            assert [user for user in users[:-1] if _lockable(prober, user)] == []
-        assert market.balances() == 40 * 10_000 - 40 * 1_000
-    finally:
-        market.database.dispose()
+    with holding_the_row_of(market, users[-1], writing(market.database, sales)) as prober:
+        assert [user for user in users[:-1] if _lockable(prober, user)] == []
+    assert market.balances() == 40 * 10_000 - 40 * 1_000
 
 
 def writing(database: SqlDatabase, sales: Sequence[Sale]) -> Callable[[], None]:
@@ -430,68 +429,59 @@ NEWBIE = Sale(purchase("r-newbie", user_id="newbie", quantity=1, deposit_token="
 
 
 @pytest.mark.integration
-def test_a_purchase_written_while_its_buyer_registers_is_counted(fresh_database_url: str) -> None:
+def test_a_purchase_written_while_its_buyer_registers_is_counted(pg_market: Market) -> None:
     """``users.purchases`` counts a purchase whose buyer's row is first inserted while the
     purchase is being written (the registration waits for it, then counts it)."""
-    market = Market.open(fresh_database_url)
+    market = pg_market
     database = market.database
-    try:
-        with uncommitted(
-            database,
-            lambda uow: uow.sales.record([NEWBIE], NOW),
-            lambda: market.exchange.register("newbie", None, None),
-            may_end=True,
-        ):
-            pass
-        assert _kept_purchases(database.engine, "newbie") == 1
-    finally:
-        database.dispose()
+    with uncommitted(
+        database,
+        lambda uow: uow.sales.record([NEWBIE], NOW),
+        lambda: market.exchange.register("newbie", None, None),
+        may_end=True,
+    ):
+        pass
+    assert _kept_purchases(database.engine, "newbie") == 1
 
 
 @pytest.mark.integration
 def test_a_buyer_registered_while_their_purchase_is_written_is_counted(
-    fresh_database_url: str,
+    pg_market: Market,
 ) -> None:
     """The other order: the row is inserted first and not committed while the purchase
     is written; the purchase waits for it and adds to it."""
-    market = Market.open(fresh_database_url)
+    market = pg_market
     database = market.database
-    try:
-        with uncommitted(
-            database,
-            lambda uow: uow.users.get_or_create("newbie", None, None),
-            writing(database, [NEWBIE]),
-            may_end=True,
-        ):
-            pass
-        assert _kept_purchases(database.engine, "newbie") == 1
-    finally:
-        database.dispose()
+    with uncommitted(
+        database,
+        lambda uow: uow.users.get_or_create("newbie", None, None),
+        writing(database, [NEWBIE]),
+        may_end=True,
+    ):
+        pass
+    assert _kept_purchases(database.engine, "newbie") == 1
 
 
 @pytest.mark.integration
 def test_a_lot_waiting_for_a_buyer_being_registered_holds_no_row(
-    fresh_database_url: str,
+    pg_market: Market,
 ) -> None:
     """A lot of a buyer whose row is being inserted waits for that insert before it locks
     any row: locking its other buyers first, it could take the new row out of order."""
-    market = Market.open(fresh_database_url)
+    market = pg_market
     database = market.database
     market.exchange.top_up("x-seen", 10_000)
     lot = [
         Sale(purchase(f"r-{user}", user_id=user, quantity=1, deposit_token="t"), 0, "{}")
         for user in ("u-new", "x-seen")
     ]
-    try:
-        with uncommitted(
-            database,
-            lambda uow: uow.users.get_or_create("u-new", None, None),
-            writing(database, lot),
-        ) as prober:
-            assert _lockable(prober, "x-seen")
-        assert _kept_purchases(database.engine, "x-seen") == 1
-    finally:
-        database.dispose()
+    with uncommitted(
+        database,
+        lambda uow: uow.users.get_or_create("u-new", None, None),
+        writing(database, lot),
+    ) as prober:
+        assert _lockable(prober, "x-seen")
+    assert _kept_purchases(database.engine, "x-seen") == 1
 
 
 def _kept_purchases(engine: sa.Engine, user: str) -> int:
@@ -573,36 +563,30 @@ def status_of(market: Market, request_id: str) -> str:
 
 
 @pytest.mark.integration
-def test_a_validation_racing_its_request_is_never_lost(fresh_database_url: str) -> None:
+def test_a_validation_racing_its_request_is_never_lost(pg_market: Market) -> None:
     """A request recorded while its validation is being parked still gets that validation."""
-    market = Market.open(fresh_database_url)
+    market = pg_market
     verdict = {"request_id": "race-1", "group_id": "6", "seller": 0, "valid": False}
-    try:
-        interleave(
-            market,
-            (TOPIC_VALIDATION, json.dumps(verdict)),
-            (TOPIC_REQUESTS, peer_request("race-1", 3)),
-        )
-        assert status_of(market, "race-1") == "rejected"
-        assert market.available() == BONDS
-    finally:
-        market.database.dispose()
+    interleave(
+        market,
+        (TOPIC_VALIDATION, json.dumps(verdict)),
+        (TOPIC_REQUESTS, peer_request("race-1", 3)),
+    )
+    assert status_of(market, "race-1") == "rejected"
+    assert market.available() == BONDS
 
 
 @pytest.mark.integration
 def test_a_purchase_accepted_while_its_final_result_arrives_is_settled(
-    fresh_database_url: str,
+    pg_market: Market,
 ) -> None:
     """Accepting and recording the final result at once still settles the purchase once."""
-    market = Market.open(fresh_database_url)
+    market = pg_market
     market.exchange.receive(TOPIC_REQUESTS, peer_request("late-1", 2))
     verdict = {"request_id": "late-1", "group_id": "6", "seller": 0, "valid": True}
     history = render_history([MatchState(1, "FT", "Match Finished", 90, 0, 2)])  # Chelsea wins
-    try:
-        interleave(market, (TOPIC_VALIDATION, json.dumps(verdict)), (TOPIC_HISTORY, history))
-        assert status_of(market, "late-1") == "won"
-    finally:
-        market.database.dispose()
+    interleave(market, (TOPIC_VALIDATION, json.dumps(verdict)), (TOPIC_HISTORY, history))
+    assert status_of(market, "late-1") == "won"
 
 
 @contextlib.contextmanager
@@ -660,30 +644,36 @@ HOME_WINS = render_history([MatchState(1, "FT", "Match Finished", 90, 2, 0)])
 
 
 @pytest.mark.integration
-def test_winners_are_paid_in_user_order(fresh_database_url: str) -> None:
+def test_winners_are_paid_in_user_order(pg_market: Market) -> None:
     """A final result pays its winners in the order lots lock buyers' rows (user id), not
     in the order they bought: waiting for the first winner's row, it holds no other's."""
-    market = Market.open(fresh_database_url)
+    market = pg_market
     bought = bought_by(market, "zed", "amy")  # zed buys first
     for request_id in bought:
         market.exchange.receive(*verdict(request_id, True))
-    try:
-        with holding_the_row_of(
-            market, "amy", lambda: market.exchange.receive(TOPIC_HISTORY, HOME_WINS)
-        ) as prober:
-            assert _lockable(prober, "zed")
-        assert [status_of(market, request_id) for request_id in bought] == ["won", "won"]
-    finally:
-        market.database.dispose()
+    with holding_the_row_of(
+        market, "amy", lambda: market.exchange.receive(TOPIC_HISTORY, HOME_WINS)
+    ) as prober:
+        assert _lockable(prober, "zed")
+    assert [status_of(market, request_id) for request_id in bought] == ["won", "won"]
+
+
+@pytest.fixture
+def amys_purchase(pg_market: Market) -> tuple[Market, str]:
+    """A market with fixtures 1 and 2, and amy's wallet purchase of fixture 1 (pending):
+    the market and the purchase's request id."""
+    pg_market.exchange.ingest_fixtures([fixture(2)])
+    (amys,) = bought_by(pg_market, "amy")
+    return pg_market, amys
 
 
 @pytest.mark.integration
-def test_a_final_result_updates_fixtures_on_sale_after_paying(fresh_database_url: str) -> None:
+def test_a_final_result_updates_fixtures_on_sale_after_paying(
+    amys_purchase: tuple[Market, str],
+) -> None:
     """The states of fixtures not ended in a final result's message come after its
     payments: waiting for a winner's row, it holds no fixture a lot may still sell."""
-    market = Market.open(fresh_database_url)
-    market.exchange.ingest_fixtures([fixture(2)])
-    (amys,) = bought_by(market, "amy")
+    market, amys = amys_purchase
     market.exchange.receive(*verdict(amys, True))
     history = render_history(
         [
@@ -691,14 +681,11 @@ def test_a_final_result_updates_fixtures_on_sale_after_paying(fresh_database_url
             MatchState(2, "PST", "Postponed", 0, 0, 0),
         ]
     )
-    try:
-        with holding_the_row_of(
-            market, "amy", lambda: market.exchange.receive(TOPIC_HISTORY, history)
-        ) as prober:
-            assert _lockable(prober, 2, t.fixtures)
-        assert status_of(market, amys) == "won"
-    finally:
-        market.database.dispose()
+    with holding_the_row_of(
+        market, "amy", lambda: market.exchange.receive(TOPIC_HISTORY, history)
+    ) as prober:
+        assert _lockable(prober, 2, t.fixtures)
+    assert status_of(market, amys) == "won"
 
 
 @pytest.mark.integration
@@ -708,56 +695,46 @@ def test_a_final_result_updates_fixtures_on_sale_after_paying(fresh_database_url
     ids=["refund", "late acceptance", "refund naming another group"],
 )
 def test_a_verdict_that_pays_in_a_lot_of_messages_locks_no_fixture_first(
-    fresh_database_url: str, valid: bool, group: str
+    amys_purchase: tuple[Market, str], valid: bool, group: str
 ) -> None:
     """A verdict on our purchase that pays its buyer (a rejection refunds it; an acceptance
     after its fixture ended settles it) coming after another group's request in one lot
     of messages: waiting for the buyer's row, the listener holds no fixture."""
-    market = Market.open(fresh_database_url)
-    market.exchange.ingest_fixtures([fixture(2)])
-    (amys,) = bought_by(market, "amy")
+    market, amys = amys_purchase
     if valid:
         market.exchange.receive(TOPIC_HISTORY, HOME_WINS)  # amy's purchase still pending
     lot = [(TOPIC_REQUESTS, peer_request("p-1", 2, fixture_id=2)), verdict(amys, valid, group)]
-    try:
-        with holding_the_row_of(market, "amy", lambda: market.exchange.receive_many(lot)) as prober:
-            assert _lockable(prober, 2, t.fixtures)
-        assert status_of(market, amys) == ("won" if valid else "rejected")
-        assert status_of(market, "p-1") == "pending"
-        with market.database.unit_of_work() as uow:
-            kinds = [entry.kind for entry in uow.wallets.ledger("amy")]
-        paid = LedgerKind.PAYOUT if valid else LedgerKind.REFUND
-        assert kinds == [LedgerKind.TOP_UP, LedgerKind.PURCHASE, paid]
-    finally:
-        market.database.dispose()
+    with holding_the_row_of(market, "amy", lambda: market.exchange.receive_many(lot)) as prober:
+        assert _lockable(prober, 2, t.fixtures)
+    assert status_of(market, amys) == ("won" if valid else "rejected")
+    assert status_of(market, "p-1") == "pending"
+    with market.database.unit_of_work() as uow:
+        kinds = [entry.kind for entry in uow.wallets.ledger("amy")]
+    paid = LedgerKind.PAYOUT if valid else LedgerKind.REFUND
+    assert kinds == [LedgerKind.TOP_UP, LedgerKind.PURCHASE, paid]
 
 
 @pytest.mark.integration
-def test_a_refund_in_a_lot_of_messages_is_applied_alone(fresh_database_url: str) -> None:
+def test_a_refund_in_a_lot_of_messages_is_applied_alone(amys_purchase: tuple[Market, str]) -> None:
     """A message that pays a buyer is applied alone: the acceptance after it in the lot,
     which takes the fixture's result lock, waits for that lock holding no buyer's row (a
     buyer from the group's lots holds that lock, then takes their row)."""
-    market = Market.open(fresh_database_url)
-    market.exchange.ingest_fixtures([fixture(2)])
-    (amys,) = bought_by(market, "amy")
+    market, amys = amys_purchase
     market.exchange.receive(TOPIC_REQUESTS, peer_request("p-1", 2, fixture_id=2))
     lot = [verdict(amys, False), verdict("p-1", True, "6")]
-    try:
-        with holding_the_result_of(market, 2, lambda: market.exchange.receive_many(lot)) as prober:
-            assert _lockable(prober, "amy")
-        assert (status_of(market, amys), status_of(market, "p-1")) == ("rejected", "accepted")
-    finally:
-        market.database.dispose()
+    with holding_the_result_of(market, 2, lambda: market.exchange.receive_many(lot)) as prober:
+        assert _lockable(prober, "amy")
+    assert (status_of(market, amys), status_of(market, "p-1")) == ("rejected", "accepted")
 
 
 @pytest.mark.integration
-def test_a_final_result_takes_every_fixtures_result_lock_first(fresh_database_url: str) -> None:
+def test_a_final_result_takes_every_fixtures_result_lock_first(
+    amys_purchase: tuple[Market, str],
+) -> None:
     """Two listeners applying two results messages (a shared subscription) wait for each
     other at the fixtures' result locks, before either holds a row: waiting for fixture
     2's, the message with fixture 1's final result has paid no one yet."""
-    market = Market.open(fresh_database_url)
-    market.exchange.ingest_fixtures([fixture(2)])
-    (amys,) = bought_by(market, "amy")
+    market, amys = amys_purchase
     market.exchange.receive(*verdict(amys, True))
     history = render_history(
         [
@@ -765,17 +742,14 @@ def test_a_final_result_takes_every_fixtures_result_lock_first(fresh_database_ur
             MatchState(2, "2H", "Second Half", 60, 0, 0),
         ]
     )
-    try:
-        with holding(
-            market,
-            "SELECT pg_advisory_xact_lock(hashtextextended('fixture-result:2', 0))",
-            lambda: market.exchange.receive(TOPIC_HISTORY, history),
-        ) as prober:
-            assert _lockable(prober, "amy")
-            assert _lockable(prober, 1, t.fixtures)
-        assert status_of(market, amys) == "won"
-    finally:
-        market.database.dispose()
+    with holding(
+        market,
+        "SELECT pg_advisory_xact_lock(hashtextextended('fixture-result:2', 0))",
+        lambda: market.exchange.receive(TOPIC_HISTORY, history),
+    ) as prober:
+        assert _lockable(prober, "amy")
+        assert _lockable(prober, 1, t.fixtures)
+    assert status_of(market, amys) == "won"
 
 
 def peer_request(request_id: str, quantity: int, fixture_id: int = 1) -> str:
