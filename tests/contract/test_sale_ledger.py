@@ -153,7 +153,8 @@ def test_record_beyond_availability_raises_not_enough_bonds_and_keeps_nothing(
     backend: Backend, write: Write
 ) -> None:
     """record() whose lot wants more of a fixture than is left (each sale alone would fit)
-    raises NotEnoughBonds for the lot's total and writes no sale; so does an unknown fixture."""
+    raises NotEnoughBonds for the lot's total and writes no sale; so does an unknown fixture,
+    named even when another fixture of the lot comes first."""
     add_fixtures(backend, fixture(1), bonds=40)
     fund(backend, alice=50_000)
     with pytest.raises(NotEnoughBonds) as raised:
@@ -162,7 +163,10 @@ def test_record_beyond_availability_raises_not_enough_bonds_and_keeps_nothing(
     with pytest.raises(NotEnoughBonds) as raised:
         write(sale("r3", fixture_id=404, quantity=1))
     assert raised.value.fixture_id == 404
-    assert_nothing_sold(backend, "r1", "r2", "r3", balances={"alice": 50_000})
+    with pytest.raises(NotEnoughBonds) as raised:  # the first fixture fits, the second not
+        write(sale("r4", fixture_id=1, quantity=1), sale("r5", fixture_id=404, quantity=1))
+    assert raised.value.fixture_id == 404
+    assert_nothing_sold(backend, "r1", "r2", "r3", "r4", "r5", balances={"alice": 50_000})
 
 
 def test_record_of_one_request_id_twice_in_a_lot_raises_conflict(

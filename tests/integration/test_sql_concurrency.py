@@ -792,7 +792,7 @@ class ReadThenWriteSales(SqlSaleLedger):
                 .where(t.fixtures.c.id == fixture_id)
                 .values(available=(current.available_bonds or 0) - quantity)
             )
-        batches = sale_batches(sales, now, jobs, self._uow.dialect)
+        batches = sale_batches(sales, now, jobs)  # one row each, on PostgreSQL too
         self._uow.run_many([batch for batch in batches if batch.statement is not RESERVE])
 
 

@@ -200,7 +200,7 @@ def test_a_lot_sent_in_binary_comes_back_exactly(fresh_database_url: str) -> Non
 def test_a_lots_ledger_rows_follow_its_sales_whatever_the_join(fresh_database_url: str) -> None:
     """A lot's debits are one statement: its ledger rows still go in the order of the sales,
     across buyers, when PostgreSQL joins the debited wallets back to the sales otherwise
-    than by hashing them (``DEBITS_AND_RECORDS``' ``ORDER BY``)."""
+    than by hashing them (the ``ORDER BY`` of ``goat_sell_lot``'s debits, migration 0012)."""
     database = SqlDatabase(fresh_database_url)
     users = [f"user-{i:02}" for i in range(40)]
     with database.unit_of_work() as uow:

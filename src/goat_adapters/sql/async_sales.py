@@ -4,10 +4,10 @@ loop, on psycopg's asynchronous connections.
 A lot written by a thread waited at each of its round trips for the interpreter's lock,
 held by the event loop answering requests (``benchmarks/README.md``, sessions 10 and
 11); here the loop itself awaits the database between requests. The statements, their
-parameters and their checks are the unit of work's (``sale_batches``, ``Batch``),
-prepared on the server the same way. The reads run on their own, as a unit of work's
-reads before its first write; a lot's writes are one transaction, one pipeline and then
-its commit, and a row count short of the lot's sales rolls it back and raises as
+parameters and their checks are the unit of work's (``SELL_LOT``, ``Lot``), prepared on
+the server the same way. The reads run on their own, as a unit of work's reads before its
+first write; a lot's writes are one call of ``goat_sell_lot`` outside any transaction,
+so a transaction of its own, and a check that falls short rolls it back and raises as
 ``SqlSaleLedger`` does.
 
 A connection waits on the loop that uses it, so each loop has connections of its own,
@@ -32,7 +32,7 @@ import psycopg
 
 from goat_adapters.sql.database import SqlDatabase, postgres_options, translate_psycopg
 from goat_adapters.sql.fixtures import GET_MANY, fixture_of
-from goat_adapters.sql.sales import sale_batches
+from goat_adapters.sql.sales import SELL_LOT, Lot
 from goat_adapters.sql.statements import Prepared, Statement
 from goat_adapters.sql.users import BALANCES
 from goat_core.errors import Unavailable
@@ -89,22 +89,18 @@ class SqlAsyncSaleLedger:
         that fell short, or the database's error (``Busy``, ``Deadlock``, ...)."""
         if not sales:
             return
-        batches = [b for b in sale_batches(sales, now, jobs, "postgresql") if b.parameters]
+        lot = Lot(sales, now, jobs)
+        prepared = SELL_LOT.prepared(self._dialect)
         async with self._session("(a lot of purchases)") as session:
-            cursors = [session.cursor(index) for index in range(len(batches))]
-            connection = session.connection
-            async with connection.pipeline() as pipeline, connection.transaction():
-                for cursor, batch in zip(cursors, batches, strict=True):
-                    sql, parameters, many = batch.sent(self._dialect)
-                    if many:
-                        await cursor.executemany(sql, parameters)
-                    else:
-                        await cursor.execute(sql, parameters, prepare=True)
-                await pipeline.sync()
-                for cursor, batch in zip(cursors, batches, strict=True):
-                    short = batch.fell_short(cursor.rowcount)
-                    if short is not None:
-                        raise short  # the transaction rolls back
+            try:  # a transaction of its own: the connection is in autocommit
+                await session.cursor(0).execute(
+                    prepared.sql, prepared.parameters(lot.parameters), prepare=True
+                )
+            except psycopg.Error as error:
+                refusal = lot.refusal(error)
+                if refusal is None:
+                    raise
+                raise refusal from None
 
     def close(self) -> None:
         """Close every idle connection (those of every loop)."""

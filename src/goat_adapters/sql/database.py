@@ -388,8 +388,8 @@ class SqlUnitOfWork:
         """Run each batch's statement for all its parameter sets, batches in order.
 
         On PostgreSQL all of it goes out at once: one ``executemany`` per statement (or
-        the batch's ``together`` statement, once), all in one psycopg pipeline, so a lot
-        of purchases costs one round trip. A statement that changed fewer rows than it
+        the batch's ``together`` statement, once), all in one psycopg pipeline: one
+        round trip. A statement that changed fewer rows than it
         had sets raises its ``short`` error for its first set (the row count is the
         statement's total). Elsewhere each set runs on its own and a short one raises at
         once with its own error. Either way the transaction is rolled back before the

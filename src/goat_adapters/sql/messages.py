@@ -20,7 +20,6 @@ from goat_adapters.sql.statements import (
     insert_new,
     mark_sent,
     one_of,
-    unnest_insert,
     unsent,
 )
 from goat_core.model import DeadLetter, OutboxMessage, ValidationMessage
@@ -43,8 +42,6 @@ ADD_OUTBOX = Statement(
     .inline()
 )
 """Queue a message (``topic``, ``payload``) for the publisher."""
-ADD_OUTBOX_MANY = unnest_insert(t.outbox, columns=("topic", "payload"))
-"""``ADD_OUTBOX`` for many messages in one statement (PostgreSQL), in order."""
 _REMEMBER = Statement(
     lambda dialect: (
         dialect_insert(dialect, t.inbox)

@@ -45,9 +45,6 @@ _PENDING, _DONE = "pending", "done"
 ADD_PURCHASE = insert_new(t.purchases, _P.request_id)
 """Insert a purchase unless its request id is known: the row count (0 or 1) says which."""
 _ADD_MANY = unnest_insert(t.purchases, "request_id", "request_id")
-ADD_PURCHASES = unnest_insert(t.purchases, "request_id")
-"""``ADD_PURCHASE`` for many purchases in one statement (PostgreSQL): the row count says
-how many were new."""
 # On PostgreSQL one index probe per id, whatever the planner thinks of the table's size:
 # ``request_id = ANY(:ids)`` on a table that grew since its last ANALYZE was planned as a
 # sequential scan comparing each row with every id (12.6 ms for 100 ids among 10,000

@@ -1,17 +1,18 @@
 """``ports.SaleLedger``: a lot of our users' purchases written at once.
 
-A lot is five statements, each run for all its sales (``Transaction.run_many``: on
-PostgreSQL all in one psycopg pipeline, one round trip): the purchase inserts, the wallet
-debits with their ledger rows, the outbox rows, the lot's jobs (the job outbox), and one
-reservation per fixture. On PostgreSQL the purchases, the debits, the outbox rows and the
-jobs go in as one ``unnest`` statement each, their lists sent in binary (as text, psycopg
-escaped each element in Python, and the purchases' ``unnest`` cost more than their
-``executemany``); each wallet is debited once for its sales' total (``DEBITS_AND_RECORDS``;
-an ``executemany`` of 31 debits was a quarter of a lot's CPU, ``benchmarks/README.md``).
+On PostgreSQL a lot is one call, ``SELECT goat_sell_lot(...)`` (migration 0012), given
+one list per column: the purchases, the wallet debits with their ledger rows (each
+wallet debited once for its sales' total), the outbox rows, the lot's jobs (the job
+outbox), and one reservation per fixture. One command and one round trip: from the
+API's event loop, five statements in a pipeline cost each two turns of the loop, each
+behind the requests the loop was answering (``benchmarks/README.md``, session 12). A
+check that falls short raises ``GL001`` in the function, and ``Lot.refusal`` turns it
+into the error to raise. On SQLite a lot is the same writes as statements of one row
+each (``sale_batches``), checked one by one.
 
-Every check is in its statement (``ON CONFLICT DO NOTHING``, ``WHERE wallet >= :amount``,
-``WHERE available >= :quantity``), and a row count short of the sales raises the matching
-error after rolling back.
+Every check is in its statement (``ON CONFLICT DO NOTHING``, ``WHERE wallet >= amount``,
+``WHERE available >= quantity``); a lot that falls short raises the matching error with
+nothing of it kept.
 
 Locks are taken in a fixed order, so that two lots never deadlock: the buyers' ``users``
 rows by user id (on PostgreSQL the purchases' trigger locks them first, migration 0011,
@@ -24,26 +25,93 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+
+from goat_adapters.sql import tables as t
 from goat_adapters.sql.fixtures import RESERVE
-from goat_adapters.sql.jobs import ADD_JOB, ADD_JOBS, job_values
-from goat_adapters.sql.messages import ADD_OUTBOX, ADD_OUTBOX_MANY
-from goat_adapters.sql.purchases import ADD_PURCHASE, ADD_PURCHASES, purchase_values
-from goat_adapters.sql.statements import Batch, Transaction
-from goat_adapters.sql.users import (
-    ADD_LEDGER,
-    DEBIT,
-    DEBIT_AND_RECORD,
-    DEBITS_AND_RECORDS,
-    ledger_values,
-)
-from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
+from goat_adapters.sql.jobs import ADD_JOB, job_values
+from goat_adapters.sql.messages import ADD_OUTBOX
+from goat_adapters.sql.purchases import ADD_PURCHASE, purchase_values
+from goat_adapters.sql.statements import Batch, Statement, Transaction, lists
+from goat_adapters.sql.users import ADD_LEDGER, DEBIT, ledger_values
+from goat_core.errors import Conflict, GoatError, NotEnoughBonds, NotEnoughMoney
 from goat_core.jobs import Job
 from goat_core.model import LedgerKind
 from goat_core.ports import Sale
 from goat_core.wire import TOPIC_REQUESTS
 
-__all__ = ["SqlSaleLedger", "sale_batches"]
+__all__ = ["SELL_LOT", "Lot", "SqlSaleLedger", "sale_batches"]
+
+FELL_SHORT = "GL001"
+"""The SQLSTATE ``goat_sell_lot`` raises when a check falls short."""
+
+_PG = PGDialect_psycopg()  # type: ignore[no-untyped-call]  # untyped in SQLAlchemy
+_OTHERS = {
+    "debit": (t.ledger, ("user_id", "amount", "kind", "reference", "at")),
+    "outbox": (t.outbox, ("topic", "payload")),
+    "job": (t.job_outbox, ("kind", "fields")),
+}
+
+
+def _sell_lot() -> sa.TextClause:
+    """``SELECT goat_sell_lot(...)``, a list per argument, cast to the column's type."""
+
+    def array(prefix: str, column: sa.Column[Any]) -> str:
+        kind = "TEXT" if isinstance(column.type, sa.String) else column.type.compile(_PG)
+        return f"CAST(:{prefix}_{column.name} AS {kind}[])"
+
+    arguments = [array("purchase", column) for column in t.purchases.columns]
+    for prefix, (table, names) in _OTHERS.items():
+        arguments += [array(prefix, table.c[name]) for name in names]
+    arguments += ["CAST(:bond_fixture_id AS BIGINT[])", "CAST(:bond_quantity AS INTEGER[])"]
+    return sa.text(f"SELECT goat_sell_lot({', '.join(arguments)})")
+
+
+SELL_LOT = Statement(_sell_lot(), writes=True, binary=True)
+"""A lot on PostgreSQL: ``Lot.parameters`` for ``goat_sell_lot`` (migration 0012)."""
+
+
+class Lot:
+    """A lot of sales as ``goat_sell_lot`` is given it, and the error it may raise."""
+
+    def __init__(self, sales: Sequence[Sale], now: datetime, jobs: Sequence[Job]) -> None:
+        self._sales = sales
+        self._paying = [sale for sale in sales if sale.debit]
+        self._wanted = _wanted(sales)
+        purchases = lists([purchase_values(sale.purchase) for sale in sales], _PURCHASE_NAMES)
+        rows = {
+            "debit": [_debit(sale, now) for sale in self._paying],
+            "outbox": [{"topic": TOPIC_REQUESTS, "payload": s.announcement} for s in sales],
+            "job": [job_values(job) for job in jobs],
+        }
+        self.parameters: dict[str, list[Any]] = {
+            f"purchase_{name}": values for name, values in purchases.items()
+        }
+        for prefix, (_, names) in _OTHERS.items():
+            columns = lists(rows[prefix], names)
+            self.parameters.update({f"{prefix}_{name}": v for name, v in columns.items()})
+        self.parameters["bond_fixture_id"] = [fixture for fixture, _ in self._wanted]
+        self.parameters["bond_quantity"] = [quantity for _, quantity in self._wanted]
+
+    def refusal(self, error: BaseException | None) -> GoatError | None:
+        """The error for a check of the lot that fell short, if ``error`` is one (else None):
+        ``Conflict`` or ``NotEnoughMoney`` naming the statement's first sale,
+        ``NotEnoughBonds`` naming the fixture and the lot's total of it."""
+        if not isinstance(error, psycopg.Error) or error.sqlstate != FELL_SHORT:
+            return None
+        check, _, index = (error.diag.message_detail or "").partition(" ")
+        if check == "purchases":
+            return _known(self._sales, 0)
+        if check == "debits":
+            return _broke(self._paying, 0)
+        return NotEnoughBonds(*self._wanted[int(index)])
+
+
+_PURCHASE_NAMES = [column.name for column in t.purchases.columns]
 
 
 class SqlSaleLedger:
@@ -56,70 +124,68 @@ class SqlSaleLedger:
         """Write every sale of the lot in this unit of work, all or nothing.
 
         Raises ``Conflict``, ``NotEnoughMoney`` or ``NotEnoughBonds``, the unit of work
-        rolled back. On PostgreSQL the error names the first sale of the statement that
+        rolled back. On PostgreSQL the error names the first sale of the check that
         fell short (a row count is a statement's total); on SQLite the sale itself.
         """
-        if sales:
-            self._tx.run_many(sale_batches(sales, now, jobs, self._tx.dialect))
+        if not sales:
+            return
+        if self._tx.dialect != "postgresql":
+            self._tx.run_many(sale_batches(sales, now, jobs))
+            return
+        lot = Lot(sales, now, jobs)
+        try:
+            self._tx.run(SELL_LOT, lot.parameters)
+        except GoatError as error:
+            refusal = lot.refusal(error.__cause__)
+            if refusal is None:
+                raise
+            self._tx.rollback()  # nothing of the transaction may be committed now
+            raise refusal from None
 
 
-def sale_batches(
-    sales: Sequence[Sale], now: datetime, jobs: Sequence[Job], dialect: str
-) -> list[Batch]:
-    """The statements of a lot (see the module's docstring), in the order they run."""
+def sale_batches(sales: Sequence[Sale], now: datetime, jobs: Sequence[Job]) -> list[Batch]:
+    """A lot's writes as statements of one row each, in the order they run (SQLite)."""
+    paying = [sale for sale in sales if sale.debit]
+    wanted = _wanted(sales)
+    debits = [{"user_id": s.purchase.user_id or "", "amount": s.debit} for s in paying]
+    return [
+        Batch(
+            ADD_PURCHASE,
+            [purchase_values(sale.purchase) for sale in sales],
+            lambda index: _known(sales, index),
+        ),
+        Batch(DEBIT, debits, lambda index: _broke(paying, index)),
+        Batch(ADD_LEDGER, [_debit(sale, now, sign=-1) for sale in paying]),
+        Batch(ADD_OUTBOX, [{"topic": TOPIC_REQUESTS, "payload": s.announcement} for s in sales]),
+        Batch(ADD_JOB, [job_values(job) for job in jobs]),
+        Batch(
+            RESERVE,
+            [{"fixture_id": fixture, "quantity": quantity} for fixture, quantity in wanted],
+            lambda index: NotEnoughBonds(*wanted[index]),
+        ),
+    ]
+
+
+def _wanted(sales: Sequence[Sale]) -> list[tuple[int, int]]:
+    """Each fixture of the lot with the bonds its sales take, by fixture id."""
     wanted: dict[int, int] = {}
     for sale in sales:
         fixture_id = sale.purchase.fixture_id
         wanted[fixture_id] = wanted.get(fixture_id, 0) + sale.purchase.quantity
-    return [
-        _purchases(sales),
-        *_debits([sale for sale in sales if sale.debit], now, dialect),
-        Batch(
-            ADD_OUTBOX,
-            [{"topic": TOPIC_REQUESTS, "payload": s.announcement} for s in sales],
-            together=ADD_OUTBOX_MANY,
-        ),
-        Batch(ADD_JOB, [job_values(job) for job in jobs], together=ADD_JOBS),
-        _reservations(sorted(wanted.items())),
-    ]
+    return sorted(wanted.items())
 
 
-def _purchases(sales: Sequence[Sale]) -> Batch:
-    def known(index: int) -> Conflict:
-        return Conflict(f"purchase {sales[index].purchase.request_id} exists already")
-
-    values = [purchase_values(sale.purchase) for sale in sales]
-    return Batch(ADD_PURCHASE, values, known, together=ADD_PURCHASES)
-
-
-def _debits(paying: Sequence[Sale], now: datetime, dialect: str) -> list[Batch]:
-    def broke(index: int) -> NotEnoughMoney:
-        return NotEnoughMoney(paying[index].purchase.user_id or "", paying[index].debit)
-
-    # PostgreSQL takes the money and writes its ledger row in one statement (a writable
-    # CTE, which negates the amount); SQLite takes two
-    together = dialect == "postgresql"
-    entries = [
-        ledger_values(
-            sale.purchase.user_id or "",
-            sale.debit if together else -sale.debit,
-            LedgerKind.PURCHASE,
-            sale.purchase.request_id,
-            now,
-        )
-        for sale in paying
-    ]
-    if together:
-        return [Batch(DEBIT_AND_RECORD, entries, broke, together=DEBITS_AND_RECORDS)]
-    debits = [{"user_id": s.purchase.user_id or "", "amount": s.debit} for s in paying]
-    return [Batch(DEBIT, debits, broke), Batch(ADD_LEDGER, entries)]
+def _debit(sale: Sale, now: datetime, sign: int = 1) -> dict[str, Any]:
+    """The ledger row of a sale's debit (``amount`` positive for ``goat_sell_lot``)."""
+    user_id = sale.purchase.user_id or ""
+    return ledger_values(
+        user_id, sign * sale.debit, LedgerKind.PURCHASE, sale.purchase.request_id, now
+    )
 
 
-def _reservations(wanted: Sequence[tuple[int, int]]) -> Batch:
-    """One reservation per fixture for the lot's total, by fixture id."""
+def _known(sales: Sequence[Sale], index: int) -> Conflict:
+    return Conflict(f"purchase {sales[index].purchase.request_id} exists already")
 
-    def short(index: int) -> NotEnoughBonds:
-        return NotEnoughBonds(*wanted[index])
 
-    parameters = [{"fixture_id": fixture, "quantity": quantity} for fixture, quantity in wanted]
-    return Batch(RESERVE, parameters, short)
+def _broke(paying: Sequence[Sale], index: int) -> NotEnoughMoney:
+    return NotEnoughMoney(paying[index].purchase.user_id or "", paying[index].debit)

@@ -220,6 +220,9 @@ class Transaction(Protocol):
     def run(self, statement: Statement, parameters: Mapping[str, Any]) -> Ran:
         """Run a ``Statement`` the fastest way (prepared on PostgreSQL)."""
 
+    def rollback(self) -> None:
+        """Forget every change of the transaction."""
+
     def run_many(self, batches: Sequence[Batch]) -> None:
         """Run each batch's statement for all its sets, all at once, in order.
 

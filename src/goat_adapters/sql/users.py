@@ -22,8 +22,6 @@ __all__ = [
     "ADD_LEDGER",
     "BALANCES",
     "DEBIT",
-    "DEBITS_AND_RECORDS",
-    "DEBIT_AND_RECORD",
     "SqlRecommendationRepository",
     "SqlUserRepository",
     "SqlWalletRepository",
@@ -71,43 +69,6 @@ ADD_LEDGER = Statement(
     sa.insert(t.ledger).values({name: sa.bindparam(name) for name in _LEDGER_COLUMNS}).inline()
 )
 """Record a movement of a wallet (``amount`` signed)."""
-_debited = _DEBIT.returning(_U.id).cte("debited")
-DEBIT_AND_RECORD = Statement(
-    sa.insert(t.ledger).from_select(
-        _LEDGER_COLUMNS,
-        sa.select(
-            _debited.c.id,
-            -sa.bindparam("amount", type_=sa.BigInteger),
-            sa.bindparam("kind", type_=sa.String),
-            sa.bindparam("reference", type_=sa.String),
-            sa.bindparam("at", type_=t.UtcDateTime),
-        ),
-    )
-)
-"""``DEBIT`` and its ``ADD_LEDGER`` in one statement (PostgreSQL only: a writable CTE):
-the ledger row is written exactly when the money was taken, and the row count (0 or 1)
-says whether it was."""
-DEBITS_AND_RECORDS = Statement(
-    sa.text(
-        "WITH sale AS (SELECT * FROM unnest(CAST(:user_id AS TEXT[]),"
-        " CAST(:amount AS BIGINT[]), CAST(:kind AS TEXT[]), CAST(:reference AS TEXT[]),"
-        " CAST(:at AS TIMESTAMP WITH TIME ZONE[])) WITH ORDINALITY"
-        " AS sale(user_id, amount, kind, reference, at, n)),"
-        " wanted AS (SELECT user_id, CAST(sum(amount) AS BIGINT) AS amount FROM sale"
-        " GROUP BY user_id),"
-        " debited AS (UPDATE users SET wallet = users.wallet - wanted.amount FROM wanted"
-        " WHERE users.id = wanted.user_id AND users.wallet >= wanted.amount"
-        " RETURNING users.id)"
-        " INSERT INTO ledger (user_id, amount, kind, reference, at)"
-        " SELECT sale.user_id, -sale.amount, sale.kind, sale.reference, sale.at"
-        " FROM sale JOIN debited ON debited.id = sale.user_id ORDER BY sale.n"
-    ),
-    writes=True,
-    binary=True,
-)
-"""``DEBIT_AND_RECORD`` for a lot in one statement (PostgreSQL): each wallet debited once
-for its sales' total if it covers it, then a ledger row per sale of a wallet debited, in
-order; the row count falls short of the sales if any wallet fell short."""
 
 
 class SqlUserRepository:
@@ -166,7 +127,7 @@ class SqlWalletRepository:
 def ledger_values(
     user_id: str, amount: int, kind: LedgerKind, reference: str | None, now: datetime
 ) -> dict[str, object]:
-    """The parameters of ``ADD_LEDGER`` (and ``DEBIT_AND_RECORD``, ``amount`` positive)."""
+    """The parameters of ``ADD_LEDGER``."""
     return {
         "user_id": user_id,
         "amount": amount,
