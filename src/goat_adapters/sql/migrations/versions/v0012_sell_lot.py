@@ -57,43 +57,30 @@ _PURCHASE_COLUMNS = (
     ("give_back", "TEXT"),
     ("give_back_amount", "BIGINT"),
 )
-_OTHER_ARGUMENTS = (
-    ("debit_user_id", "TEXT"),
-    ("debit_amount", "BIGINT"),
-    ("debit_kind", "TEXT"),
-    ("debit_reference", "TEXT"),
-    ("debit_at", "TIMESTAMP WITH TIME ZONE"),
-    ("outbox_topic", "TEXT"),
-    ("outbox_payload", "TEXT"),
-    ("job_kind", "TEXT"),
-    ("job_fields", "TEXT"),
-    ("bond_fixture_id", "BIGINT"),
-    ("bond_quantity", "INTEGER"),
-)
-_ARGUMENTS = ", ".join(
-    [f"purchase_{name} {kind}[]" for name, kind in _PURCHASE_COLUMNS]
-    + [f"{name} {kind}[]" for name, kind in _OTHER_ARGUMENTS]
-)
+_PURCHASE_RECORD = ", ".join(f"{name} {kind}" for name, kind in _PURCHASE_COLUMNS)
 _COLUMNS = ", ".join(name for name, _ in _PURCHASE_COLUMNS)
-_PURCHASES = ", ".join(f"purchase_{name}" for name, _ in _PURCHASE_COLUMNS)
+_ARGUMENTS = "purchases JSON, debits JSON, announcements JSON, jobs JSON, bonds JSON"
 
 _SELL_LOT = f"""
 CREATE FUNCTION goat_sell_lot({_ARGUMENTS}) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     written BIGINT;
+    bond RECORD;
 BEGIN
     -- the purchases; their trigger locks their buyers' rows, by id (0011)
-    INSERT INTO purchases ({_COLUMNS}) SELECT * FROM unnest({_PURCHASES})
+    INSERT INTO purchases ({_COLUMNS})
+    SELECT * FROM json_to_recordset(purchases) AS sale({_PURCHASE_RECORD})
     ON CONFLICT (request_id) DO NOTHING;
     GET DIAGNOSTICS written = ROW_COUNT;
-    IF written < cardinality(purchase_request_id) THEN
+    IF written < json_array_length(purchases) THEN
         RAISE EXCEPTION 'a purchase of the lot is known already'
         USING ERRCODE = 'GL001', DETAIL = 'purchases 0';
     END IF;
     -- each wallet debited once for its sales' total, then a ledger row per sale, in order
     WITH sale AS (
-        SELECT * FROM unnest(debit_user_id, debit_amount, debit_kind, debit_reference, debit_at)
-        WITH ORDINALITY AS sale(user_id, amount, kind, reference, at, n)
+        SELECT * FROM ROWS FROM (json_to_recordset(debits) AS (user_id TEXT, amount BIGINT,
+            kind TEXT, reference TEXT, at TIMESTAMP WITH TIME ZONE)) WITH ORDINALITY
+            AS sale(user_id, amount, kind, reference, at, n)
     ), wanted AS (
         SELECT user_id, CAST(sum(amount) AS BIGINT) AS amount FROM sale GROUP BY user_id
     ), debited AS (
@@ -105,19 +92,25 @@ BEGIN
     SELECT sale.user_id, -sale.amount, sale.kind, sale.reference, sale.at
     FROM sale JOIN debited ON debited.id = sale.user_id ORDER BY sale.n;
     GET DIAGNOSTICS written = ROW_COUNT;
-    IF written < cardinality(debit_user_id) THEN
+    IF written < json_array_length(debits) THEN
         RAISE EXCEPTION 'a wallet of the lot cannot pay'
         USING ERRCODE = 'GL001', DETAIL = 'debits 0';
     END IF;
-    INSERT INTO outbox (topic, payload) SELECT * FROM unnest(outbox_topic, outbox_payload);
-    INSERT INTO job_outbox (kind, fields) SELECT * FROM unnest(job_kind, job_fields);
+    INSERT INTO outbox (topic, payload)
+    SELECT * FROM json_to_recordset(announcements) AS message(topic TEXT, payload TEXT);
+    INSERT INTO job_outbox (kind, fields)
+    SELECT * FROM json_to_recordset(jobs) AS job(kind TEXT, fields TEXT);
     -- the fixtures, the hottest rows, last and by id
-    FOR i IN 1 .. cardinality(bond_fixture_id) LOOP
-        UPDATE fixtures SET available = available - bond_quantity[i]
-        WHERE id = bond_fixture_id[i] AND available >= bond_quantity[i];
+    FOR bond IN
+        SELECT * FROM ROWS FROM (json_to_recordset(bonds) AS (fixture_id BIGINT,
+            quantity INTEGER)) WITH ORDINALITY AS wanted(fixture_id, quantity, n)
+        ORDER BY n
+    LOOP
+        UPDATE fixtures SET available = available - bond.quantity
+        WHERE id = bond.fixture_id AND available >= bond.quantity;
         IF NOT FOUND THEN
             RAISE EXCEPTION 'a fixture of the lot has too few bonds left'
-            USING ERRCODE = 'GL001', DETAIL = 'bonds ' || (i - 1);
+            USING ERRCODE = 'GL001', DETAIL = 'bonds ' || (bond.n - 1);
         END IF;
     END LOOP;
 END
