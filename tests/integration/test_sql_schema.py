@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -164,3 +165,24 @@ def test_upgrading_to_0010_finds_the_teams_already_stored(
         assert ([f.id for f in found], total) == ([1], 1)
     finally:
         database.dispose()
+
+
+@pytest.mark.integration
+def test_goat_sell_lot_writes_every_column_of_purchases(fresh_database_url: str) -> None:
+    """``goat_sell_lot`` (migration 0012) reads every column of ``purchases`` from its
+    JSON: a column added later without replacing the function would be left at its
+    default in every purchase of the API, silently."""
+    engine = make_engine(fresh_database_url)
+    try:
+        with engine.connect() as connection:
+            definition = connection.execute(
+                sa.text("SELECT pg_get_functiondef('goat_sell_lot'::regproc)")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    found = re.search(
+        r"json_to_recordset\(purchases\) AS sale\((.*?)\)\s+ON CONFLICT", definition, re.S
+    )
+    assert found is not None, definition
+    read = [column.split()[0] for column in found.group(1).split(",")]
+    assert read == [column.name for column in tables.purchases.columns]

@@ -14,9 +14,12 @@ detail says which: ``purchases 0`` (a request id is known), ``debits 0`` (a wall
 not cover its sales), ``bonds I`` (the lot's I-th fixture by id has too few bonds left).
 ``goat_adapters.sql.sales.Lot`` turns it into the error ``SaleLedger.record`` raises.
 
-The function's purchase arguments are the ``purchases`` table's columns, in order: a
-migration that adds a column replaces the function (the call is built from the table,
-so until then every lot fails loudly with "function does not exist").
+Each part of the lot comes as one JSON array of rows named as their columns (the
+purchases, the debits, the announcements, the jobs, the fixtures' bonds): psycopg
+dumped a list per column element by element in Python. The purchases are read with
+the ``purchases`` table's columns, listed here: a migration that adds a column
+replaces the function, or the column stays at its default in every lot
+(``test_goat_sell_lot_writes_every_column_of_purchases`` fails until then).
 
 Revision ID: 0012
 Revises: 0011
