@@ -387,6 +387,28 @@ def test_a_lot_locks_its_buyers_rows_in_user_order(pg_market: Market) -> None:
     assert market.balances() == 40 * 10_000 - 40 * 1_000
 
 
+@pytest.mark.integration
+def test_a_lot_locks_its_buyers_then_its_fixtures_by_id(pg_market: Market) -> None:
+    """A lot takes its locks in one order (``goat_sell_lot``, migration 0012): its buyers'
+    rows, then its fixtures by id. With fixture 2 held elsewhere, the lot waits there
+    holding its buyers' rows and fixture 1."""
+    market = pg_market
+    market.exchange.ingest_fixtures([fixture(2)])
+    users = ["ann", "ben"]
+    for user in users:
+        market.exchange.top_up(user, 10_000)
+    sales = [
+        Sale(purchase(f"r-{user}-{f}", user_id=user, fixture_id=f, quantity=1), 1_000, "{}")
+        for user in users
+        for f in (2, 1)
+    ]
+    fixture_2 = "SELECT 1 FROM fixtures WHERE id = 2 FOR UPDATE"
+    with holding(market, fixture_2, writing(market.database, sales)) as prober:
+        assert [user for user in users if _lockable(prober, user)] == []
+        assert not _lockable(prober, 1, t.fixtures)
+    assert market.available() == BONDS - 2
+
+
 def writing(database: SqlDatabase, sales: Sequence[Sale]) -> Callable[[], None]:
     """What writes ``sales`` as a lot, in a unit of work of its own."""
 

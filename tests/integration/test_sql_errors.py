@@ -113,8 +113,8 @@ def test_a_lock_cycle_is_a_deadlock_for_one_side_only(fresh_database_url: str) -
 def test_lock_not_granted_in_time_is_busy_and_retry_works(
     url_fixture: str, request: pytest.FixtureRequest
 ) -> None:
-    """A writer waiting longer than lock_timeout_ms gets Busy (a reservation, a lot of sales);
-    once the lock is free it succeeds."""
+    """A writer waiting longer than lock_timeout_ms gets Busy (a reservation, a lot of sales,
+    after which its unit of work goes on); once the lock is free it succeeds."""
     url = request.getfixturevalue(url_fixture)
     setup = SqlDatabase(url)
     with setup.unit_of_work() as uow:
@@ -130,8 +130,13 @@ def test_lock_not_granted_in_time_is_busy_and_retry_works(
         assert locked.wait(timeout=30)
         with pytest.raises(Busy), impatient.unit_of_work() as uow:
             uow.fixtures.reserve(1, 1)
-        with pytest.raises(Busy), impatient.unit_of_work() as uow:  # a lot sent at once
-            uow.sales.record([Sale(purchase("r1", user_id=None, quantity=1), 0, "{}")], NOW)
+        with impatient.unit_of_work() as uow:  # a lot sent at once
+            with pytest.raises(Busy):
+                uow.sales.record([Sale(purchase("r1", user_id=None, quantity=1), 0, "{}")], NOW)
+            release.set()
+            holder.join()
+            assert uow.inbox.remember("after a busy lot")  # the unit of work goes on
+            uow.commit()
     finally:
         release.set()
         holder.join()
@@ -140,6 +145,7 @@ def test_lock_not_granted_in_time_is_busy_and_retry_works(
         uow.sales.record([Sale(purchase("r1", user_id=None, quantity=1), 0, "{}")], NOW)
         uow.commit()
         found = uow.fixtures.get(1)
+        assert not uow.inbox.remember("after a busy lot")  # committed
     assert found is not None
     assert found.available_bonds == 37
     impatient.dispose()

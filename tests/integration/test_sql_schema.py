@@ -6,6 +6,7 @@ import re
 import threading
 from pathlib import Path
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -13,9 +14,11 @@ from alembic.runtime.migration import MigrationContext
 
 from goat_adapters.sql import SqlDatabase, make_engine, tables, upgrade
 from goat_adapters.sql.migrations import current, head
+from goat_adapters.sql.sales import FELL_SHORT, Lot
 from goat_adapters.sql.tables import metadata
+from goat_core.errors import Unavailable
 from goat_core.model import ENDED_STATUSES, NOT_STARTED_STATUSES, PurchaseStatus
-from goat_core.ports import FixtureQuery
+from goat_core.ports import FixtureQuery, Sale
 from tests.contract.builders import NOW, fixture, purchase
 
 
@@ -186,3 +189,36 @@ def test_goat_sell_lot_writes_every_column_of_purchases(fresh_database_url: str)
     assert found is not None, definition
     read = [column.split()[0] for column in found.group(1).split(",")]
     assert read == [column.name for column in tables.purchases.columns]
+
+
+@pytest.mark.integration
+def test_a_lot_on_a_database_not_upgraded_says_to_upgrade(empty_database_url: str) -> None:
+    """A lot written on a database without ``goat_sell_lot`` (still at 0011) is
+    ``Unavailable``, saying to run ``goat db upgrade``."""
+    upgrade(empty_database_url, "0011")
+    database = SqlDatabase(empty_database_url)
+    try:
+        with pytest.raises(Unavailable, match="goat db upgrade"), database.unit_of_work() as uow:
+            uow.sales.record([Sale(purchase("r1", user_id=None), 0, "{}")], NOW)
+    finally:
+        database.dispose()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("detail", [None, "bonds", "bonds 1", "bonds -1", "debits 0", "other 0"])
+def test_an_error_goat_sell_lot_did_not_raise_is_no_refusal(
+    fresh_database_url: str, detail: str | None
+) -> None:
+    """``Lot.refusal`` names a refusal only for details ``goat_sell_lot`` gives, of this
+    lot (one fixture, no wallet sale); any other ``GL001`` is left as it is (no stack
+    trace from an index out of range)."""
+    lot = Lot([Sale(purchase("r1", user_id=None), 0, "{}")], NOW, [])
+    using = f", DETAIL = '{detail}'" if detail is not None else ""
+    raise_it = f"DO $$BEGIN RAISE EXCEPTION 'x' USING ERRCODE = 'GL001'{using}; END$$"
+    with (
+        psycopg.connect(fresh_database_url, autocommit=True) as connection,
+        pytest.raises(psycopg.Error) as raised,
+    ):
+        connection.execute(raise_it)
+    assert raised.value.sqlstate == FELL_SHORT
+    assert lot.refusal(raised.value) is None

@@ -84,9 +84,10 @@ class SqlAsyncSaleLedger:
         return {row.id: int(row.wallet) for row in rows}
 
     async def record(self, sales: Sequence[Sale], now: datetime, jobs: Sequence[Job] = ()) -> None:
-        """Write every sale of the lot and commit, or raise with nothing kept: ``Conflict``,
-        ``NotEnoughMoney`` or ``NotEnoughBonds`` naming the first sale of the statement
-        that fell short, or the database's error (``Busy``, ``Deadlock``, ...)."""
+        """Write every sale of the lot and commit, or raise with nothing kept: ``Conflict``
+        or ``NotEnoughMoney`` naming the first sale of the check that fell short,
+        ``NotEnoughBonds`` naming the fixture, or the database's error (``Busy``,
+        ``Deadlock``, ...)."""
         if not sales:
             return
         lot = Lot(sales, now, jobs)

@@ -66,7 +66,7 @@ _RETRYABLE = {
     "40001",  # serialization_failure
     "57014",  # query_canceled (statement_timeout)
 }
-_SCHEMA_MISSING = {"42P01", "42703"}  # undefined table / column
+_SCHEMA_MISSING = {"42P01", "42703", "42883"}  # undefined table / column / function
 _CURSORS = "goat.cursors"  # where a pooled PostgreSQL connection keeps its psycopg cursors
 
 

@@ -23,6 +23,7 @@ fixtures, the hottest rows, last and by id.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -43,7 +44,7 @@ from goat_core.model import LedgerKind
 from goat_core.ports import Sale
 from goat_core.wire import TOPIC_REQUESTS
 
-__all__ = ["SELL_LOT", "Lot", "SqlSaleLedger", "sale_batches"]
+__all__ = ["FELL_SHORT", "SELL_LOT", "Lot", "SqlSaleLedger", "sale_batches"]
 
 FELL_SHORT = "GL001"
 """The SQLSTATE ``goat_sell_lot`` raises when a check falls short."""
@@ -51,8 +52,9 @@ FELL_SHORT = "GL001"
 _JSON = msgspec.json.Encoder()
 SELL_LOT = Statement(
     sa.text(
-        "SELECT goat_sell_lot(CAST(:purchases AS JSON), CAST(:debits AS JSON),"
-        " CAST(:announcements AS JSON), CAST(:jobs AS JSON), CAST(:bonds AS JSON))"
+        "SELECT goat_sell_lot(purchases => CAST(:purchases AS JSON),"
+        " debits => CAST(:debits AS JSON), announcements => CAST(:announcements AS JSON),"
+        " jobs => CAST(:jobs AS JSON), bonds => CAST(:bonds AS JSON))"
     ),
     writes=True,
 )
@@ -88,11 +90,13 @@ class Lot:
         if not isinstance(error, psycopg.Error) or error.sqlstate != FELL_SHORT:
             return None
         check, _, index = (error.diag.message_detail or "").partition(" ")
-        if check == "purchases":
+        if check == "purchases" and self._sales:
             return _known(self._sales, 0)
-        if check == "debits":
+        if check == "debits" and self._paying:
             return _broke(self._paying, 0)
-        return NotEnoughBonds(*self._wanted[int(index)])
+        if check == "bonds" and index.isdigit() and int(index) < len(self._wanted):
+            return NotEnoughBonds(*self._wanted[int(index)])
+        return None  # not goat_sell_lot's: the error as it is
 
 
 class SqlSaleLedger:
@@ -117,10 +121,11 @@ class SqlSaleLedger:
         try:
             self._tx.run(SELL_LOT, lot.parameters)
         except GoatError as error:
+            with contextlib.suppress(GoatError):  # the failure to report is the lot's
+                self._tx.rollback()  # nothing of the transaction may be committed now
             refusal = lot.refusal(error.__cause__)
             if refusal is None:
                 raise
-            self._tx.rollback()  # nothing of the transaction may be committed now
             raise refusal from None
 
 
