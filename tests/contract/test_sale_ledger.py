@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 
+import attrs
 import pytest
 
 from goat_core.errors import Conflict, NotEnoughBonds, NotEnoughMoney
 from goat_core.jobs import Recommend
-from goat_core.model import LedgerKind
+from goat_core.model import LedgerKind, PaymentStatus
 from goat_core.ports import Sale
 from goat_core.wire import TOPIC_REQUESTS
 from tests.contract.builders import (
@@ -41,6 +42,17 @@ def sale(
         deposit_token="" if by_wallet else f"tok-{request_id}",
     )
     return Sale(bought, 1000 * quantity if by_wallet else 0, f'{{"request_id": "{request_id}"}}')
+
+
+def webpay(sale: Sale) -> Sale:
+    """The sale with every Webpay field of its purchase set (each must be stored)."""
+    paid = attrs.evolve(
+        sale.purchase,
+        buy_order=f"order-{sale.purchase.request_id}",
+        payout=12_345,
+        payment_status=PaymentStatus.ACCEPTED,
+    )
+    return attrs.evolve(sale, purchase=paid)
 
 
 def record(backend: Backend, *sales: Sale) -> None:
@@ -95,7 +107,7 @@ def test_record_writes_purchases_debits_announcements_and_reservations(
         sale("r1", user_id="alice", fixture_id=1, quantity=2),
         sale("r2", user_id="bob", fixture_id=2, quantity=1),
         sale("r3", user_id="alice", fixture_id=1, quantity=1),
-        sale("r4", user_id="carol", fixture_id=2, quantity=3, by_wallet=False),
+        webpay(sale("r4", user_id="carol", fixture_id=2, quantity=3, by_wallet=False)),
     ]
     write(*sales)
     with backend.uow() as uow:

@@ -110,7 +110,8 @@ def _location(ip: str, body: Any) -> Location | None:
         for name in names:
             value = body.get(name)
             if isinstance(value, str) and value.strip():
-                return value.strip()
+                # JSON may escape a lone surrogate, which no UTF-8 text can hold: "?"
+                return value.strip().encode("utf-8", "replace").decode("utf-8")
         return None
 
     def number(name: str) -> float | None:

@@ -66,7 +66,8 @@ _RETRYABLE = {
     "40001",  # serialization_failure
     "57014",  # query_canceled (statement_timeout)
 }
-_SCHEMA_MISSING = {"42P01", "42703", "42883"}  # undefined table / column / function
+_SCHEMA_MISSING = {"42P01", "42703"}  # undefined table / column
+_UNDEFINED_FUNCTION = "42883"  # or operator: only a missing function is a schema behind
 _CURSORS = "goat.cursors"  # where a pooled PostgreSQL connection keeps its psycopg cursors
 
 
@@ -172,7 +173,8 @@ def translate(error: exc.SQLAlchemyError) -> GoatError:
         return Deadlock(f"the database is busy: {message}")
     if sqlstate in _RETRYABLE or "database is locked" in message or "table is locked" in message:
         return Busy(f"the database is busy: {message}")
-    if sqlstate in _SCHEMA_MISSING or "no such table" in message:
+    missing_function = sqlstate == _UNDEFINED_FUNCTION and message.startswith("function ")
+    if sqlstate in _SCHEMA_MISSING or missing_function or "no such table" in message:
         return Unavailable(
             f"the database schema is not up to date (run goat db upgrade): {message}"
         )

@@ -39,7 +39,8 @@ SANTIAGO: dict[str, object] = {
 class Stand:
     """The stand-in's switches by address: 8.8.8.8 answers, 9.9.9.9 fails (500), 1.1.1.1
     answers too late, 6.6.6.6 drips its answer a byte every 50 ms, 4.4.4.4 is unknown
-    (``"status": "fail"``); ``asked`` records paths."""
+    (``"status": "fail"``), 5.5.5.5 names a city with a lone surrogate; ``asked`` records
+    paths."""
 
     def __init__(self) -> None:
         self.asked: list[str] = []
@@ -66,6 +67,8 @@ def stand() -> Iterator[tuple[str, Stand]]:
             elif ip == "1.1.1.1":
                 time.sleep(1.0)
                 body = SANTIAGO
+            elif ip == "5.5.5.5":
+                body = {**SANTIAGO, "city": "Santiago\ud800"}  # a lone surrogate, escaped
             data = json.dumps(SANTIAGO if ip == "6.6.6.6" else body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -103,6 +106,16 @@ def test_an_answer_is_a_location_and_is_cached(stand: tuple[str, Stand]) -> None
     )
     assert again == first
     assert record.asked == ["/json/8.8.8.8"]
+
+
+def test_a_name_with_a_lone_surrogate_is_kept_as_utf8_text(stand: tuple[str, Stand]) -> None:
+    """JSON can escape half a surrogate pair, which UTF-8 cannot encode (the purchase
+    that carries the location could then not be stored): it becomes "?"."""
+    url, _ = stand
+    found = HttpGeolocator(url).locate("5.5.5.5")
+    assert found is not None
+    assert found.city == "Santiago?"
+    assert found.city.encode("utf-8")
 
 
 def test_a_failure_or_an_unknown_address_is_no_location(stand: tuple[str, Stand]) -> None:
