@@ -1,12 +1,12 @@
 """``ports.SaleLedger``: a lot of our users' purchases written at once.
 
 On PostgreSQL a lot is one call, ``SELECT goat_sell_lot(...)`` (migration 0012), given
-one JSON array of rows per part: the purchases, the wallet debits with their ledger rows (each
-wallet debited once for its sales' total), the outbox rows, the lot's jobs (the job
-outbox), and one reservation per fixture. One command and one round trip: from the
-API's event loop, five statements in a pipeline cost each two turns of the loop, each
-behind the requests the loop was answering (``benchmarks/README.md``, session 12). A
-check that falls short raises ``GL001`` in the function, and ``Lot.refusal`` turns it
+one JSON array of rows per part: the purchases, the wallet debits with their ledger
+rows (each wallet debited once for its sales' total), the outbox rows, the lot's jobs
+(the job outbox), and one reservation per fixture. One command and one round trip: from
+the API's event loop, five statements in a pipeline cost each two turns of the loop,
+each behind the requests the loop was answering (``benchmarks/README.md``, session 12).
+A check that falls short raises ``GL001`` in the function, and ``Lot.refusal`` turns it
 into the error to raise. On SQLite a lot is the same writes as statements of one row
 each (``sale_batches``), checked one by one.
 
@@ -109,8 +109,10 @@ class SqlSaleLedger:
         """Write every sale of the lot in this unit of work, all or nothing.
 
         Raises ``Conflict``, ``NotEnoughMoney`` or ``NotEnoughBonds``, the unit of work
-        rolled back. On PostgreSQL the error names the first sale of the check that
-        fell short (a row count is a statement's total); on SQLite the sale itself.
+        rolled back (after any other failure too). On PostgreSQL ``Conflict`` and
+        ``NotEnoughMoney`` name the first sale of the check that fell short (a row count
+        is a statement's total); on SQLite the sale itself. ``NotEnoughBonds`` names the
+        fixture.
         """
         if not sales:
             return
