@@ -231,3 +231,22 @@ def test_each_event_loop_has_its_own_connection_and_one_that_closed_gives_it_bac
     wait_until(lambda: sessions(database) == 1, what="the first loop's connection to close")
     ledger.close()
     wait_until(lambda: sessions(database) == 0, what="the ledger's connections to close")
+
+
+def test_a_lot_in_flight_when_the_ledger_closes_closes_its_connection(
+    database: SqlDatabase, ledger: SqlAsyncSaleLedger
+) -> None:
+    """``close()`` while a lot waits for a lock: the lot is written, and its connection is
+    closed when it ends instead of kept idle for a loop nobody will use."""
+
+    async def main() -> None:
+        with holding_the_fixture(database):
+            writing = asyncio.create_task(ledger.record([sale("r1")], NOW))
+            await until(lambda: waiting_for_a_lock(database), what="the lot to wait")
+            ledger.close()
+        await writing
+
+    within(30, main())
+    assert sold(database) == ["r1"]
+    database.engine.dispose()  # the pool's own connections: only the ledger's are left
+    wait_until(lambda: sessions(database) == 0, what="the lot's connection to close")

@@ -15,7 +15,7 @@ opened when first needed: one serves a loop whose lots are written one at a time
 connection found broken is closed, and the next call opens another (a read is made
 again at once on a new one; a lot's writes are not, they may have been kept). Those of
 a loop that has closed are closed at the next call from any loop, the rest by
-``close()``.
+``close()`` (one in use when its call ends).
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ class SqlAsyncSaleLedger:
         self._connect_args = (list(args), {**kwargs, **options})
         self._idle: dict[asyncio.AbstractEventLoop, list[_Session]] = {}
         self._lock = threading.Lock()  # loops of several threads may share the ledger
+        self._closed = False
 
     async def fixtures(self, fixture_ids: Collection[int]) -> dict[int, Fixture]:
         """The stored fixtures among ``fixture_ids``, by id, in one query."""
@@ -104,9 +105,11 @@ class SqlAsyncSaleLedger:
                 raise refusal from None
 
     def close(self) -> None:
-        """Close every idle connection (those of every loop)."""
+        """Close every idle connection (those of every loop); one in use is closed when
+        its call ends, and a call made after this closes its own."""
         with self._lock:
             idle, self._idle = self._idle, {}
+            self._closed = True
         for sessions in idle.values():
             _close(sessions)
 
@@ -151,10 +154,13 @@ class SqlAsyncSaleLedger:
             broken = session is None or session.connection.broken or session.connection.closed
             raise translate_psycopg(error, what, broken=broken) from error
         finally:
+            kept = False
             if session is not None and _ready(session):
                 with self._lock:
-                    self._idle.setdefault(loop, []).append(session)
-            elif session is not None:  # broken, or interrupted mid-statement
+                    if not self._closed:
+                        self._idle.setdefault(loop, []).append(session)
+                        kept = True
+            if session is not None and not kept:  # broken, interrupted, or ledger closed
                 _close([session])
 
 
