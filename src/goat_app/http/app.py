@@ -37,6 +37,7 @@ from goat_app.http.controllers import (
     UsersController,
     WebpayController,
 )
+from goat_app.http.controllers.purchases import purchases_first
 from goat_app.http.errors import EXCEPTION_HANDLERS
 from goat_app.http.middleware import blank_query_values_are_absent
 from goat_app.http.observe import (
@@ -138,7 +139,7 @@ def create_app(target: Settings | System, *, public_url: str | None = None) -> L
             "identity": Provide(provide_identity),
         },
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_context, blank_query_values_are_absent],
+        middleware=[request_context, blank_query_values_are_absent, purchases_first],
         after_exception=[refusal_noted],
         before_send=[response_observed],
         openapi_config=openapi,

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from goat_core.model import Fixture
+from goat_core.services import Exchange
 from tests.integration.http.conftest import User
 from tests.integration.http.support import LiveApi
 
@@ -31,6 +32,42 @@ def test_a_wallet_purchase_is_created_pending_and_debits_the_wallet(
     assert purchase["group_id"] == "15"
     assert user.http.get("/users/wallet").json() == {"wallet": 2000}
     assert user.http.get(f"/fixtures/{fixture.id}").json()["available_bonds"] == 37
+
+
+def test_a_known_callers_purchase_is_answered_as_a_new_callers_is(
+    user: User, seed: Callable[..., Fixture], core: Exchange
+) -> None:
+    """A caller's first purchase goes through the handler (its token is verified then);
+    later ones are answered before it (``purchases_first``): the same 201 document and
+    headers, and the same problem document for a refusal."""
+    fixture = seed()
+    core.top_up(user.id, 3000)  # not over HTTP: the API has not seen the token yet
+    first = user.buy(fixture, quantity=1)  # the token is new: the handler verifies it
+    later = user.buy(fixture, quantity=1)
+    for answer in (first, later):
+        assert answer.status_code == 201, answer.text
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.headers["x-request-id"]
+    mine = {"request_id", "created_at", "updated_at"}
+    assert {k: v for k, v in first.json()["request"].items() if k not in mine} == {
+        k: v for k, v in later.json()["request"].items() if k not in mine
+    }
+    assert first.json()["payment"] is later.json()["payment"] is None
+    refused = user.buy(fixture, quantity=5)  # 1,000 CLP left
+    assert refused.status_code == 402
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"] == "urn:goat:problem:not-enough-money"
+
+
+def test_a_known_callers_malformed_body_reaches_the_handler_whole(user: User) -> None:
+    """A body the early answer does not take (a wrongly typed field) goes on to the
+    handler as it came: its 400 names the field."""
+    user.top_up(1000)  # the token is known from here on
+    answer = user.http.post(
+        "/requests", json={"fixture_id": 1, "result": "home", "quantity": 1, "wallet": "maybe"}
+    )
+    assert answer.status_code == 400
+    assert answer.json()["field"] == "wallet"
 
 
 def test_the_original_extra_fields_are_accepted_and_ignored(
