@@ -13,6 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from goat_app.logs import JsonFormatter, RequestContext
 from goat_app.testing import MemoryApp
+from goat_core.errors import Unavailable
+from goat_core.services import Exchange
 from tests.http.conftest import ALICE, buy, request_id_of
 
 
@@ -110,3 +112,23 @@ def test_the_edge_hooks_run_on_the_event_loop(api: MemoryApp) -> None:
     hooks = [*api.app.before_send, *api.app.after_exception]
     assert hooks
     assert not [hook for hook in hooks if isinstance(hook, AsyncCallable)]
+
+
+def test_a_known_callers_failed_purchase_is_logged_with_its_request_id(
+    api: MemoryApp, json_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A purchase answered before the handler (``purchases_first``) that fails on our side
+    (a 503) is logged with its request id, as through the handler."""
+    api.client.put("/users/wallet", json={"amount": 1000}, headers=api.headers_for(ALICE))
+
+    async def down(*_: object) -> None:
+        raise Unavailable("the database is down")
+
+    monkeypatch.setattr(Exchange, "buy_bonds_async", down)
+    body = {"fixture_id": 1, "result": "home", "quantity": 1, "wallet": True}
+    headers = {**api.headers_for(ALICE), "X-Request-ID": "rid-503"}
+    answer = api.client.post("/requests", json=body, headers=headers)
+    assert answer.status_code == 503
+    lines = [json.loads(line) for line in json_lines.getvalue().splitlines()]
+    failed = [line for line in lines if "the database is down" in line["message"]]
+    assert [line.get("request_id") for line in failed] == ["rid-503"]

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
+import pytest
+
 from goat_adapters.memory import make_fixture
+from goat_app.auth import Identity
+from goat_app.http import app as app_module
+from goat_app.http.common import provide_identity
 from goat_app.testing import MemoryApp
 from goat_core.wire import TOPIC_REQUESTS
 from tests.http.conftest import ALICE, BOB, BOSS, buy, request_id_of
@@ -135,3 +143,26 @@ def test_dead_letters_are_for_admins_only(api: MemoryApp) -> None:
 
     assert (anonymous.status_code, user.status_code) == (401, 403)
     assert [d["reason"] for d in admin.json()["dead_letters"]] == ["not JSON"]
+
+
+def test_a_known_callers_purchase_is_answered_before_the_handler(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The handler resolves the caller of a token's first purchase; later ones are
+    answered before it (``purchases_first``), so its dependencies are not resolved."""
+    resolved: list[str] = []
+
+    @functools.wraps(provide_identity)
+    async def counting(*args: Any, **kwargs: Any) -> Identity:
+        resolved.append("identity")
+        return await provide_identity(*args, **kwargs)
+
+    monkeypatch.setattr(app_module, "provide_identity", counting)
+    with MemoryApp() as api:
+        api.world.add_fixtures(make_fixture(1))
+        api.system.exchange.top_up(MemoryApp.user_id(ALICE), 5000)  # not over HTTP
+        buy(api, ALICE)
+        assert resolved == ["identity"]
+        buy(api, ALICE)
+        buy(api, ALICE)
+    assert resolved == ["identity"]

@@ -15,6 +15,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
 from goat_app.auth import NotAuthenticated
+from goat_app.http.observe import in_request
 from goat_app.http.schemas import MAX_BODY_BYTES, ProblemOut
 from goat_core.errors import (
     Busy,
@@ -79,7 +80,8 @@ def goat_error(request: Request[Any, Any, Any], error: GoatError) -> Response[Pr
     detail = str(error)
     if status >= 500:
         # hosts, ports and driver messages are for the log, not for the caller
-        log.warning("%s %s: %s", request.method, request.url.path, error)
+        with in_request(request.scope):
+            log.warning("%s %s: %s", request.method, request.url.path, error)
         detail = _SERVER_SIDE.get(status, HTTPStatus(status).phrase)
     return problem(status, detail, type_=f"urn:goat:problem:{slug}", field=field, headers=headers)
 
@@ -107,7 +109,8 @@ def http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respons
         detail = f"the body may be at most {MAX_BODY_BYTES} bytes"
     headers = {k: v for k, v in (error.headers or {}).items() if k.lower() == "allow"}
     if status >= 500:
-        log.error("%s %s: %s", request.method, request.url.path, error)
+        with in_request(request.scope):
+            log.error("%s %s: %s", request.method, request.url.path, error)
         detail = HTTPStatus(status).phrase
     return problem(status, detail, field=field, headers=headers or None)
 
@@ -137,7 +140,8 @@ def too_deep(request: Request[Any, Any, Any], error: RecursionError) -> Response
 
 
 def internal_error(request: Request[Any, Any, Any], error: Exception) -> Response[ProblemOut]:
-    log.error("%s %s failed", request.method, request.url.path, exc_info=error)
+    with in_request(request.scope):
+        log.error("%s %s failed", request.method, request.url.path, exc_info=error)
     return problem(500, "Something went wrong on our side; it has been logged.")
 
 

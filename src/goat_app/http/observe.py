@@ -12,10 +12,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import time
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from litestar import Controller, Response, get
@@ -31,6 +33,7 @@ from goat_core.errors import GoatError
 __all__ = [
     "REQUEST_ID_HEADER",
     "MetricsController",
+    "in_request",
     "refusal_noted",
     "request_context",
     "response_observed",
@@ -95,6 +98,18 @@ def request_context(app: ASGIApp) -> ASGIApp:
             REQUEST.reset(token)
 
     return middleware
+
+
+@contextlib.contextmanager
+def in_request(scope: Scope) -> Iterator[None]:
+    """Log lines written inside carry the request's ids, even once ``request_context``
+    has let go: an error an early answer (``purchases_first``) lets through is logged by
+    Litestar's exception handling outside the middlewares."""
+    token = REQUEST.set(_observed(scope).request)
+    try:
+        yield
+    finally:
+        REQUEST.reset(token)
 
 
 async def refusal_noted(exception: Exception, scope: Scope) -> None:

@@ -70,6 +70,24 @@ def test_a_known_callers_malformed_body_reaches_the_handler_whole(user: User) ->
     assert answer.json()["field"] == "wallet"
 
 
+def test_the_first_authorization_header_decides_for_a_known_caller_too(
+    user: User, api: LiveApi, seed: Callable[..., Fixture]
+) -> None:
+    """A known token in a second ``Authorization`` header buys nothing: the first header
+    (not a bearer token) is the caller's, a 401, as the handler answers it."""
+    fixture = seed()
+    user.top_up(1000)  # the token is known from here on
+    headers = [
+        ("Authorization", "Basic YWxpY2U6c2VjcmV0"),
+        ("Authorization", f"Bearer {user.token}"),
+    ]
+    body = {"fixture_id": fixture.id, "result": "home", "quantity": 1, "wallet": True}
+    with httpx.Client(base_url=api.url, timeout=10) as client:
+        answer = client.post("/requests", json=body, headers=headers)
+    assert answer.status_code == 401
+    assert user.http.get("/users/wallet").json() == {"wallet": 1000}
+
+
 def test_the_original_extra_fields_are_accepted_and_ignored(
     user: User, seed: Callable[..., Fixture]
 ) -> None:

@@ -122,12 +122,13 @@ _DECODER = msgspec.json.Decoder(PurchaseIn)
 
 
 def _known_caller(scope: Scope, system: System) -> Identity | None:
-    """The caller of a bearer token verified before (``provide_identity`` keeps them)."""
+    """The caller of a bearer token verified before (``provide_identity`` keeps them),
+    read from the first ``Authorization`` header, as ``provide_identity`` reads it."""
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").partition(" ")
-            if scheme.casefold() == "bearer" and token.strip():
-                return system.tokens.get(token.strip())
+            token = token.strip()
+            return system.tokens.get(token) if scheme.casefold() == "bearer" and token else None
     return None
 
 
