@@ -79,11 +79,12 @@ def purchases_first(app: ASGIApp) -> ASGIApp:
 
     The handler's dependencies, arguments and response cost each purchase about 0.1 ms
     of CPU, as much as the purchase's own share of its lot (``benchmarks/README.md``,
-    session 12). This answers exactly as ``PurchasesController.buy`` does (``buy_bonds``): the
-    same purchase, the same 201 document; a refusal raises the same error, which
-    Litestar's exception handling turns into the same problem document, inside the same
-    middlewares and hooks. Anything else (a token not verified yet, a body the strict
-    decoding refuses or too large) goes on to the handler with its body as it came.
+    session 12). This answers exactly as ``PurchasesController.buy`` does (both call
+    ``buy_bonds``): the same purchase, the same 201 document; a refusal raises the same
+    error, which Litestar's exception handling turns into the same problem document,
+    inside the same middlewares and hooks. Anything else (a token not verified yet, a
+    body the strict decoding refuses or too large) goes on to the handler with its body
+    as it came.
     """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
