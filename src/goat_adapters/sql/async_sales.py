@@ -45,15 +45,15 @@ __all__ = ["SqlAsyncSaleLedger"]
 
 @attrs.define(eq=False)
 class _Session:
-    """A connection and its cursors (a cursor keeps how to dump and load its types)."""
+    """A connection and the cursor it runs everything on (a cursor keeps how to dump and
+    load its types)."""
 
     connection: psycopg.AsyncConnection[Any]
-    cursors: list[psycopg.AsyncCursor[Any]] = attrs.Factory(list)
+    cursor: psycopg.AsyncCursor[Any]
 
-    def cursor(self, index: int) -> psycopg.AsyncCursor[Any]:
-        while len(self.cursors) <= index:
-            self.cursors.append(self.connection.cursor())
-        return self.cursors[index]
+    @classmethod
+    def of(cls, connection: psycopg.AsyncConnection[Any]) -> _Session:
+        return cls(connection, connection.cursor())
 
 
 class SqlAsyncSaleLedger:
@@ -95,7 +95,7 @@ class SqlAsyncSaleLedger:
         prepared = SELL_LOT.prepared(self._dialect)
         async with self._session("(a lot of purchases)") as session:
             try:  # a transaction of its own: the connection is in autocommit
-                await session.cursor(0).execute(
+                await session.cursor.execute(
                     prepared.sql, prepared.parameters(lot.parameters), prepare=True
                 )
             except psycopg.Error as error:
@@ -128,9 +128,8 @@ class SqlAsyncSaleLedger:
         self, prepared: Prepared, values: Mapping[str, Any], *, fresh: bool
     ) -> list[Any]:
         async with self._session(prepared.sql, fresh=fresh) as session:
-            cursor = session.cursor(0)
-            await cursor.execute(prepared.sql, values, prepare=True)
-            return prepared.rows(await cursor.fetchall())
+            await session.cursor.execute(prepared.sql, values, prepare=True)
+            return prepared.rows(await session.cursor.fetchall())
 
     @contextlib.asynccontextmanager
     async def _session(self, what: str, *, fresh: bool = False) -> AsyncIterator[_Session]:
@@ -148,7 +147,7 @@ class SqlAsyncSaleLedger:
             if session is None:
                 args, kwargs = self._connect_args
                 connection = await psycopg.AsyncConnection.connect(*args, autocommit=True, **kwargs)
-                session = _Session(connection)
+                session = _Session.of(connection)
             yield session
         except psycopg.Error as error:
             broken = session is None or session.connection.broken or session.connection.closed

@@ -36,6 +36,7 @@ from goat_adapters.sql.statements import (
     Ran,
     Statement,
     changed,
+    lists,
     writes,
 )
 from goat_adapters.sql.users import (
@@ -411,17 +412,20 @@ class SqlUnitOfWork:
         try:
             with dbapi.pipeline():
                 for cursor, batch in zip(cursors, batches, strict=True):
-                    sql, parameters, many = batch.sent(dialect)
-                    if many:
-                        cursor.executemany(sql, parameters)
-                    else:
-                        cursor.execute(sql, parameters, prepare=True)
+                    if batch.together is not None:
+                        prepared = batch.together.prepared(dialect)
+                        given = lists(batch.parameters, batch.parameters[0])
+                        cursor.execute(prepared.sql, prepared.parameters(given), prepare=True)
+                        continue
+                    prepared = batch.statement.prepared(dialect)
+                    cursor.executemany(
+                        prepared.sql, [prepared.parameters(p) for p in batch.parameters]
+                    )
         except psycopg.Error as error:
             self._abandon(self._failed(error, cursors[0], "(a batch of writes)"))
         for cursor, batch in zip(cursors, batches, strict=True):
-            short = batch.fell_short(cursor.rowcount)
-            if short is not None:
-                self._abandon(short)
+            if batch.short is not None and cursor.rowcount < len(batch.parameters):
+                self._abandon(batch.short(0))
 
     def _run_plainly(self, batch: Batch) -> None:
         construct = batch.statement.construct(self.dialect)

@@ -190,23 +190,6 @@ class Batch:
     """On PostgreSQL, one statement for every set instead (an ``unnest_insert`` of the
     same rows, its parameters the sets as ``lists``): its row count is the same total."""
 
-    def sent(self, dialect: Dialect) -> tuple[str, Any, bool]:
-        """What psycopg is sent for this batch on PostgreSQL: the SQL, its parameters, and
-        whether they are one set per row (an ``executemany``) or the ``together``
-        statement's lists (one ``execute``, prepared)."""
-        if self.together is not None:
-            prepared = self.together.prepared(dialect)
-            given = lists(self.parameters, self.parameters[0])
-            return prepared.sql, prepared.parameters(given), False
-        prepared = self.statement.prepared(dialect)
-        return prepared.sql, [prepared.parameters(p) for p in self.parameters], True
-
-    def fell_short(self, rowcount: int) -> GoatError | None:
-        """The ``short`` error (for the first set) if ``rowcount`` is short of the sets."""
-        if self.short is not None and rowcount < len(self.parameters):
-            return self.short(0)
-        return None
-
 
 class Transaction(Protocol):
     """What a repository needs of its unit of work: a dialect and ways to run SQL."""
