@@ -432,6 +432,8 @@ def main() -> None:
                     before = {name: cpu() for name, cpu in others.items()}
                     try:
                         result = api.measure(purchases, seconds)
+                        # before the API stops: its PostgreSQL backends end with it
+                        after = {name: cpu() for name, cpu in others.items()}
                     finally:
                         api.stop()
                     # where the CPU went, per purchase (the window includes the warm-up)
@@ -440,8 +442,8 @@ def main() -> None:
                         "api": result["api_cpu_ms_per_request"],
                         "load_generator": result["load_generator_cpu_ms_per_request"],
                         **{
-                            name: round((cpu() - before[name]) * 1000 / answered, 3)
-                            for name, cpu in others.items()
+                            name: round((after[name] - before[name]) * 1000 / answered, 3)
+                            for name in others
                         },
                     }
                     result["pgbench_same_run"] = round(reference, 1)

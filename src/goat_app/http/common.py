@@ -183,6 +183,8 @@ def client_ip(request: Request[Any, Any, Any], trusted_proxies: Sequence[str]) -
     ignored: it would let a buyer claim any location.
     """
     peer = request.client.host if request.client else None
+    if not trusted_proxies:
+        return peer
     networks = [ipaddress.ip_network(network) for network in trusted_proxies]
 
     def trusted(address: str | None) -> bool:
