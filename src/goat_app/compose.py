@@ -30,7 +30,13 @@ import attrs
 
 from goat_adapters.local import FileReceiptStore, InProcessJobQueue, SystemClock, UuidIds
 from goat_adapters.memory import InMemoryJobQueue, InMemoryStore
-from goat_adapters.sql import SqlAsyncSaleLedger, SqlDatabase, SqlOutboxLease, upgrade
+from goat_adapters.sql import (
+    JOB_LEASE_KEY,
+    SqlAsyncSaleLedger,
+    SqlDatabase,
+    SqlOutboxLease,
+    upgrade,
+)
 from goat_adapters.webpay import SandboxPaymentGateway
 from goat_app.auth import TokenVerifier, VerifiedTokens
 from goat_app.broker import BrokerSide, backlogs, report_backlogs
@@ -136,6 +142,8 @@ class System:
     """The receipt store, when it keeps files that goat serves itself."""
     broker: BrokerSide | None = None
     """The broker side, when this process runs it."""
+    job_relay: OutboxRelay | None = None
+    """The job relay, when this process runs one (it relays while it holds the job lease)."""
     sql: SqlDatabase | None = None
     """The database this process opened (its connection pool shows in ``/metrics``)."""
     resources: contextlib.ExitStack = attrs.field(factory=contextlib.ExitStack, repr=False)
@@ -177,7 +185,9 @@ def build_system(
     resources = contextlib.ExitStack()
     try:
         uow, kind = given.uow, _kind_of(given.uow)
-        lease: OutboxLease | None = None  # one relay among the processes on the database
+        # one relay of each outbox among the processes on the database
+        lease: OutboxLease | None = None
+        job_lease: OutboxLease | None = None
         sql: SqlDatabase | None = None
         async_sales: SqlAsyncSaleLedger | None = None
         if uow is None:
@@ -188,6 +198,7 @@ def build_system(
             uow, kind, sql = database.unit_of_work, database.dialect, database
             if database.dialect == "postgresql":  # SQLite is one process: no lease needed
                 lease = SqlOutboxLease(database.engine)
+                job_lease = SqlOutboxLease(database.engine, key=JOB_LEASE_KEY)
                 # POST /requests writes its lots from the event loop
                 async_sales = SqlAsyncSaleLedger(database)
                 resources.callback(_logged(async_sales.close))
@@ -217,8 +228,11 @@ def build_system(
         if isinstance(jobs, InProcessJobQueue) and given.jobs is None:
             jobs.start()
             resources.callback(_logged(jobs.stop))
+        job_relay = None
         if relay_jobs and given.jobs is None:  # a given queue's relaying is the caller's
-            _start_job_relay(exchange, resources, wake=not isinstance(jobs, InProcessJobQueue))
+            job_relay = _start_job_relay(
+                exchange, resources, wake=not isinstance(jobs, InProcessJobQueue), lease=job_lease
+            )
         side = None
         if broker is not None:
             side = broker_side(settings, exchange, broker, lease)
@@ -237,6 +251,7 @@ def build_system(
             sandbox=payments if isinstance(payments, SandboxPaymentGateway) else None,
             receipt_files=receipts if isinstance(receipts, FileReceiptStore) else None,
             broker=side,
+            job_relay=job_relay,
             sql=sql,
             resources=resources,
         )
@@ -284,13 +299,19 @@ def _jobs(
 
 
 def _start_job_relay(
-    exchange: Exchange, resources: contextlib.ExitStack, *, wake: bool
+    exchange: Exchange,
+    resources: contextlib.ExitStack,
+    *,
+    wake: bool,
+    lease: OutboxLease | None,
 ) -> OutboxRelay:
     """Hand the job outbox to the job queue from a thread, every half second and, with
     ``wake``, at each commit that adds jobs (not for the in-process queue, which holds a job
-    ``JOB_DELAY_SECONDS`` anyway); stopped with the system, before the queue."""
+    ``JOB_DELAY_SECONDS`` anyway); stopped with the system, before the queue. With a
+    ``lease`` it relays only while it holds it: one job relay among the processes on the
+    database."""
     relay = OutboxRelay(
-        exchange.relay_jobs, interval=JOB_RELAY_INTERVAL_SECONDS, name="jobs"
+        exchange.relay_jobs, interval=JOB_RELAY_INTERVAL_SECONDS, name="jobs", lease=lease
     ).start()
     if wake:
         exchange.on_jobs_queued(relay.wake)

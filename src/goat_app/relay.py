@@ -32,9 +32,9 @@ class OutboxRelay:
     outage only delays: the outbox keeps what was not acknowledged.
 
     With a ``lease`` (``ports.OutboxLease``), a round runs only while this relay holds
-    it: of any number of relays on one database exactly one publishes, oldest first, and
-    the others stand by, asking again every ``standby_interval`` seconds, to take over
-    when the holder stops or dies. The lease is released on ``stop()``.
+    it: of any number of relays of one outbox on one database exactly one sends, oldest
+    first, and the others stand by, asking again every ``standby_interval`` seconds, to
+    take over when the holder stops or dies. The lease is released on ``stop()``.
     """
 
     def __init__(
@@ -100,14 +100,14 @@ class OutboxRelay:
         except RETRYABLE as error:
             now = False
             if held is not False:
-                log.warning("outbox lease unavailable, standing by: %s", error)
+                log.warning("%s lease unavailable, standing by: %s", self.name, error)
         except Exception:
             now = False
-            log.exception("could not ask for the outbox lease; standing by")
+            log.exception("could not ask for the %s lease; standing by", self.name)
         if now and not held:
-            log.info("this relay publishes the outbox now (it holds the lease)")
+            log.info("this process relays the %s now (it holds the lease)", self.name)
         elif held is not False and not now:
-            log.info("another relay publishes the outbox; this one stands by")
+            log.info("another process relays the %s; this one stands by", self.name)
         return now
 
     def _run(self) -> None:

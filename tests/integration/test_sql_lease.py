@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from goat_adapters.sql import SqlDatabase, SqlOutboxLease
+from goat_adapters.sql import JOB_LEASE_KEY, SqlDatabase, SqlOutboxLease
 from goat_core.errors import Unavailable
 
 
@@ -63,5 +63,22 @@ def test_a_holder_whose_session_dies_loses_the_lease(fresh_database_url: str) ->
     finally:
         first.release()
         second.release()
+        one.dispose()
+        two.dispose()
+
+
+@pytest.mark.integration
+def test_the_job_lease_is_held_apart_from_the_outbox_lease(fresh_database_url: str) -> None:
+    """A process may hold the broker outbox's lease while another holds the job outbox's:
+    each outbox has its own key."""
+    one, two = SqlDatabase(fresh_database_url), SqlDatabase(fresh_database_url)
+    outbox, jobs = SqlOutboxLease(one.engine), SqlOutboxLease(two.engine, key=JOB_LEASE_KEY)
+    try:
+        assert outbox.acquire()
+        assert jobs.acquire()
+        assert not SqlOutboxLease(two.engine, key=JOB_LEASE_KEY).acquire()
+    finally:
+        outbox.release()
+        jobs.release()
         one.dispose()
         two.dispose()

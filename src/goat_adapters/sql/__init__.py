@@ -28,7 +28,7 @@ from goat_adapters.sql.database import (
 )
 from goat_adapters.sql.fixtures import SqlFixtureRepository
 from goat_adapters.sql.jobs import SqlJobOutbox
-from goat_adapters.sql.lease import SqlOutboxLease
+from goat_adapters.sql.lease import JOB_LEASE_KEY, SqlOutboxLease
 from goat_adapters.sql.messages import (
     SqlAuctions,
     SqlDeadLetters,
@@ -47,6 +47,7 @@ from goat_adapters.sql.users import (
 )
 
 __all__ = [
+    "JOB_LEASE_KEY",
     "SqlAsyncSaleLedger",
     "SqlAuctions",
     "SqlDatabase",

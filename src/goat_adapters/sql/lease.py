@@ -1,7 +1,9 @@
-"""Who publishes the outbox: a PostgreSQL session-level advisory lock (``ports.OutboxLease``).
+"""Who relays an outbox: a PostgreSQL session-level advisory lock (``ports.OutboxLease``).
 
-The holder keeps one connection of its own with ``pg_try_advisory_lock`` taken on it.
-Nobody waits for the lock: a standby asks again every few seconds. When the holder's
+One key per outbox: the broker outbox (``OUTBOX_LEASE_KEY``, the messages a listener
+publishes) and the job outbox (``JOB_LEASE_KEY``, the jobs a relay hands to the job
+queue). The holder keeps one connection of its own with ``pg_try_advisory_lock`` taken on
+it. Nobody waits for the lock: a standby asks again every few seconds. When the holder's
 process dies, its connection goes and PostgreSQL releases the lock, so a standby takes
 over; a holder whose connection broke finds out at its next ``acquire`` and stands down.
 SQLite is one process (``goat serve``): its lease is always granted.
@@ -18,16 +20,19 @@ from sqlalchemy.engine import Connection, Engine
 
 from goat_adapters.sql.database import translate
 
-__all__ = ["OUTBOX_LEASE_KEY", "SqlOutboxLease"]
+__all__ = ["JOB_LEASE_KEY", "OUTBOX_LEASE_KEY", "SqlOutboxLease"]
 
 log = logging.getLogger("goat.sql")
 
 OUTBOX_LEASE_KEY = 0x60A7_0B0C
-"""The advisory lock's key: the same for every process on the database."""
+"""The broker outbox's advisory lock key: the same for every process on the database."""
+JOB_LEASE_KEY = 0x60A7_0B0D
+"""The job outbox's advisory lock key: the same for every process on the database."""
 
 
 class SqlOutboxLease:
-    """``ports.OutboxLease`` on a database: one holder at a time among all processes."""
+    """``ports.OutboxLease`` on a database: one holder of ``key`` at a time among all
+    processes."""
 
     def __init__(self, engine: Engine, key: int = OUTBOX_LEASE_KEY) -> None:
         self.engine = engine
