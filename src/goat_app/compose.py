@@ -97,6 +97,9 @@ JOB_FUNCTION = "goat_app.worker.run"
 """What every rq job calls in a ``goat worker`` process (``goat_app.worker.run``)."""
 JOB_RELAY_INTERVAL_SECONDS = 0.5
 """How often the job relay looks at the job outbox when no commit woke it."""
+JOB_RELAY_STEP_DOWN_AFTER = 3
+"""Failed rounds in a row after which a job relay gives the job lease up: what fails may
+be this process's own queue (its in-process worker, its Redis), not another's."""
 JOBS_PROBE_SECONDS = 1.0
 """How long ``/workers/heartbeat`` waits for the jobs service (``GOAT_JOBS_URL``)."""
 
@@ -309,9 +312,13 @@ def _start_job_relay(
     ``wake``, at each commit that adds jobs (not for the in-process queue, which holds a job
     ``JOB_DELAY_SECONDS`` anyway); stopped with the system, before the queue. With a
     ``lease`` it relays only while it holds it: one job relay among the processes on the
-    database."""
+    database, and gives it up after ``JOB_RELAY_STEP_DOWN_AFTER`` failed rounds in a row."""
     relay = OutboxRelay(
-        exchange.relay_jobs, interval=JOB_RELAY_INTERVAL_SECONDS, name="jobs", lease=lease
+        exchange.relay_jobs,
+        interval=JOB_RELAY_INTERVAL_SECONDS,
+        name="jobs",
+        lease=lease,
+        step_down_after=JOB_RELAY_STEP_DOWN_AFTER,
     ).start()
     if wake:
         exchange.on_jobs_queued(relay.wake)

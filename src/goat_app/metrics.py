@@ -53,6 +53,12 @@ class SystemCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._broker()
+        if self.system.job_relay is not None:
+            yield GaugeMetricFamily(
+                "goat_job_relay_publishing",
+                "Whether this process's job relay holds the job lease and relays (1) or stands by",
+                value=int(self.system.job_relay.publishing),
+            )
         yield from self._database()
         yield from self._pool()
 

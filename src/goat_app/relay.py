@@ -34,7 +34,8 @@ class OutboxRelay:
     With a ``lease`` (``ports.OutboxLease``), a round runs only while this relay holds
     it: of any number of relays of one outbox on one database exactly one sends, oldest
     first, and the others stand by, asking again every ``standby_interval`` seconds, to
-    take over when the holder stops or dies. The lease is released on ``stop()``.
+    take over when the holder stops or dies. The lease is released on ``stop()``, and
+    with ``step_down_after`` after that many failed rounds in a row.
     """
 
     def __init__(
@@ -46,6 +47,7 @@ class OutboxRelay:
         on_backlog: Callable[[int], None] | None = None,
         lease: OutboxLease | None = None,
         standby_interval: float = 3.0,
+        step_down_after: int | None = None,
         name: str = "outbox",
     ) -> None:
         self.name = name
@@ -56,6 +58,9 @@ class OutboxRelay:
         self.on_backlog = on_backlog
         self.lease = lease
         self.standby_interval = standby_interval
+        self.step_down_after = step_down_after
+        """With a lease: after this many failed rounds in a row the relay gives the lease up
+        and stands by, so that another process sends (None: it keeps the lease)."""
         self.publishing = False
         """Whether this relay published at its last round (False while standing by)."""
         self._caught_up_at = time.monotonic()
@@ -118,9 +123,22 @@ class OutboxRelay:
             if self.lease is not None:
                 self.lease.release()
 
+    def _steps_down(self, failed: int) -> bool:
+        """Whether the relay gives its lease up after ``failed`` failed rounds in a row."""
+        if self.lease is None or self.step_down_after is None or failed < self.step_down_after:
+            return False
+        log.warning(
+            "the %s relay failed %d rounds in a row; it gives the lease up to another process",
+            self.name,
+            failed,
+        )
+        self.lease.release()
+        return True
+
     def _relay(self) -> None:
         last_error = ""
         held: bool | None = None
+        failed = 0  # rounds in a row
         while not self._stopping.is_set():
             sent = 0
             held = self._holds_lease(held)
@@ -130,17 +148,23 @@ class OutboxRelay:
                 continue
             try:
                 sent = self.send()
-                last_error = ""
+                last_error, failed = "", 0
                 if not sent:
                     self._caught_up_at = time.monotonic()
                 if self.backlog is not None and self.on_backlog is not None:
                     self.on_backlog(self.backlog())
             except RETRYABLE as error:
+                failed += 1
                 if str(error) != last_error:  # say it once per outage, not 5 times a second
                     log.warning("%s waits: %s", self.name, error)
                     last_error = str(error)
             except Exception:
+                failed += 1
                 log.exception("%s relay failed; will retry", self.name)
+            if self._steps_down(failed):
+                held, failed, self.publishing = False, 0, False
+                self._stopping.wait(self.standby_interval)
+                continue
             if sent:
                 continue  # there may be more right away
             self._wake.wait(self.interval)

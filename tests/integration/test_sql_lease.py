@@ -27,6 +27,8 @@ def test_one_holder_at_a_time_and_the_next_takes_over_on_release(fresh_database_
     try:
         assert first.acquire()
         assert not second.acquire()
+        # held apart from the pools, which are sized for the processes' own work
+        assert one.engine.pool.checkedout() == two.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
         assert first.acquire()  # still ours
         first.release()
         assert not first.held
@@ -73,12 +75,14 @@ def test_the_job_lease_is_held_apart_from_the_outbox_lease(fresh_database_url: s
     each outbox has its own key."""
     one, two = SqlDatabase(fresh_database_url), SqlDatabase(fresh_database_url)
     outbox, jobs = SqlOutboxLease(one.engine), SqlOutboxLease(two.engine, key=JOB_LEASE_KEY)
+    other = SqlOutboxLease(one.engine, key=JOB_LEASE_KEY)
     try:
         assert outbox.acquire()
         assert jobs.acquire()
-        assert not SqlOutboxLease(two.engine, key=JOB_LEASE_KEY).acquire()
+        assert not other.acquire()
     finally:
         outbox.release()
         jobs.release()
+        other.release()
         one.dispose()
         two.dispose()

@@ -144,6 +144,35 @@ def test_a_relay_without_the_lease_stands_by_and_takes_over_when_granted(
     assert lease.released.is_set()
 
 
+@pytest.mark.parametrize("step_down_after", [3, None])
+def test_a_relay_that_keeps_failing_gives_its_lease_up_after_so_many_rounds(
+    step_down_after: int | None,
+) -> None:
+    """With ``step_down_after``, a relay whose sends fail that many rounds in a row releases
+    the lease, so that another process relays; one without keeps it."""
+    rounds: list[int] = []
+
+    def send() -> int:
+        rounds.append(1)
+        raise Unavailable("this process's queue is down")
+
+    lease = Lease(True)
+    relay = OutboxRelay(
+        send, interval=0.01, lease=lease, standby_interval=10, step_down_after=step_down_after
+    ).start()
+    try:
+        if step_down_after is None:
+            wait_until(lambda: len(rounds) >= 10, timeout=5)
+            assert not lease.released.is_set()
+            assert relay.publishing
+        else:
+            wait_until(lease.released.is_set, timeout=5)
+            assert len(rounds) == step_down_after
+            assert not relay.publishing
+    finally:
+        relay.stop()
+
+
 def test_the_listener_probe_port_is_a_setting() -> None:
     """GOAT_LISTENER_PORT names the probe port of ``goat listener``; unset, there is none."""
     assert Settings.from_env({"GOAT_LISTENER_PORT": "9102"}).listener_port == 9102

@@ -37,6 +37,7 @@ class SqlOutboxLease:
     def __init__(self, engine: Engine, key: int = OUTBOX_LEASE_KEY) -> None:
         self.engine = engine
         self.key = key
+        self._own: Engine | None = None  # the lease's connection comes from its own pool
         self._connection: Connection | None = None
         self._held = False
         self._lock = threading.Lock()
@@ -54,9 +55,7 @@ class SqlOutboxLease:
         with self._lock:
             try:
                 if self._connection is None:
-                    self._connection = self.engine.connect().execution_options(
-                        isolation_level="AUTOCOMMIT"
-                    )
+                    self._connection = self._connect()
                 if self._held:
                     # still ours while the session that holds it lives
                     self._connection.execute(sa.text("SELECT 1"))
@@ -82,6 +81,13 @@ class SqlOutboxLease:
                 except exc.SQLAlchemyError as error:
                     log.warning("could not release the outbox lease: %s", error)
             self._drop()
+
+    def _connect(self) -> Connection:
+        """A connection outside the engine's pool: held as long as the lease (standing by
+        too), it would take one of the connections the pool is sized for."""
+        if self._own is None:
+            self._own = sa.create_engine(self.engine.url, pool=self.engine.pool.recreate())
+        return self._own.connect().execution_options(isolation_level="AUTOCOMMIT")
 
     def _drop(self) -> None:
         """Close the lease's connection: whatever it held is released with it."""

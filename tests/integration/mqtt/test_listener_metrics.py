@@ -62,6 +62,7 @@ def test_listener_metrics_count_messages_by_topic(
         samples = scrape(port)
         assert samples[("goat_broker_received_total", ())] >= 1
         assert samples[("goat_relay_publishing", ())] == 1
+        assert samples[("goat_job_relay_publishing", ())] == 1
         assert samples[("goat_outbox_backlog", ())] == 0
         assert samples[("goat_dead_letters", ())] == 0
         assert samples[("goat_broker_connected", (("client", "listener"),))] == 1
