@@ -127,7 +127,8 @@ class OutboxRelay:
         """Whether the relay gives its lease up after ``failed`` failed rounds in a row."""
         if self.lease is None or self.step_down_after is None or failed < self.step_down_after:
             return False
-        log.warning(
+        # info: in an outage of every process the lease goes round; "waits" warned already
+        log.info(
             "the %s relay failed %d rounds in a row; it gives the lease up to another process",
             self.name,
             failed,
