@@ -133,6 +133,7 @@ class OutboxRelay:
             self.name,
             failed,
         )
+        self.publishing = False  # before the release: never two processes relaying
         self.lease.release()
         return True
 
@@ -163,7 +164,7 @@ class OutboxRelay:
                 failed += 1
                 log.exception("%s relay failed; will retry", self.name)
             if self._steps_down(failed):
-                held, failed, self.publishing = False, 0, False
+                held, failed = False, 0
                 self._stopping.wait(self.standby_interval)
                 continue
             if sent:

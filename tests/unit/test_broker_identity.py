@@ -173,6 +173,36 @@ def test_a_relay_that_keeps_failing_gives_its_lease_up_after_so_many_rounds(
         relay.stop()
 
 
+def test_a_relay_gives_its_lease_up_only_after_failures_in_a_row_and_takes_it_back() -> None:
+    """Failures that a sent round interrupts never add up; alone on the database, a relay
+    that gave its lease up takes it back after ``standby_interval`` and, failing again,
+    gives it up again after as many rounds."""
+    rounds: list[str] = []
+    script = iter(["fail", "fail", "ok"] * 5 + ["fail"] * 6)
+
+    def send() -> int:
+        outcome = next(script, "ok")
+        rounds.append(outcome)
+        if outcome == "fail":
+            raise Unavailable("this process's queue is down")
+        return 0
+
+    releases: list[int] = []
+
+    class Counted(Lease):
+        def release(self) -> None:
+            releases.append(len(rounds))
+
+    relay = OutboxRelay(
+        send, interval=0.01, lease=Counted(True), standby_interval=0.05, step_down_after=3
+    ).start()
+    try:
+        wait_until(lambda: len(releases) >= 2, timeout=5)
+    finally:
+        relay.stop()
+    assert releases[:2] == [15 + 3, 15 + 6]
+
+
 def test_the_listener_probe_port_is_a_setting() -> None:
     """GOAT_LISTENER_PORT names the probe port of ``goat listener``; unset, there is none."""
     assert Settings.from_env({"GOAT_LISTENER_PORT": "9102"}).listener_port == 9102

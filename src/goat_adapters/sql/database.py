@@ -111,8 +111,10 @@ def make_engine(
     opens no more: a connection opened and closed per request (an overflow) costs
     PostgreSQL a new process and loses the statements prepared on it. 20 serve the 16
     clients a busy API process answers at once (a purchase waiting for its lot holds
-    none); a 21st caller waits for one. An API process on PostgreSQL also holds the
-    connection its event loop writes lots on (``SqlAsyncSaleLedger``): 21 at most.
+    none); a 21st caller waits for one. On PostgreSQL an API process also holds the
+    connection its event loop writes lots on (``SqlAsyncSaleLedger``), and each relay its
+    lease's (``SqlOutboxLease``, outside the pool): 22 at most, for an API process (the
+    job lease) as for a listener (the job and outbox leases).
     """
     target = database_url(url)
     if target.get_backend_name() == "postgresql":
