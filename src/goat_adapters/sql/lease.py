@@ -79,7 +79,7 @@ class SqlOutboxLease:
                         sa.text("SELECT pg_advisory_unlock(:key)"), {"key": self.key}
                     )
                 except exc.SQLAlchemyError as error:
-                    log.warning("could not release the outbox lease: %s", error)
+                    log.warning("could not release the lease %#x: %s", self.key, error)
             self._drop()
 
     def _connect(self) -> Connection:
