@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from goat_adapters.sql import JOB_LEASE_KEY, SqlDatabase, SqlOutboxLease
+from goat_adapters.sql.lease import KEEPALIVES
 from goat_core.errors import Unavailable
 
 
@@ -86,3 +87,20 @@ def test_the_job_lease_is_held_apart_from_the_outbox_lease(fresh_database_url: s
         other.release()
         one.dispose()
         two.dispose()
+
+
+@pytest.mark.integration
+def test_the_lease_session_probes_its_client(fresh_database_url: str) -> None:
+    """The server side of the lease's session sends TCP keepalives every few seconds, so a
+    holder whose host is gone loses the lease in about half a minute, not two hours."""
+    database = SqlDatabase(fresh_database_url)
+    lease = SqlOutboxLease(database.engine)
+    try:
+        assert lease.acquire()
+        connection = lease._connection  # the session that holds the lock
+        assert connection is not None
+        for name, value in KEEPALIVES.items():
+            assert connection.execute(sa.text(f"SHOW {name}")).scalar_one() == str(value)
+    finally:
+        lease.release()
+        database.dispose()

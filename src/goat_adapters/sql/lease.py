@@ -28,6 +28,9 @@ OUTBOX_LEASE_KEY = 0x60A7_0B0C
 """The broker outbox's advisory lock key: the same for every process on the database."""
 JOB_LEASE_KEY = 0x60A7_0B0D
 """The job outbox's advisory lock key: the same for every process on the database."""
+KEEPALIVES = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 5, "tcp_keepalives_count": 3}
+"""The lease session's TCP keepalives on the server's side: a first probe after 10 s of
+silence, then every 5 s, the session ended after 3 unanswered."""
 
 
 class SqlOutboxLease:
@@ -84,10 +87,17 @@ class SqlOutboxLease:
 
     def _connect(self) -> Connection:
         """A connection outside the engine's pool: held as long as the lease (standing by
-        too), it would take one of the connections the pool is sized for."""
+        too), it would take one of the connections the pool is sized for.
+
+        Its server process probes the client every few seconds (TCP keepalives): if the
+        holder's host dies or drops off the network, PostgreSQL ends the session, and
+        releases the lease, in about half a minute rather than the system's two hours."""
         if self._own is None:
             self._own = sa.create_engine(self.engine.url, pool=self.engine.pool.recreate())
-        return self._own.connect().execution_options(isolation_level="AUTOCOMMIT")
+        connection = self._own.connect().execution_options(isolation_level="AUTOCOMMIT")
+        for name, value in KEEPALIVES.items():
+            connection.execute(sa.text(f"SET {name} = {int(value)}"))
+        return connection
 
     def _drop(self) -> None:
         """Close the lease's connection: whatever it held is released with it."""
