@@ -28,9 +28,15 @@ OUTBOX_LEASE_KEY = 0x60A7_0B0C
 """The broker outbox's advisory lock key: the same for every process on the database."""
 JOB_LEASE_KEY = 0x60A7_0B0D
 """The job outbox's advisory lock key: the same for every process on the database."""
-KEEPALIVES = {"tcp_keepalives_idle": 10, "tcp_keepalives_interval": 5, "tcp_keepalives_count": 3}
-"""The lease session's TCP keepalives on the server's side: a first probe after 10 s of
-silence, then every 5 s, the session ended after 3 unanswered."""
+KEEPALIVES = {
+    "tcp_keepalives_idle": 10,
+    "tcp_keepalives_interval": 5,
+    "tcp_keepalives_count": 3,
+    "tcp_user_timeout": 25_000,
+}
+"""The lease session's TCP settings on the server's side: a first probe after 10 s of
+silence, then every 5 s, the session ended after 3 unanswered, or when what the server
+sent stays unacknowledged for 25 s (milliseconds)."""
 
 
 class SqlOutboxLease:
