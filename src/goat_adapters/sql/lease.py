@@ -101,8 +101,13 @@ class SqlOutboxLease:
         if self._own is None:
             self._own = sa.create_engine(self.engine.url, pool=self.engine.pool.recreate())
         connection = self._own.connect().execution_options(isolation_level="AUTOCOMMIT")
-        for name, value in KEEPALIVES.items():
-            connection.execute(sa.text(f"SET {name} = {int(value)}"))
+        try:
+            for name, value in KEEPALIVES.items():
+                connection.execute(sa.text(f"SET {name} = {int(value)}"))
+        except exc.SQLAlchemyError:
+            connection.invalidate()
+            connection.close()
+            raise
         return connection
 
     def _drop(self) -> None:
