@@ -19,13 +19,9 @@ in time (retry), ``Unavailable`` for a database that cannot be used.
 from __future__ import annotations
 
 from goat_adapters.sql.async_sales import SqlAsyncSaleLedger
-from goat_adapters.sql.database import (
-    SqlDatabase,
-    SqlUnitOfWork,
-    database_url,
-    make_engine,
-    translate,
-)
+from goat_adapters.sql.database import SqlDatabase, SqlUnitOfWork
+from goat_adapters.sql.engines import database_url, make_engine
+from goat_adapters.sql.errors import translate
 from goat_adapters.sql.fixtures import SqlFixtureRepository
 from goat_adapters.sql.jobs import SqlJobOutbox
 from goat_adapters.sql.lease import JOB_LEASE_KEY, SqlOutboxLease

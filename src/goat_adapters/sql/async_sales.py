@@ -30,7 +30,9 @@ from typing import Any
 import attrs
 import psycopg
 
-from goat_adapters.sql.database import SqlDatabase, postgres_options, translate_psycopg
+from goat_adapters.sql.database import SqlDatabase
+from goat_adapters.sql.engines import postgres_options
+from goat_adapters.sql.errors import translate_psycopg
 from goat_adapters.sql.fixtures import GET_MANY, fixture_of
 from goat_adapters.sql.sales import SELL_LOT, Lot
 from goat_adapters.sql.statements import Prepared, Statement

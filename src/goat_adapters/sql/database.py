@@ -1,22 +1,22 @@
-"""Engines, the unit of work, and the translation of driver errors into goat's errors."""
+"""The database and its unit of work (engines: ``engines``; errors: ``errors``)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, NoReturn, Self
 
 import psycopg
 import sqlalchemy as sa
-from sqlalchemy import event, exc
-from sqlalchemy.engine import URL, Connection, CursorResult, Engine
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection, CursorResult, Engine
 from sqlalchemy.sql import Executable
 
 from goat_adapters.sql.auctions import SqlAuctionBook
+from goat_adapters.sql.engines import make_engine
+from goat_adapters.sql.errors import translate, translate_psycopg, translated
 from goat_adapters.sql.fixtures import SqlFixtureRepository
 from goat_adapters.sql.inventory import SqlGroupAccount, SqlInventory
 from goat_adapters.sql.jobs import SqlJobOutbox
@@ -45,164 +45,13 @@ from goat_adapters.sql.users import (
     SqlWalletRepository,
 )
 from goat_core import ports
-from goat_core.errors import Busy, Conflict, Deadlock, GoatError, InvalidInput, Unavailable
+from goat_core.errors import GoatError
 
-__all__ = [
-    "SqlDatabase",
-    "SqlUnitOfWork",
-    "database_url",
-    "make_engine",
-    "postgres_options",
-    "translate",
-    "translate_psycopg",
-    "translated",
-]
+__all__ = ["SqlDatabase", "SqlUnitOfWork"]
 
 log = logging.getLogger("goat.sql")
 
-# SQLSTATEs after which the same transaction may simply be tried again
-_DEADLOCK = "40P01"  # deadlock_detected
-_RETRYABLE = {
-    "55P03",  # lock_not_available: lock_timeout expired
-    "40001",  # serialization_failure
-    "57014",  # query_canceled (statement_timeout)
-}
-_SCHEMA_MISSING = {"42P01", "42703"}  # undefined table / column
-_UNDEFINED_FUNCTION = "42883"  # or operator: only a missing function is a schema behind
 _CURSORS = "goat.cursors"  # where a pooled PostgreSQL connection keeps its psycopg cursors
-
-
-def database_url(url: str) -> URL:
-    """The SQLAlchemy URL for ``GOAT_DATABASE_URL``: PostgreSQL through psycopg 3, or SQLite.
-
-    Raises ``InvalidInput`` naming the setting for anything else, and for an in-memory
-    SQLite database (each connection would see a different, empty one).
-    """
-    try:
-        parsed = sa.make_url(url)
-    except exc.ArgumentError:
-        raise InvalidInput("GOAT_DATABASE_URL", "not a database URL") from None
-    backend = parsed.get_backend_name()
-    if backend in ("postgresql", "postgres"):
-        return parsed.set(drivername="postgresql+psycopg")
-    if backend == "sqlite":
-        if parsed.database in (None, "", ":memory:"):
-            raise InvalidInput("GOAT_DATABASE_URL", "SQLite needs a file: sqlite:////path/goat.db")
-        return parsed.set(drivername="sqlite+pysqlite")
-    raise InvalidInput("GOAT_DATABASE_URL", "must start with postgresql:// or sqlite:///")
-
-
-def make_engine(
-    url: str,
-    *,
-    lock_timeout_ms: int = 2000,
-    pool_size: int = 20,
-    max_overflow: int = 0,
-    echo: bool = False,
-) -> Engine:
-    """A configured engine for ``url``; nothing connects until it is used.
-
-    PostgreSQL sessions get ``lock_timeout`` (a lock not granted in time raises ``Busy``).
-    SQLite runs in WAL mode with a busy timeout of the same bound, and every transaction
-    starts with ``BEGIN IMMEDIATE``: it takes the write lock up front, so two threads can
-    never both read a value and then write from it.
-
-    The pool keeps up to ``pool_size`` connections open between uses, and by default
-    opens no more: a connection opened and closed per request (an overflow) costs
-    PostgreSQL a new process and loses the statements prepared on it. 20 serve the 16
-    clients a busy API process answers at once (a purchase waiting for its lot holds
-    none); a 21st caller waits for one. On PostgreSQL an API process also holds the
-    connection its event loop writes lots on (``SqlAsyncSaleLedger``), and each relay its
-    lease's (``SqlOutboxLease``, outside the pool): 22 at most, for an API process (the
-    job lease) as for a listener (the job and outbox leases).
-    """
-    target = database_url(url)
-    if target.get_backend_name() == "postgresql":
-        return sa.create_engine(
-            target,
-            echo=echo,
-            pool_size=pool_size,
-            max_overflow=max_overflow,
-            # session-wide, so it costs no extra round trip per transaction; in UTC, psycopg
-            # reads every instant already in the zone the core uses (UtcDateTime keeps it);
-            # generic plans: a prepared statement is planned once, not at every execution
-            # (with LIMIT and OFFSET as parameters PostgreSQL expects a tenth of the rows,
-            # finds the generic plan dearer, and plans again each time: 0.3 ms a page)
-            connect_args={"options": postgres_options(lock_timeout_ms)},
-        )
-    assert target.database is not None
-    Path(target.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(
-        target,
-        echo=echo,
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        connect_args={"timeout": lock_timeout_ms / 1000},
-    )
-    event.listen(engine, "connect", _sqlite_connected)
-    event.listen(engine, "begin", _sqlite_begin)
-    return engine
-
-
-def postgres_options(lock_timeout_ms: int) -> str:
-    """The session settings of every PostgreSQL connection (``make_engine``)."""
-    return (
-        f"-c lock_timeout={int(lock_timeout_ms)} -c timezone=UTC"
-        " -c plan_cache_mode=force_generic_plan"
-    )
-
-
-def _sqlite_connected(dbapi_connection: Any, connection_record: Any) -> None:
-    # sqlite3's own transaction handling would BEGIN lazily (deferred) before the first
-    # write; we emit BEGIN ourselves (see _sqlite_begin)
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.close()
-
-
-def _sqlite_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def translate(error: exc.SQLAlchemyError) -> GoatError:
-    """The goat error for a SQLAlchemy or driver error (see ``goat_core.errors``)."""
-    original = getattr(error, "orig", None)
-    sqlstate = getattr(original, "sqlstate", None)
-    message = str(original or error).strip().splitlines()[0] if str(original or error) else ""
-    if isinstance(error, exc.TimeoutError):
-        return Busy(f"no database connection free in time: {error}")
-    if sqlstate == _DEADLOCK:
-        return Deadlock(f"the database is busy: {message}")
-    if sqlstate in _RETRYABLE or "database is locked" in message or "table is locked" in message:
-        return Busy(f"the database is busy: {message}")
-    missing_function = sqlstate == _UNDEFINED_FUNCTION and message.startswith("function ")
-    if sqlstate in _SCHEMA_MISSING or missing_function or "no such table" in message:
-        return Unavailable(
-            f"the database schema is not up to date (run goat db upgrade): {message}"
-        )
-    if isinstance(error, exc.IntegrityError):
-        return Conflict(f"the database refused a change: {message}")
-    if isinstance(error, exc.DataError):
-        return InvalidInput("", f"a value does not fit the database: {message}")
-    return Unavailable(f"the database cannot be used: {message}")
-
-
-def translate_psycopg(error: psycopg.Error, sql: str, *, broken: bool = False) -> GoatError:
-    """The goat error for an error psycopg raised running ``sql`` (``broken``: the
-    connection is lost)."""
-    return translate(
-        exc.DBAPIError.instance(sql, {}, error, psycopg.Error, connection_invalidated=broken)
-    )
-
-
-@contextmanager
-def translated() -> Iterator[None]:
-    """Run a block, letting out only goat errors."""
-    try:
-        yield
-    except exc.SQLAlchemyError as error:
-        raise translate(error) from error
 
 
 class SqlDatabase:

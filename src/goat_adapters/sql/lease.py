@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Engine
 
-from goat_adapters.sql.database import translate
+from goat_adapters.sql.errors import translate
 
 __all__ = ["JOB_LEASE_KEY", "OUTBOX_LEASE_KEY", "SqlOutboxLease"]
 

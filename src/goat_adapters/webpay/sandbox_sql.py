@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from goat_adapters.sql.database import translated
+from goat_adapters.sql.errors import translated
 from goat_adapters.sql.tables import webpay_sandbox
 from goat_adapters.webpay.sandbox import SandboxDecision, SandboxTransaction
 

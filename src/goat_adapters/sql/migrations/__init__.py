@@ -14,7 +14,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from goat_adapters.sql.database import make_engine, translated
+from goat_adapters.sql.engines import make_engine
+from goat_adapters.sql.errors import translated
 
 HERE = Path(__file__).resolve().parent
 
