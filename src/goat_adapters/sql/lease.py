@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from goat_adapters.sql.errors import translate
 
-__all__ = ["JOB_LEASE_KEY", "OUTBOX_LEASE_KEY", "SqlOutboxLease"]
+__all__ = ["JOB_LEASE_KEY", "KEEPALIVES", "OUTBOX_LEASE_KEY", "SqlOutboxLease"]
 
 log = logging.getLogger("goat.sql")
 

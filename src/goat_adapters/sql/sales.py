@@ -74,13 +74,8 @@ class Lot:
         self._sales = sales
         self._paying = [sale for sale in sales if sale.debit]
         self._wanted = _wanted(sales)
-        parts = {
-            "purchases": [purchase_values(sale.purchase) for sale in sales],
-            "debits": [_debit(sale, now) for sale in self._paying],
-            "announcements": [{"topic": TOPIC_REQUESTS, "payload": s.announcement} for s in sales],
-            "jobs": [job_values(job) for job in jobs],
-            "bonds": [{"fixture_id": f, "quantity": q} for f, q in self._wanted],
-        }
+        parts = _rows(sales, jobs, self._wanted)
+        parts["debits"] = [_debit(sale, now) for sale in self._paying]
         self.parameters = {name: _JSON.encode(rows).decode() for name, rows in parts.items()}
 
     def refusal(self, error: BaseException | None) -> GoatError | None:
@@ -135,23 +130,29 @@ def sale_batches(sales: Sequence[Sale], now: datetime, jobs: Sequence[Job]) -> l
     """A lot's writes as statements of one row each, in the order they run (SQLite)."""
     paying = [sale for sale in sales if sale.debit]
     wanted = _wanted(sales)
+    rows = _rows(sales, jobs, wanted)
     debits = [{"user_id": s.purchase.user_id or "", "amount": s.debit} for s in paying]
     return [
-        Batch(
-            ADD_PURCHASE,
-            [purchase_values(sale.purchase) for sale in sales],
-            lambda index: _known(sales, index),
-        ),
+        Batch(ADD_PURCHASE, rows["purchases"], lambda index: _known(sales, index)),
         Batch(DEBIT, debits, lambda index: _broke(paying, index)),
         Batch(ADD_LEDGER, [_debit(sale, now, sign=-1) for sale in paying]),
-        Batch(ADD_OUTBOX, [{"topic": TOPIC_REQUESTS, "payload": s.announcement} for s in sales]),
-        Batch(ADD_JOB, [job_values(job) for job in jobs]),
-        Batch(
-            RESERVE,
-            [{"fixture_id": fixture, "quantity": quantity} for fixture, quantity in wanted],
-            lambda index: NotEnoughBonds(*wanted[index]),
-        ),
+        Batch(ADD_OUTBOX, rows["announcements"]),
+        Batch(ADD_JOB, rows["jobs"]),
+        Batch(RESERVE, rows["bonds"], lambda index: NotEnoughBonds(*wanted[index])),
     ]
+
+
+def _rows(
+    sales: Sequence[Sale], jobs: Sequence[Job], wanted: Sequence[tuple[int, int]]
+) -> dict[str, list[dict[str, Any]]]:
+    """A lot's rows but its debits', by part (named as ``goat_sell_lot``'s arguments): the
+    purchases, their announcements, the jobs, each fixture's bonds."""
+    return {
+        "purchases": [purchase_values(sale.purchase) for sale in sales],
+        "announcements": [{"topic": TOPIC_REQUESTS, "payload": s.announcement} for s in sales],
+        "jobs": [job_values(job) for job in jobs],
+        "bonds": [{"fixture_id": f, "quantity": q} for f, q in wanted],
+    }
 
 
 def _wanted(sales: Sequence[Sale]) -> list[tuple[int, int]]:
